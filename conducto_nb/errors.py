@@ -1,0 +1,67 @@
+"""Every error conducto_nb raises, so a user has one thing to catch.
+
+The hierarchy::
+
+    PipelineError                 anything conducto_nb reports; catch this one
+    ├── TreeError                 the shape of the tree: duplicate or bad names, re-parenting
+    │   └── NodeNotFound          no node at that path (also a KeyError)
+    ├── ParameterError            an unknown parameter, a wrong type or range (also a ValueError)
+    ├── CommandError              an Exec with no command, or arguments its callable cannot bind
+    ├── SerializationError        a serialised tree that cannot be read back
+    └── ActionError               an action the pipeline cannot take now (reset while running...)
+
+Each message names the node path and the parameter in backticks, e.g.
+``/test/unit: unknown parameter `cpus` (did you mean `cpu`?)``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ActionError",
+    "CommandError",
+    "NodeNotFound",
+    "ParameterError",
+    "PipelineError",
+    "SerializationError",
+    "TreeError",
+]
+
+
+class PipelineError(Exception):
+    """Base of every conducto_nb error; `path` is the node it concerns, when there is one."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.path = path
+        self.message = message
+        super().__init__(f"{path}: {message}" if path else message)
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return self.args[0] if self.args else ""
+
+
+class TreeError(PipelineError):
+    """The tree's shape is wrong: a duplicate child name, a '/' in a name, a node in two trees."""
+
+
+class NodeNotFound(TreeError, KeyError):
+    """No node lives at the requested path."""
+
+
+class ParameterError(PipelineError, ValueError):
+    """A node parameter is unknown, misplaced, or has a wrong type or range."""
+
+    def __init__(self, message: str, *, path: str | None = None, param: str | None = None) -> None:
+        self.param = param
+        super().__init__(message, path=path)
+
+
+class CommandError(PipelineError):
+    """An Exec cannot run as written: no command, or arguments its callable does not accept."""
+
+
+class SerializationError(PipelineError):
+    """A serialised tree is malformed or from an unknown format version."""
+
+
+class ActionError(PipelineError):
+    """An action (run, rerun, reset, skip, unskip, kill) cannot be taken in the node's state."""

@@ -1,0 +1,318 @@
+"""The pipeline tree: Serial, Parallel, Exec and Lazy nodes, their names, paths and parameters.
+
+Nothing here runs anything: a tree is plain data that the scheduler core walks and that
+serialises losslessly (serialize.py) for the store, the widget and remote workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import re
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from . import params as P
+from .errors import NodeNotFound, ParameterError, TreeError
+
+__all__ = ["Node", "Parallel", "Serial"]
+
+# The `with` blocks being built, innermost last; None hides them (a node built for internal use).
+_BUILDING: contextvars.ContextVar[tuple[Node | None, ...]] = contextvars.ContextVar(
+    "conducto_nb_building", default=()
+)
+
+
+@contextlib.contextmanager
+def detached() -> Iterator[None]:
+    """Build nodes that must not join the user's enclosing `with` block."""
+    token = _BUILDING.set((*_BUILDING.get(), None))
+    try:
+        yield
+    finally:
+        _BUILDING.reset(token)
+
+
+class Node:
+    """A node of the pipeline tree. Use Serial, Parallel or Exec; every parameter of the table
+    in params.py is a keyword here and an attribute afterwards (`node.cpu = 2`)."""
+
+    kind: ClassVar[str] = ""
+
+    # Parameter attributes are generated from params.PARAMS below; declared for type checkers.
+    image: Any
+    cpu: float
+    mem: float
+    gpu: int
+    env: dict[str, str]
+    requires_docker: bool
+    docker_run_args: list[str]
+    max_time: float
+    retries: int
+    skip: bool
+    suppress_errors: bool
+    doc: str | None
+    title: str | None
+    tags: list[str]
+
+    def __init__(self, *, name: str | None = None, **params: Any) -> None:
+        self._own: dict[str, Any] = {}
+        self._children: dict[str, Node] = {}
+        self._parent: Node | None = None
+        self._name: str | None = None
+        enclosing = _BUILDING.get()[-1] if _BUILDING.get() else None
+        if enclosing is not None:
+            enclosing._adopt(self, name)
+        elif name is not None:
+            self._name = _valid_name(name, "/")
+        try:
+            self.update_params(params)
+            self._validate()
+        except BaseException:
+            if enclosing is not None:  # leave no half-built node in the user's tree
+                enclosing._children.pop(self._name or "", None)
+                self._parent = None
+            raise
+
+    # -- parameters ---------------------------------------------------------------------
+    def update_params(self, params: Mapping[str, Any]) -> None:
+        """Validate and set several parameters at once; nothing is set if one is bad."""
+        checked = {self._param_name(k): v for k, v in params.items()}
+        staged = {k: self._check(k, v) for k, v in checked.items()}
+        self._own.update(staged)
+
+    def _param_name(self, name: str) -> str:
+        name = P.ALIASES.get(name, name)
+        param = P.PARAMS.get(name)
+        if param is None:
+            hint = P.suggest(name, [*P.PARAMS, "name"])
+            raise ParameterError(f"unknown parameter `{name}`{hint}", path=self.path, param=name)
+        if self.kind not in param.kinds:
+            takers = " and ".join(sorted(k.capitalize() for k in param.kinds))
+            raise ParameterError(
+                f"`{name}` applies only to {takers} nodes, not {type(self).__name__}",
+                path=self.path,
+                param=name,
+            )
+        return name
+
+    def _check(self, name: str, value: Any) -> Any:
+        try:
+            return P.PARAMS[name].check(value)
+        except ValueError as e:
+            raise ParameterError(str(e), path=self.path, param=name) from None
+
+    def get_param(self, name: str) -> Any:
+        """The effective value: own, else inherited, else the default."""
+        return self.params[self._param_name(name)].value
+
+    def set_param(self, name: str, value: Any) -> None:
+        name = self._param_name(name)
+        self._own[name] = self._check(name, value)
+
+    @property
+    def own_params(self) -> Mapping[str, Any]:
+        """Only the parameters set on this node itself."""
+        return MappingProxyType(self._own)
+
+    @property
+    def params(self) -> P.EffectiveParams:
+        """Every parameter this node takes, its effective value, and where that came from."""
+        chain = []
+        node: Node | None = self
+        while node is not None:
+            chain.append((node.path, node._own))
+            node = node._parent
+        return P.resolve(self.kind, chain)
+
+    # -- tree ---------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return "/" if self._parent is None else (self._name or "")
+
+    @property
+    def parent(self) -> Node | None:
+        return self._parent
+
+    @property
+    def children(self) -> Mapping[str, Node]:
+        return MappingProxyType(self._children)
+
+    @property
+    def root(self) -> Node:
+        node = self
+        while node._parent is not None:
+            node = node._parent
+        return node
+
+    @property
+    def path(self) -> str:
+        if self._parent is None:
+            return "/"
+        parent = self._parent.path
+        return f"{parent}{self._name}" if parent == "/" else f"{parent}/{self._name}"
+
+    def walk(self) -> Iterator[Node]:
+        """This node and all its descendants, parents before children, in order."""
+        yield self
+        for child in self._children.values():
+            yield from child.walk()
+
+    def _default_name(self) -> str:
+        return self.kind
+
+    def _validate(self) -> None:
+        """Subclass checks that need the node's path for their error messages."""
+
+    def replace_child(self, name: str, new: Node) -> Node:
+        """Put `new` where the child `name` is, same name and position; returns the old child."""
+        old = self._children[name]
+        if new._parent is not None:
+            raise TreeError(f"node is already in a tree at {new.path}", path=self.path)
+        old._parent, new._parent, new._name = None, self, name
+        self._children = {k: (new if k == name else v) for k, v in self._children.items()}
+        return old
+
+    def _adopt(self, child: Node, name: str | None) -> None:
+        if not self.kind or self.kind == "exec":
+            raise TreeError("an Exec cannot have children", path=self.path)
+        if child._parent is not None:
+            raise TreeError(f"node is already in a tree at {child.path}", path=self.path)
+        if name is None:
+            base = _slug(child._default_name())
+            name, n = base, 2
+            while name in self._children:
+                name, n = f"{base}-{n}", n + 1
+        name = _valid_name(name, self.path)
+        if name in self._children:
+            raise TreeError(f"duplicate child name `{name}`", path=self.path)
+        child._name, child._parent = name, self
+        self._children[name] = child
+
+    def __getitem__(self, path: str) -> Node:
+        node = self.root if path.startswith("/") else self
+        for part in filter(None, path.split("/")):
+            if part not in node._children:
+                raise NodeNotFound(f"no node at `{path}`", path=self.path)
+            node = node._children[part]
+        return node
+
+    def __setitem__(self, path: str, child: Node) -> None:
+        *parents, name = [p for p in path.split("/") if p] or [""]
+        node = self.root if path.startswith("/") else self
+        for part in parents:
+            if part not in node._children:
+                with detached():
+                    node._adopt(Serial(), part)
+            node = node._children[part]
+        node._adopt(child, name)
+
+    def __contains__(self, path: str) -> bool:
+        try:
+            self[path]
+        except NodeNotFound:
+            return False
+        return True
+
+    def __enter__(self) -> Node:
+        _BUILDING.set((*_BUILDING.get(), self))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        stack = _BUILDING.get()
+        _BUILDING.set(stack[:-1])
+
+    def pretty(self, statuses: Mapping[str, Any] | None = None) -> PrettyTree:
+        """The tree as text, one node a line; with `statuses` (path -> label) beside each."""
+        lines: list[str] = []
+
+        def line(node: Node, prefix: str, branch: str) -> None:
+            label = node.path if node is self else node.name
+            extra = f"  [{statuses[node.path]}]" if statuses and node.path in statuses else ""
+            lines.append(f"{prefix}{branch}{label}  {node._describe()}{extra}")
+            kids = list(node._children.values())
+            inner = prefix + ("" if node is self else ("   " if branch == "└─ " else "│  "))
+            for i, kid in enumerate(kids):
+                line(kid, inner, "└─ " if i == len(kids) - 1 else "├─ ")
+
+        line(self, "", "")
+        return PrettyTree("\n".join(lines))
+
+    def _describe(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        n = len(self._children)
+        return f"<{type(self).__name__} {self.path} ({n} child{'ren' if n != 1 else ''})>"
+
+    def to_json(self) -> dict[str, Any]:
+        """This subtree as JSON-ready data; `Node.from_json` reads it back losslessly."""
+        from .serialize import tree_to_json
+
+        return tree_to_json(self)
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> Node:
+        from .serialize import tree_from_json
+
+        return tree_from_json(data)
+
+
+class PrettyTree(str):
+    """A string that shows as itself, so `root.pretty()` as a cell's last line reads well."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _param_property(name: str) -> property:
+    def get(self: Node) -> Any:
+        return self.get_param(name)
+
+    def set_(self: Node, value: Any) -> None:
+        self.set_param(name, value)
+
+    return property(get, set_, doc=P.PARAMS[name].doc)
+
+
+for _name in P.PARAMS:
+    setattr(Node, _name, _param_property(_name))
+
+
+class Serial(Node):
+    """Runs its children one after another; with `stop_on_error` (default) it stops at the
+    first failure, else it runs the rest and then reports the error."""
+
+    kind = "serial"
+    stop_on_error: bool
+    container_reuse_context: P.ContainerReuseContext
+    max_concurrent: int | None
+
+    #: True on a Lazy node's `Execute` placeholder until its subtree has been generated.
+    awaiting_generation: bool = False
+
+
+class Parallel(Node):
+    """Runs its children at the same time (within `max_concurrent` and the backend's budget)."""
+
+    kind = "parallel"
+    max_concurrent: int | None
+
+
+_NAME_FORBIDDEN = re.compile(r"[/\x00-\x1f]")
+
+
+def _valid_name(name: object, parent_path: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise TreeError(f"a node name must be a non-empty string, not {name!r}", path=parent_path)
+    if _NAME_FORBIDDEN.search(name):
+        raise TreeError(
+            f"node name {name!r} may not contain '/' or control characters", path=parent_path
+        )
+    return name
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:40]
+    return slug or "node"

@@ -1,0 +1,105 @@
+"""Node states, how a Serial or Parallel derives its state from its children, and the events
+every observer (store, widget, terminal, control channel) receives.
+
+Skip is a flag beside the state, not a state: a skipped node shows `done-skipped` or
+`pending-skipped`, and unskip simply clears the flag.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "ACTIVE",
+    "FAILED",
+    "FINISHED",
+    "NodeStatus",
+    "State",
+    "StateChanged",
+    "TreeChanged",
+    "derive_state",
+]
+
+
+class State(str, enum.Enum):
+    PENDING = "pending"
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    ERROR = "error"
+    WORKER_ERROR = "worker_error"  # the backend failed, not the command
+    KILLED = "killed"
+
+
+ACTIVE = frozenset({State.QUEUED, State.RUNNING})
+FAILED = frozenset({State.ERROR, State.WORKER_ERROR, State.KILLED})
+FINISHED = FAILED | {State.DONE}
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStatus:
+    """What a viewer shows for one node."""
+
+    state: State = State.PENDING
+    skipped: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.state.value}-skipped" if self.skipped else self.state.value
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    """Observer event: the node at `path` went from `old` to `new`. Only net changes of one
+    scheduler step are published, never the transient states inside it."""
+
+    path: str
+    old: NodeStatus
+    new: NodeStatus
+
+
+@dataclass(frozen=True, slots=True)
+class TreeChanged:
+    """Observer event: the subtree at `path` was replaced (a Lazy node grafted its generated
+    tree, or a reset put the placeholder back). `tree` is the new subtree's JSON form."""
+
+    path: str
+    tree: Mapping[str, Any] = field(repr=False)
+
+
+def child_category(status: NodeStatus, suppress_errors: bool) -> State | None:
+    """How a child counts in its parent's derivation: skipped children do not count (None), a
+    failure whose node suppresses errors counts as done."""
+    if status.skipped:
+        return None
+    if status.state in FAILED and suppress_errors:
+        return State.DONE
+    return status.state
+
+
+def derive_state(
+    counts: Mapping[State, int], *, suppress_errors: bool, awaiting_generation: bool = False
+) -> State:
+    """The state of a Serial or Parallel from counts of its children's categories:
+    running while any child runs (queued while any is queued); else error if any failed, done
+    instead when the node suppresses errors; else done when nothing is left pending."""
+    if counts.get(State.RUNNING, 0):
+        return State.RUNNING
+    if counts.get(State.QUEUED, 0):
+        return State.QUEUED
+    if any(counts.get(s, 0) for s in FAILED):
+        return State.DONE if suppress_errors else State.ERROR
+    if awaiting_generation or counts.get(State.PENDING, 0):
+        return State.PENDING
+    return State.DONE
+
+
+def count_categories(categories: Iterable[State | None]) -> dict[State, int]:
+    counts: dict[State, int] = {}
+    for c in categories:
+        if c is not None:
+            counts[c] = counts.get(c, 0) + 1
+    return counts
