@@ -14,39 +14,50 @@ whole API, and every one of them is also importable from its own module.
 
 from .errors import (
     ActionError,
+    BackendError,
     CommandError,
     NodeNotFound,
     ParameterError,
     PipelineError,
+    PipelineNotFound,
     SerializationError,
+    StoreError,
     TreeError,
 )
 from .execs import Exec, Lazy
+from .main import main
 from .nodes import Node, Parallel, Serial
-from .params import ContainerReuseContext
+from .params import ContainerReuseContext, SameContainer
+from .runs import NodeResult, Run, load
+from .secrets import secret
 from .states import NodeStatus, State
-
-#: Conducto's older name for ContainerReuseContext (`same_container=co.SameContainer.NEW`).
-SameContainer = ContainerReuseContext
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ActionError",
+    "BackendError",
     "CommandError",
     "ContainerReuseContext",
     "Exec",
     "Lazy",
     "Node",
     "NodeNotFound",
+    "NodeResult",
     "NodeStatus",
     "Parallel",
     "ParameterError",
     "PipelineError",
+    "PipelineNotFound",
+    "Run",
     "SameContainer",
     "Serial",
     "SerializationError",
     "State",
+    "StoreError",
     "TreeError",
     "__version__",
+    "load",
+    "main",
+    "secret",
 ]

@@ -8,7 +8,10 @@ The hierarchy::
     ├── ParameterError            an unknown parameter, a wrong type or range (also a ValueError)
     ├── CommandError              an Exec with no command, or arguments its callable cannot bind
     ├── SerializationError        a serialised tree that cannot be read back
-    └── ActionError               an action the pipeline cannot take now (reset while running...)
+    ├── ActionError               an action the pipeline cannot take now (reset while running...)
+    ├── BackendError              a backend cannot run jobs (no Docker daemon, a worker died...)
+    └── StoreError                the pipeline store cannot be read or written
+        └── PipelineNotFound      no pipeline with that id (also a KeyError)
 
 Each message names the node path and the parameter in backticks, e.g.
 ``/test/unit: unknown parameter `cpus` (did you mean `cpu`?)``.
@@ -18,11 +21,14 @@ from __future__ import annotations
 
 __all__ = [
     "ActionError",
+    "BackendError",
     "CommandError",
     "NodeNotFound",
     "ParameterError",
     "PipelineError",
+    "PipelineNotFound",
     "SerializationError",
+    "StoreError",
     "TreeError",
 ]
 
@@ -65,3 +71,15 @@ class SerializationError(PipelineError):
 
 class ActionError(PipelineError):
     """An action (run, rerun, reset, skip, unskip, kill) cannot be taken in the node's state."""
+
+
+class BackendError(PipelineError):
+    """A backend cannot run jobs: its daemon is down, a worker died, a pool cannot start."""
+
+
+class StoreError(PipelineError):
+    """The pipeline store (sqlite under $CONDUCTO_NB_HOME) cannot be read or written."""
+
+
+class PipelineNotFound(StoreError, KeyError):
+    """No pipeline with that id in the store."""

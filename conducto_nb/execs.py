@@ -70,7 +70,11 @@ class Command:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Command:
+        if not isinstance(data, Mapping):
+            raise SerializationError(f"malformed Exec command {data!r}")
         if isinstance(data.get("shell"), str):
+            if not data["shell"].strip():
+                raise SerializationError("an Exec needs a command, got an empty string")
             return cls.of_shell(data["shell"])
         try:
             return cls(display=str(data["display"]), _pickled=base64.b64decode(data["call"]))
@@ -111,6 +115,10 @@ class Exec(Node):
     node, the rest go to the callable."""
 
     kind = "exec"
+    _ATTRIBUTES = frozenset({"command_obj"})
+    command_obj: Command
+    #: Set on a Lazy node's `Generate` child: its outcome is a tree to graft.
+    generates: bool = False
 
     def __init__(
         self,
@@ -130,7 +138,6 @@ class Exec(Node):
     ) -> None:
         self._pending = pending
         self.command_obj = command
-        #: Set on a Lazy node's `Generate` child: its outcome is a tree to graft.
         self.generates = False
         Node.__init__(self, **node_kw)
 
@@ -173,12 +180,8 @@ class Exec(Node):
             )
 
     def _default_name(self) -> str:
-        command = self._pending[0] if self._pending else None
-        if callable(command):
-            return getattr(command, "__name__", "call")
-        text = command if isinstance(command, str) else self.command_obj.display
-        words = text.split()
-        return words[0].rsplit("/", 1)[-1] if words else "exec"
+        command = self._pending[0] if self._pending else self.command_obj.display
+        return _derived_name(command, "exec")
 
     @property
     def command(self) -> str:
@@ -189,6 +192,14 @@ class Exec(Node):
         return f"Exec: {self.command}" + (
             "  (generates the Lazy subtree)" if self.generates else ""
         )
+
+
+def _derived_name(command: object, fallback: str) -> str:
+    """A callable's name, or a command's program: `pytest tests/unit` -> `pytest`."""
+    if callable(command):
+        return str(getattr(command, "__name__", fallback))
+    words = command.split() if isinstance(command, str) else []
+    return words[0].rsplit("/", 1)[-1] if words else fallback
 
 
 def _check_binds(
@@ -202,8 +213,15 @@ def _check_binds(
         sig.bind(*args, **kwargs)
     except TypeError as e:
         name = getattr(func, "__qualname__", repr(func))
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+        unknown = [k for k in kwargs if k not in sig.parameters and not takes_any]
+        hint = P.suggest(unknown[0], [*P.PARAMS, *sig.parameters]) if unknown else ""
+        bare = sig.replace(  # `f(path, *, fmt='html')`: annotations may be strings, and noise
+            parameters=[p.replace(annotation=p.empty) for p in sig.parameters.values()],
+            return_annotation=sig.empty,
+        )
         raise CommandError(
-            f"`{name}{sig}` cannot be called with these arguments: {e}", path=path
+            f"`{name}{bare}` cannot be called with these arguments: {e}{hint}", path=path
         ) from None
 
 
@@ -243,6 +261,9 @@ class Lazy(Serial):
         node._generator = None
         Serial.__init__(node, **node_kw)
         return node
+
+    def _default_name(self) -> str:
+        return _derived_name(self._generator[0] if self._generator else None, "lazy")
 
     def _describe(self) -> str:
         return "Lazy"

@@ -11,9 +11,13 @@ import contextvars
 import re
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import params as P
+
+if TYPE_CHECKING:
+    from .runs import Run
+
 from .errors import NodeNotFound, ParameterError, TreeError
 
 __all__ = ["Node", "Parallel", "Serial"]
@@ -39,6 +43,8 @@ class Node:
     in params.py is a keyword here and an attribute afterwards (`node.cpu = 2`)."""
 
     kind: ClassVar[str] = ""
+    #: Public attributes, other than parameters and properties, that instances set.
+    _ATTRIBUTES: ClassVar[frozenset[str]] = frozenset()
 
     # Parameter attributes are generated from params.PARAMS below; declared for type checkers.
     image: Any
@@ -62,6 +68,8 @@ class Node:
         self._parent: Node | None = None
         self._name: str | None = None
         enclosing = _BUILDING.get()[-1] if _BUILDING.get() else None
+        #: Joined a `with` block by being built in it; `block["x"] = node` may still move it.
+        self._from_block = enclosing is not None
         if enclosing is not None:
             enclosing._adopt(self, name)
         elif name is not None:
@@ -82,20 +90,30 @@ class Node:
         staged = {k: self._check(k, v) for k, v in checked.items()}
         self._own.update(staged)
 
-    def _param_name(self, name: str) -> str:
-        name = P.ALIASES.get(name, name)
+    def _param_name(self, given: str) -> str:
+        name = P.ALIASES.get(given, given)
         param = P.PARAMS.get(name)
         if param is None:
-            hint = P.suggest(name, [*P.PARAMS, "name"])
-            raise ParameterError(f"unknown parameter `{name}`{hint}", path=self.path, param=name)
+            raise self._unknown(given)
         if self.kind not in param.kinds:
             takers = " and ".join(sorted(k.capitalize() for k in param.kinds))
             raise ParameterError(
-                f"`{name}` applies only to {takers} nodes, not {type(self).__name__}",
+                f"`{given}` applies only to {takers} nodes, not {type(self).__name__}",
                 path=self.path,
                 param=name,
             )
         return name
+
+    def _unknown(self, name: str) -> ParameterError:
+        hint = P.suggest(name, [*P.PARAMS, "name"])
+        return ParameterError(f"unknown parameter `{name}`{hint}", path=self.path, param=name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # `node.cpus = 2` would otherwise make a new attribute and be silently ignored.
+        if name.startswith("_") or hasattr(type(self), name) or name in self._ATTRIBUTES:
+            object.__setattr__(self, name, value)
+        else:
+            raise self._unknown(name)
 
     def _check(self, name: str, value: Any) -> Any:
         try:
@@ -174,11 +192,19 @@ class Node:
         self._children = {k: (new if k == name else v) for k, v in self._children.items()}
         return old
 
-    def _adopt(self, child: Node, name: str | None) -> None:
+    def _check_adopt(self, child: Node, *, moving: bool = False) -> None:
         if not self.kind or self.kind == "exec":
             raise TreeError("an Exec cannot have children", path=self.path)
-        if child._parent is not None:
+        if child._parent is not None and not moving:
             raise TreeError(f"node is already in a tree at {child.path}", path=self.path)
+        node: Node | None = self
+        while node is not None:
+            if node is child:
+                raise TreeError("a node cannot be placed inside its own subtree", path=self.path)
+            node = node._parent
+
+    def _adopt(self, child: Node, name: str | None) -> None:
+        self._check_adopt(child)
         if name is None:
             base = _slug(child._default_name())
             name, n = base, 2
@@ -199,12 +225,36 @@ class Node:
         return node
 
     def __setitem__(self, path: str, child: Node) -> None:
+        """`root["test/unit"] = co.Exec(...)`: put `child` at `path`, making missing Serials.
+        Everything is checked first, so a failed assignment changes nothing."""
         *parents, name = [p for p in path.split("/") if p] or [""]
         node = self.root if path.startswith("/") else self
-        for part in parents:
-            if part not in node._children:
-                with detached():
-                    node._adopt(Serial(), part)
+        for part in [*parents, name]:
+            _valid_name(part, node.path)
+        missing = list(parents)
+        while missing and missing[0] in node._children:
+            node = node._children[missing.pop(0)]
+        # `root["x"] = co.Exec(...)` inside a `with` block: the Exec joined the block as it was
+        # built, one statement ago; the assignment says where it really goes.
+        stack = _BUILDING.get()
+        old = child._parent
+        moving = (
+            old is not None
+            and child._from_block
+            and bool(stack)
+            and stack[-1] is old
+            and next(reversed(old._children.values())) is child
+        )
+        node._check_adopt(child, moving=moving)
+        if not missing and node._children.get(name, child) is not child:
+            raise TreeError(f"duplicate child name `{name}`", path=node.path)
+        if moving and old is not None:
+            del old._children[child._name or ""]
+            child._parent = None
+        child._from_block = False
+        for part in missing:
+            with detached():
+                node._adopt(Serial(), part)
             node = node._children[part]
         node._adopt(child, name)
 
@@ -246,6 +296,35 @@ class Node:
         n = len(self._children)
         return f"<{type(self).__name__} {self.path} ({n} child{'ren' if n != 1 else ''})>"
 
+    # -- running (runner.py does the work; these are the doors) --------------------------
+    def start(
+        self,
+        *,
+        detach: bool = False,
+        backend: Any = None,
+        workdir: Any = None,
+        name: str | None = None,
+    ) -> Run:
+        """Run this tree in the background and return its Run at once; the kernel stays
+        usable. `detach=True` runs it in a process of its own that outlives this one."""
+        from .launch import start
+
+        return start(self, detach=detach, backend=backend, workdir=workdir, name=name)
+
+    def run(self, *, backend: Any = None, workdir: Any = None, name: str | None = None) -> Run:
+        """Run this tree to the end, blocking; a kernel interrupt (Ctrl-C) kills it cleanly."""
+        from .launch import run
+
+        return run(self, backend=backend, workdir=workdir, name=name)
+
+    async def run_async(
+        self, *, backend: Any = None, workdir: Any = None, name: str | None = None
+    ) -> Run:
+        """`await root.run_async()`: run to the end without blocking the event loop."""
+        from .launch import run_async
+
+        return await run_async(self, backend=backend, workdir=workdir, name=name)
+
     def to_json(self) -> dict[str, Any]:
         """This subtree as JSON-ready data; `Node.from_json` reads it back losslessly."""
         from .serialize import tree_to_json
@@ -268,6 +347,8 @@ class PrettyTree(str):
 
 def _param_property(name: str) -> property:
     def get(self: Node) -> Any:
+        if self.kind not in P.PARAMS[name].kinds:  # so hasattr() and getattr(.., default) work
+            raise AttributeError(f"{type(self).__name__} nodes have no parameter `{name}`")
         return self.get_param(name)
 
     def set_(self: Node, value: Any) -> None:

@@ -22,13 +22,14 @@ __all__ = [
     "Inherit",
     "Param",
     "ParamValue",
+    "SameContainer",
     "parse_duration",
     "resolve",
     "suggest",
 ]
 
 
-class ContainerReuseContext(str, enum.Enum):
+class ContainerReuseContext(enum.StrEnum):
     """Where a Serial's descendants run: `NEW` gives the subtree one container of its own, in
     which every descendant runs in order and builds state; `GLOBAL` returns a nested subtree to
     the shared worker pools; `INHERIT` (the default) keeps whatever the ancestors chose."""
@@ -38,7 +39,11 @@ class ContainerReuseContext(str, enum.Enum):
     GLOBAL = "global"
 
 
-class Inherit(str, enum.Enum):
+#: Conducto's older name for ContainerReuseContext (`same_container=co.SameContainer.NEW`).
+SameContainer = ContainerReuseContext
+
+
+class Inherit(enum.StrEnum):
     """How a child gets a parameter it does not set itself."""
 
     OVERRIDE = "nearest ancestor's value"
@@ -108,15 +113,24 @@ def _text(name: str) -> Callable[[Any], str | None]:
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _env(value: Any) -> dict[str, str]:
+def _env(value: Any) -> dict[str, Any]:
+    """Strings (numbers are converted) or `co.secret(NAME)` markers, resolved only at run time;
+    a secret's JSON form is `{"secret": NAME}`."""
+    from .secrets import Secret
+
     if not isinstance(value, Mapping):
         raise ValueError(f"`env` must be a dict of names to strings, not {type(value).__name__}")
-    out: dict[str, str] = {}
+    out: dict[str, Any] = {}
     for key, val in value.items():
         if not isinstance(key, str) or not _ENV_KEY.match(key):
             raise ValueError(f"`env` key {key!r} is not a valid environment variable name")
+        if isinstance(val, Mapping) and set(val) == {"secret"} and isinstance(val["secret"], str):
+            val = Secret(val["secret"])
+        if isinstance(val, Secret):
+            out[key] = val
+            continue
         if isinstance(val, bool) or not isinstance(val, str | int | float):
-            raise ValueError(f"`env[{key!r}]` must be a string or number, not {val!r}")
+            raise ValueError(f"`env` value of {key!r} must be a string or number, not {val!r}")
         out[key] = str(val)
     return out
 
@@ -268,6 +282,8 @@ def to_json(name: str, value: Any) -> Any:
         return value.value
     if hasattr(value, "to_json"):
         return value.to_json()
+    if isinstance(value, dict):
+        return {k: to_json(name, v) for k, v in value.items()}
     return value
 
 

@@ -27,24 +27,31 @@ _CLASSES: dict[str, type[Node]] = {
 
 
 def tree_to_json(root: Node) -> dict[str, Any]:
-    return {"format": FORMAT, "root": _node_to_json(root)}
+    """`root` (any node) as the root of a tree: its own name is its parent's business, so it is
+    written as "/" and a subtree reads back to the same JSON."""
+    return {"format": FORMAT, "root": _node_to_json(root, "/")}
 
 
-def _node_to_json(node: Node) -> dict[str, Any]:
+def _node_to_json(node: Node, name: str) -> dict[str, Any]:
     out: dict[str, Any] = {
         "type": type(node).__name__ if type(node) in _CLASSES.values() else node.kind.capitalize(),
-        "name": node.name,
+        "name": name,
     }
     if node.own_params:
         out["params"] = {k: P.to_json(k, v) for k, v in node.own_params.items()}
     if isinstance(node, Exec):
-        out["command"] = node.command_obj.to_json()
+        try:
+            out["command"] = node.command_obj.to_json()
+        except Exception as e:  # cloudpickle: a lock, a socket, a generator among the args
+            raise SerializationError(
+                f"cannot pickle `{node.command}`: {type(e).__name__}: {e}", path=node.path
+            ) from e
         if node.generates:
             out["generates"] = True
     if isinstance(node, Serial) and node.awaiting_generation:
         out["awaiting_generation"] = True
     if node.children:
-        out["children"] = [_node_to_json(c) for c in node.children.values()]
+        out["children"] = [_node_to_json(c, k) for k, c in node.children.items()]
     return out
 
 
@@ -62,21 +69,31 @@ def _node_from_json(data: Any, path: str) -> Node:
             f"expected a node with a type among {sorted(_CLASSES)}, got {data!r}"[:300], path=path
         )
     cls = _CLASSES[data["type"]]
-    params = dict(data.get("params") or {})
+    params = data.get("params") or {}
+    children = data.get("children") or []
+    if not isinstance(params, Mapping):
+        raise SerializationError(f"`params` must be an object, not {params!r}"[:300], path=path)
+    if not isinstance(children, list):
+        raise SerializationError(f"`children` must be a list, not {children!r}"[:300], path=path)
     try:
+        node: Node
         if cls is Exec:
-            node: Node = Exec._of(Command.from_json(data.get("command") or {}), **params)
-            node.generates = bool(data.get("generates"))  # type: ignore[attr-defined]
+            node = exe = Exec._of(Command.from_json(data.get("command") or {}), **params)
+            exe.generates = bool(data.get("generates"))
         elif cls is Lazy:
             node = Lazy._empty(**params)
         else:
             node = cls(**params)
+    except TypeError as e:  # a non-string key (from Python data, never from JSON)
+        raise SerializationError(f"bad `params`: {e}", path=path) from e
     except PipelineError as e:
         raise SerializationError(e.message, path=path) from e
     if isinstance(node, Serial):
         node.awaiting_generation = bool(data.get("awaiting_generation"))
-    for child in data.get("children") or []:
+    for i, child in enumerate(children):
         name = child.get("name") if isinstance(child, Mapping) else None
+        if not isinstance(name, str):
+            raise SerializationError(f"child {i} has no `name`: {child!r}"[:300], path=path)
         child_path = f"{path.rstrip('/')}/{name}"
         kid = _node_from_json(child, child_path)
         try:
@@ -93,6 +110,6 @@ def dumps(root: Node) -> str:
 def loads(text: str | bytes) -> Node:
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as e:
+    except ValueError as e:  # JSONDecodeError, or bytes that are not UTF-8
         raise SerializationError(f"not JSON: {e}") from e
     return tree_from_json(data)

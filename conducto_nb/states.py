@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 
-class State(str, enum.Enum):
+class State(enum.StrEnum):
     PENDING = "pending"
     QUEUED = "queued"
     RUNNING = "running"
@@ -103,3 +103,34 @@ def count_categories(categories: Iterable[State | None]) -> dict[State, int]:
         if c is not None:
             counts[c] = counts.get(c, 0) + 1
     return counts
+
+
+@dataclass(frozen=True, slots=True)
+class OutputChunk:
+    """Observer event: text an attempt printed (secrets already masked)."""
+
+    path: str
+    attempt: int
+    stream: str  # "stdout" or "stderr"
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptStarted:
+    """Observer event: the backend started an attempt's process."""
+
+    path: str
+    attempt: int
+    started: float
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptEnded:
+    """Observer event: an attempt ended; `message` says why when the command did not decide."""
+
+    path: str
+    attempt: int
+    state: str
+    exit_code: int | None
+    ended: float
+    message: str | None

@@ -22,7 +22,8 @@ if [ ! -e "$stamp" ]; then
   echo "setup: installing conducto_nb[$EXTRAS] into $VENV" >&2
   pip_quiet() {  # this machine's pip.conf names absent mirrors: hide only those warnings
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$@" 2>&1 |
-      { grep -v 'is ignored: it is neither a file nor a directory' || true; }
+      { grep -v -e 'is ignored: it is neither a file nor a directory' \
+          -e 'is ignored: it is either a non-existing path or lacks a specific scheme' || true; }
   }
   pip_quiet --upgrade pip
   pip_quiet -e ".[$EXTRAS]"

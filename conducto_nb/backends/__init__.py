@@ -1,0 +1,1 @@
+"""Backends run one Exec each: local processes, Docker worker pools, Dask."""

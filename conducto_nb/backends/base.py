@@ -1,0 +1,82 @@
+"""What every backend (local processes, Docker worker pools, Dask) does: run one Exec and say
+how it ended. The runner owns ordering, retries, max_time and kills; a backend only runs.
+
+Cancellation is the kill signal: the runner cancels the task awaiting `Backend.run`, and the
+backend stops the job's processes (the whole process group, the container's command...)
+before re-raising `asyncio.CancelledError`. max_time is enforced the same way.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..execs import Command
+from ..states import State
+
+__all__ = ["Backend", "Job", "Outcome", "OutputSink"]
+
+#: Called with ("stdout" | "stderr", text) as a job prints, on the runner's event loop.
+OutputSink = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One attempt of one Exec, with its effective parameters resolved by the runner."""
+
+    pipeline_id: str
+    path: str
+    attempt: int
+    command: Command
+    env: dict[str, str]  # the node's merged env, secrets already resolved
+    cwd: Path  # the pipeline's working directory
+    cpu: float = 1
+    mem: float = 2
+    gpu: int = 0
+    image: Any = None
+    requires_docker: bool = False
+    docker_run_args: list[str] = field(default_factory=list)
+    max_time: float = 4 * 3600
+    generates: bool = False  # a Lazy generator: its result is a tree
+    reuse_group: str | None = None  # NEW reuse subtree that shares one container
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.pipeline_id, self.path, self.attempt)
+
+
+@dataclass
+class Outcome:
+    """How an attempt ended. `message` says why when the command itself did not decide it
+    (cannot start, timed out, backend failure); `result` is a callable's return value."""
+
+    state: State
+    exit_code: int | None = None
+    message: str | None = None
+    result: Any = None
+
+
+class Backend(abc.ABC):
+    """Runs Jobs. One instance serves every pipeline of a process; it is used only from the
+    runner's event loop thread."""
+
+    name: str = "backend"
+
+    async def open(self) -> None:
+        """Check the backend can work (a daemon answers...) and warm up; raise if not."""
+
+    @abc.abstractmethod
+    async def run(self, job: Job, output: OutputSink, started: Callable[[], None]) -> Outcome:
+        """Run `job` to its end. Call `started()` once its process actually starts (after
+        waiting for capacity); stream what it prints to `output`. On cancellation, stop
+        everything the job started, then re-raise."""
+
+    async def close(self) -> None:
+        """Stop every process or container this backend still has."""
+
+    def honours_images(self) -> bool:
+        """False where `image` is ignored (the local backend): the runner says so once."""
+        return True

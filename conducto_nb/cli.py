@@ -1,0 +1,245 @@
+"""`conducto-nb`: run pipeline scripts with a live tree of states, and look at or act on any
+pipeline in the store, whichever process started it."""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from .errors import PipelineError
+from .launch import start
+from .nodes import Node
+from .runs import Run, load
+from .states import FINISHED, NodeStatus, State
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Run and inspect conducto_nb pipelines."
+)
+console = Console(stderr=False)
+
+COLOURS = {
+    State.PENDING: "grey62",
+    State.QUEUED: "yellow",
+    State.RUNNING: "cyan",
+    State.DONE: "green",
+    State.ERROR: "red",
+    State.WORKER_ERROR: "magenta",
+    State.KILLED: "dark_orange",
+}
+
+
+def styled(status: NodeStatus) -> Text:
+    return Text(status.label, style=COLOURS[status.state] + (" dim" if status.skipped else ""))
+
+
+def one_line(command: str, width: int = 72) -> str:
+    """A command as one short line: its first non-empty line, cut with an ellipsis."""
+    lines = [line.strip() for line in command.strip().splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    more = len(lines) > 1 or len(first) > width
+    return first[: width - 1] + "…" if more else first
+
+
+def tree_view(run: Run) -> Tree:
+    statuses = run.record.statuses()
+    pending = NodeStatus()
+
+    def add(parent: Tree | None, node: Node) -> Tree:
+        status = statuses.get(node.path, pending)
+        label = Text.assemble(node.path if node.parent is None else node.name, "  ", styled(status))
+        if node.kind == "exec":
+            label.append(f"  {one_line(getattr(node, 'command', ''))}", style="dim")
+        branch = Tree(label) if parent is None else parent.add(label)
+        for child in node.children.values():
+            add(branch, child)
+        return branch
+
+    return add(None, run.tree)
+
+
+def run_with_view(root: Node, backend: str | None = None) -> int:
+    """Run `root` showing a live tree and a progress bar; the exit code says how it ended."""
+    run = start(root, backend=backend)
+    execs = [n.path for n in run.tree.walk() if n.kind == "exec"]
+    progress = Progress(
+        TextColumn(f"[bold]{run.id}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    task = progress.add_task("run", total=len(execs))
+
+    def frame() -> Group:
+        finished = sum(run.record.status(p).state in FINISHED for p in execs)
+        progress.update(task, completed=finished, total=len(execs))
+        return Group(tree_view(run), progress)
+
+    try:
+        with Live(frame(), console=console, refresh_per_second=8, transient=False) as live:
+            while not run.record.wait_idle(0.125):
+                live.update(frame())
+                execs = [n.path for n in run.tree.walk() if n.kind == "exec"]
+            live.update(frame())
+        if not console.is_terminal:
+            console.line()  # a non-terminal Live leaves its last line open
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted: killing the pipeline[/]")
+        run.stop()
+        return 130
+    for path in run.failed():
+        result = run[path]
+        console.print(f"[red]{path}[/] {result.status.label} (exit {result.exit_code})")
+        tail = (result.stderr or result.stdout).strip().splitlines()[-10:]
+        for line in tail:
+            console.print(f"  {line}", markup=False, highlight=False)
+    state = run.state
+    console.print(Text.assemble(f"pipeline {run.id}: ", styled(NodeStatus(state))))
+    return 0 if state is State.DONE else 1
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="FILE.py or FILE.py:FUNC")],
+    backend: Annotated[str | None, typer.Option(help="local (more to come)")] = None,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="run in a background process and return at once")
+    ] = False,
+) -> None:
+    """Run a pipeline script; options after the target go to its function (--branch=main)."""
+    from .main import load_pipeline
+
+    try:
+        root = load_pipeline(target, ctx.args)
+        if detach:
+            handle = start(root, backend=backend, detach=True)
+            console.print(
+                f"pipeline {handle.id} runs in the background; "
+                f"watch it with: conducto-nb show {handle.id}"
+            )
+            raise typer.Exit(0)
+    except PipelineError as e:
+        console.print(f"[red]error:[/] {e}", highlight=False)
+        raise typer.Exit(2) from None
+    raise typer.Exit(run_with_view(root, backend))
+
+
+@app.command("ls")
+def list_pipelines() -> None:
+    """Pipelines in the store, newest first."""
+    from .store import Store
+
+    store = Store()
+    try:
+        table = Table("id", "name", "state", "created", "owner")
+        for p in store.list_pipelines():
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(p.created))
+            table.add_row(
+                p.id,
+                p.name,
+                styled(NodeStatus(State(p.state))),
+                when,
+                "running here" if p.owner_alive else "",
+            )
+        console.print(table)
+    finally:
+        store.close()
+
+
+@app.command()
+def show(pipeline_id: str, path: Annotated[str | None, typer.Argument()] = None) -> None:
+    """A pipeline's tree of states, or one node's parameters, attempts and output."""
+    handle = _load(pipeline_id)
+    if path is None:
+        console.print(tree_view(handle))
+        return
+    try:
+        result = handle[path]
+        node = handle.tree[path]
+    except KeyError:
+        console.print(f"[red]error:[/] {pipeline_id} has no node {path}")
+        raise typer.Exit(2) from None
+    console.print(Text.assemble(path, "  ", styled(result.status)))
+    console.print(repr(node.params), markup=False, highlight=False)
+    for att in result.attempts:
+        console.print(
+            f"attempt {att.attempt}: {att.state or 'running'} exit {att.exit_code}"
+            + (f" — {att.message}" if att.message else "")
+        )
+    for stream in ("stdout", "stderr"):
+        text = getattr(result, stream)
+        if text:
+            console.rule(stream)
+            console.print(text, markup=False, highlight=False, end="")
+
+
+def _act(action: str, pipeline_id: str, path: str) -> None:
+    handle = _load(pipeline_id)
+    try:
+        getattr(handle, action)(path)
+    except PipelineError as e:
+        console.print(f"[red]error:[/] {e}", highlight=False)
+        raise typer.Exit(1) from None
+    console.print(f"{action} {pipeline_id} {path}: ok")
+
+
+@app.command()
+def rerun(pipeline_id: str, path: Annotated[str, typer.Argument()] = "/") -> None:
+    """Rerun what failed or was killed below PATH."""
+    _act("rerun", pipeline_id, path)
+
+
+@app.command()
+def kill(pipeline_id: str, path: Annotated[str, typer.Argument()] = "/") -> None:
+    """Kill what runs below PATH."""
+    _act("kill", pipeline_id, path)
+
+
+_DURATION = re.compile(r"^(\d+)([smhdw])$")
+
+
+@app.command()
+def gc(older_than: Annotated[str, typer.Option(help="e.g. 7d, 12h, 30m")] = "7d") -> None:
+    """Delete pipelines (and their logs) older than this whose owner is gone."""
+    from .store import Store
+
+    m = _DURATION.match(older_than)
+    if not m:
+        console.print(f"[red]error:[/] --older-than {older_than!r}: use a number and s/m/h/d/w")
+        raise typer.Exit(2)
+    seconds = int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
+    store = Store()
+    try:
+        deleted = store.gc(seconds)
+    finally:
+        store.close()
+    console.print(
+        f"deleted {len(deleted)} pipeline(s)" + (f": {', '.join(deleted)}" if deleted else "")
+    )
+
+
+def _load(pipeline_id: str) -> Run:
+    try:
+        return load(pipeline_id)
+    except PipelineError as e:
+        console.print(f"[red]error:[/] {e}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def main() -> None:  # pragma: no cover - the console script
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,314 @@
+"""Runs a pipeline: feeds the pure scheduler core events and carries out its instructions on a
+backend, on the process's background loop (loop.py). Observers (the in-memory record, the
+store, the widget, the terminal view) receive every state change, tree change and output chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .backends.base import Backend, Job, Outcome
+from .errors import ActionError, PipelineError
+from .execs import Exec
+from .main import GENERATE_ENV
+from .nodes import Node
+from .record import Record
+from .scheduler import (
+    Action,
+    Event,
+    ExecFinished,
+    ExecStarted,
+    Instruction,
+    KillExec,
+    Rejected,
+    Scheduler,
+    StartExec,
+)
+from .secrets import Secret, mask
+from .serialize import loads, tree_from_json
+from .states import (
+    AttemptEnded,
+    AttemptStarted,
+    NodeStatus,
+    OutputChunk,
+    State,
+    StateChanged,
+    TreeChanged,
+)
+
+if TYPE_CHECKING:
+    from .record import Attempt
+    from .store_writer import StoreWriter
+
+__all__ = ["Execution"]
+
+
+Observer = Callable[[object], None]
+
+
+@dataclass(frozen=True)
+class Restore:
+    """A stored run's state, for an Execution that takes it over: statuses, the last attempt
+    number per Exec (new attempts continue from it), and the attempts themselves."""
+
+    statuses: Mapping[str, NodeStatus]
+    attempts: Mapping[str, int]
+    attempt_list: list[Attempt]
+
+
+class Execution:
+    """One pipeline run by this process. Lives on the background loop: every method but
+    `__init__` is called on the loop thread."""
+
+    def __init__(
+        self,
+        tree: Node,
+        *,
+        pipeline_id: str,
+        backend: Backend,
+        workdir: Path,
+        record: Record,
+        writer: StoreWriter | None,
+        secrets_home: Path | None,
+        restore: Restore | None = None,
+    ) -> None:
+        self.id = pipeline_id
+        self.scheduler = Scheduler(tree)
+        if restore is not None:
+            self.scheduler.restore(restore.statuses, restore.attempts)
+        self.backend = backend
+        self.workdir = workdir
+        self.record = record
+        self.writer = writer
+        self.secrets_home = secrets_home
+        self.secret_values: set[str] = set()
+        self.observers: list[Observer] = [record.observe]
+        if writer is not None:
+            self.observers.append(_StoreObserver(pipeline_id, writer, self.scheduler))
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self._noted_images = False
+        record.set_idle(True)
+
+    # -- events in --------------------------------------------------------------------------
+    def handle(self, event: Event) -> list[Rejected]:
+        instructions = self.scheduler.handle(event)
+        rejected = self._carry_out(instructions)
+        self.record.set_idle(self.scheduler.idle)
+        return rejected
+
+    def act(self, name: str, path: str = "/") -> None:
+        """A user's action; raises ActionError when the core rejects it."""
+        rejected = self.handle(Action(name, path))
+        if rejected:
+            raise ActionError(rejected[0].reason, path=rejected[0].action.path)
+
+    def _carry_out(self, instructions: list[Instruction]) -> list[Rejected]:
+        rejected = []
+        for ins in instructions:
+            if isinstance(ins, StartExec):
+                task = asyncio.get_running_loop().create_task(self._run_job(ins))
+                self.tasks[ins.path] = task
+            elif isinstance(ins, KillExec):
+                running = self.tasks.get(ins.path)
+                if running is not None and not running.done():
+                    running.cancel("killed")
+            elif isinstance(ins, Rejected):
+                rejected.append(ins)
+            else:
+                self._publish(ins)
+        return rejected
+
+    def _publish(self, event: object) -> None:
+        for observer in self.observers:
+            observer(event)
+
+    # -- one attempt of one Exec ------------------------------------------------------------
+    async def _run_job(self, ins: StartExec) -> None:
+        """One attempt from start to ExecFinished; whatever goes wrong becomes its outcome."""
+        path, attempt = ins.path, ins.attempt
+        out = _OutputCollector(self, path, attempt, keep_stdout=ins.node.generates)
+        try:
+            outcome = await self._attempt(ins, out)
+        except asyncio.CancelledError:
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            outcome = Outcome(State.KILLED, message="killed")
+        except PipelineError as e:  # bad input found only at run time (a missing secret)
+            outcome = Outcome(State.ERROR, message=str(e))
+        except Exception as e:  # a backend bug must not stop the pipeline
+            outcome = Outcome(State.WORKER_ERROR, message=f"backend failed: {e!r}")
+        result = None
+        if ins.node.generates and outcome.state is State.DONE:
+            result, problem = _generated_tree(outcome.result, out.stdout_text())
+            if problem:
+                outcome = Outcome(State.ERROR, outcome.exit_code, problem)
+        out.flush()
+        if outcome.message:
+            out("stderr", f"\n[conducto_nb] {outcome.message}\n")
+            out.flush()
+        ended = AttemptEnded(
+            path, attempt, outcome.state.value, outcome.exit_code, time.time(), outcome.message
+        )
+        self._publish(ended)
+        if self.tasks.get(path) is asyncio.current_task():
+            del self.tasks[path]
+        self.handle(ExecFinished(path, attempt, outcome.state, result))
+
+    async def _attempt(self, ins: StartExec, out: _OutputCollector) -> Outcome:
+        job = self._job(ins)
+        self._note_image(job, out)
+
+        def started() -> None:
+            self._publish(AttemptStarted(ins.path, ins.attempt, time.time()))
+            self.handle(ExecStarted(ins.path, ins.attempt))
+
+        try:
+            async with asyncio.timeout(job.max_time):
+                return await self.backend.run(job, out, started)
+        except TimeoutError:
+            return Outcome(
+                State.ERROR, message=f"timed out after {_human(job.max_time)} (max_time)"
+            )
+
+    def _job(self, ins: StartExec) -> Job:
+        node: Exec = ins.node
+        p = node.params.values_only()
+        env = {}
+        for key, value in p["env"].items():
+            if isinstance(value, Secret):
+                value = value.resolve(self.secrets_home)
+                self.secret_values.add(value)
+            env[key] = value
+        env.setdefault("PYTHONUNBUFFERED", "1")  # Python commands stream their output live
+        if node.generates:
+            env[GENERATE_ENV] = "1"
+        return Job(
+            self.id,
+            ins.path,
+            ins.attempt,
+            node.command_obj,
+            env,
+            self.workdir,
+            cpu=p["cpu"],
+            mem=p["mem"],
+            gpu=p["gpu"],
+            image=p["image"],
+            requires_docker=p["requires_docker"],
+            docker_run_args=p["docker_run_args"],
+            max_time=p["max_time"],
+            generates=node.generates,
+            reuse_group=ins.reuse_group,
+        )
+
+    def _note_image(self, job: Job, out: _OutputCollector) -> None:
+        if job.image and not self._noted_images and not self.backend.honours_images():
+            self._noted_images = True
+            out(
+                "stderr",
+                f"[conducto_nb] the {self.backend.name} backend runs commands on this "
+                f"machine: image {job.image!r} (and any other image) is not used\n",
+            )
+
+    async def stop(self) -> None:
+        """Kill everything and wait until the kills are recorded."""
+        if self.tasks:
+            self.handle(Action("kill", "/"))
+            await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+
+
+class _OutputCollector:
+    """The OutputSink of one attempt: masks secrets line by line, publishes chunks."""
+
+    def __init__(self, ex: Execution, path: str, attempt: int, keep_stdout: bool) -> None:
+        self.ex, self.path, self.attempt = ex, path, attempt
+        self.partial = {"stdout": "", "stderr": ""}
+        self.kept: list[str] | None = [] if keep_stdout else None
+
+    def __call__(self, stream: str, text: str) -> None:
+        if self.kept is not None and stream == "stdout":
+            self.kept.append(text)
+        if self.ex.secret_values:  # hold partial lines so a secret split across reads is masked
+            text = self.partial[stream] + text
+            cut = text.rfind("\n") + 1
+            text, self.partial[stream] = text[:cut], text[cut:]
+            text = mask(text, self.ex.secret_values)
+        if text:
+            self.ex._publish(OutputChunk(self.path, self.attempt, stream, text))
+
+    def flush(self) -> None:
+        for stream, rest in self.partial.items():
+            if rest:
+                self.partial[stream] = ""
+                self.ex._publish(
+                    OutputChunk(self.path, self.attempt, stream, mask(rest, self.ex.secret_values))
+                )
+
+    def stdout_text(self) -> str:
+        return "".join(self.kept or [])
+
+
+def _generated_tree(result: Any, stdout: str) -> tuple[Node | None, str | None]:
+    """The tree a Lazy generator produced: the callable's node JSON, or the command's stdout."""
+    try:
+        if isinstance(result, dict):
+            return tree_from_json(result), None
+        if isinstance(result, Node):
+            return result, None
+        text = stdout.strip()
+        if not text:
+            return None, "the Lazy generator printed no tree (expected a serialised node)"
+        try:
+            return loads(text), None
+        except PipelineError:
+            return loads(text.splitlines()[-1]), None
+    except (PipelineError, json.JSONDecodeError) as e:
+        return None, f"the Lazy generator's output is not a tree: {e}"
+
+
+class _StoreObserver:
+    """Writes what an Execution publishes to the store, through the batching writer."""
+
+    def __init__(self, pipeline_id: str, writer: StoreWriter, scheduler: Scheduler) -> None:
+        self.id, self.writer, self.scheduler = pipeline_id, writer, scheduler
+
+    def __call__(self, event: object) -> None:
+        w = self.writer
+        if isinstance(event, StateChanged):
+            w.set_statuses(self.id, [(event.path, event.new.state.value, event.new.skipped)])
+        elif isinstance(event, OutputChunk):
+            w.append_output(self.id, event.path, event.attempt, event.stream, event.text)
+        elif isinstance(event, AttemptStarted):
+            w.start_attempt(self.id, event.path, event.attempt, event.started)
+        elif isinstance(event, AttemptEnded):
+            w.finish_attempt(
+                self.id,
+                event.path,
+                event.attempt,
+                state=event.state,
+                exit_code=event.exit_code,
+                ended=event.ended,
+                message=event.message,
+            )
+        elif isinstance(event, TreeChanged):
+            w.set_tree(self.id, self.scheduler.root.to_json())
+            w.set_statuses(
+                self.id,
+                [
+                    (p, s.state.value, s.skipped)
+                    for p, s in self.scheduler.statuses().items()
+                    if p.startswith(event.path)
+                ],
+            )
+
+
+def _human(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:g}s"
+    if seconds < 7200:
+        return f"{seconds / 60:g}m"
+    return f"{seconds / 3600:g}h"

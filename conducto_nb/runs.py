@@ -1,0 +1,241 @@
+"""The handle to a pipeline run, live in this process or loaded from the store:
+`run["/test/unit"].stdout`, `run.rerun()`, `co.load(pipeline_id)`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .loop import background_loop
+from .nodes import Node
+from .record import Attempt, Record
+from .serialize import tree_from_json
+from .states import FAILED, NodeStatus, State
+
+if TYPE_CHECKING:
+    from .runner import Execution
+    from .store import Store
+
+__all__ = ["LIVE", "NodeResult", "Run", "load", "record_from_store", "shared_store"]
+
+
+class NodeResult:
+    """What happened to one node of a run: its status, attempts, exit code and output."""
+
+    def __init__(self, run: Run, path: str) -> None:
+        self.run, self.path = run, path
+
+    @property
+    def status(self) -> NodeStatus:
+        return self.run.record.status(self.path)
+
+    @property
+    def state(self) -> State:
+        return self.status.state
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        return self.run.record.attempts(self.path)
+
+    def _last(self) -> Attempt | None:
+        atts = self.attempts
+        return atts[-1] if atts else None
+
+    @property
+    def exit_code(self) -> int | None:
+        last = self._last()
+        return last.exit_code if last else None
+
+    @property
+    def started(self) -> float | None:
+        last = self._last()
+        return last.started if last else None
+
+    @property
+    def ended(self) -> float | None:
+        last = self._last()
+        return last.ended if last else None
+
+    @property
+    def duration(self) -> float | None:
+        last = self._last()
+        return last.duration if last else None
+
+    @property
+    def stdout(self) -> str:
+        return self.run.record.output(self.path, "stdout")
+
+    @property
+    def stderr(self) -> str:
+        return self.run.record.output(self.path, "stderr")
+
+    def __repr__(self) -> str:
+        code = f" exit {self.exit_code}" if self.exit_code is not None else ""
+        took = f" {self.duration:.2f}s" if self.duration is not None else ""
+        return f"<NodeResult {self.path} {self.status.label}{code}{took}>"
+
+
+class Run:
+    """A pipeline run, live in this process or loaded from the store."""
+
+    def __init__(self, record: Record, execution: Execution | None = None) -> None:
+        self.record = record
+        self._execution = execution
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def tree(self) -> Node:
+        """The tree as it runs (with Lazy subtrees grafted in)."""
+        if self._execution is not None:
+            return self._execution.scheduler.root
+        return tree_from_json(self.record.tree)
+
+    @property
+    def state(self) -> State:
+        return self.record.status("/").state
+
+    @property
+    def done(self) -> bool:
+        """Nothing runs and nothing waits to start."""
+        return self.record.idle
+
+    def __getitem__(self, path: str) -> NodeResult:
+        if not path.startswith("/"):
+            path = "/" + path
+        path = path.rstrip("/") or "/"
+        if path not in self.record.statuses() and path not in self.tree:
+            raise KeyError(path)
+        return NodeResult(self, path)
+
+    def failed(self) -> list[str]:
+        """Paths of the Execs whose last attempt failed."""
+        tree = self.tree
+        return [
+            n.path
+            for n in tree.walk()
+            if not n.children and n.kind == "exec" and self.record.status(n.path).state in FAILED
+        ]
+
+    def wait(self, timeout: float | None = None) -> Run:
+        """Block until the run is idle. Ctrl-C (a kernel interrupt) kills the run cleanly."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while not self.record.wait_idle(0.1 if self._execution else 0):
+                if self._execution is None:
+                    time.sleep(0.2)
+                    self.refresh()
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TimeoutError(f"pipeline {self.id} still running after {timeout}s")
+        except KeyboardInterrupt:
+            self.stop()
+            raise
+        return self
+
+    def refresh(self) -> Run:
+        """Re-read a run owned by another process from the store (a live run need not)."""
+        if self._execution is None:
+            self.record = record_from_store(self.id)
+        return self
+
+    # -- actions: here when this process owns the run, else through the owner's socket -----
+    def _act(self, name: str, path: str) -> Run:
+        if self._execution is None:
+            from .launch import act_elsewhere
+
+            adopted = act_elsewhere(self.id, name, path)
+            if adopted is None:
+                return self.refresh()
+            self.record, self._execution = adopted.record, adopted._execution
+        assert self._execution is not None
+        background_loop().call(self._execution.act, name, path)
+        return self
+
+    def rerun(self, path: str = "/") -> Run:
+        """Reset what failed or was killed below `path`, and run it again."""
+        return self._act("rerun", path)
+
+    def reset(self, path: str = "/") -> Run:
+        return self._act("reset", path)
+
+    def skip(self, path: str) -> Run:
+        return self._act("skip", path)
+
+    def unskip(self, path: str) -> Run:
+        return self._act("unskip", path)
+
+    def kill(self, path: str = "/") -> Run:
+        return self._act("kill", path)
+
+    def run(self, path: str = "/") -> Run:
+        return self._act("run", path)
+
+    def stop(self, timeout: float = 30) -> None:
+        """Kill every running Exec and wait until the kills are recorded."""
+        if self._execution is not None:
+            background_loop().submit(self._execution.stop()).result(timeout)
+        else:
+            from .launch import act_elsewhere
+
+            act_elsewhere(self.id, "stop", "/")
+            self.refresh()
+
+    def pretty(self) -> str:
+        return self.tree.pretty({p: s.label for p, s in self.record.statuses().items()})
+
+    def __repr__(self) -> str:
+        return f"<Run {self.id} {self.record.status('/').label}>\n{self.pretty()}"
+
+
+# -- loading --------------------------------------------------------------------------------
+#: Runs this process owns, by id: `load` returns the live handle for them.
+LIVE: dict[str, Run] = {}
+LIVE_LOCK = threading.Lock()
+
+
+def load(pipeline_id: str) -> Run:
+    """A pipeline from the store, by id, in any process: its tree, states, attempts and logs.
+    If the process that ran it died, its running nodes show as error "interrupted"."""
+    with LIVE_LOCK:
+        if pipeline_id in LIVE:
+            return LIVE[pipeline_id]
+    return Run(record_from_store(pipeline_id))
+
+
+def record_from_store(pipeline_id: str) -> Record:
+    store = shared_store()
+    store.mark_interrupted(pipeline_id)
+    rec = store.load(pipeline_id)
+    record = Record(
+        pipeline_id, rec.tree, {p: NodeStatus(State(s), sk) for p, (s, sk) in rec.statuses.items()}
+    )
+    record.add_attempts(
+        [
+            Attempt(a.path, a.attempt, a.started, a.ended, a.state, a.exit_code, a.message)
+            for atts in rec.attempts.values()
+            for a in atts
+        ]
+    )
+    record.load_output = lambda path, stream, attempt: store.output(
+        pipeline_id, path, stream, attempt
+    )
+    record.set_idle(not (rec.owner_alive and rec.state in ("pending", "queued", "running")))
+    return record
+
+
+_STORES: dict[Path, Any] = {}
+
+
+def shared_store() -> Store:
+    """This process's reading connection to the store at `home()`."""
+    from .store import Store, home
+
+    path = home()
+    if path not in _STORES:
+        _STORES[path] = Store()
+    return _STORES[path]  # type: ignore[no-any-return]

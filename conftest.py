@@ -1,0 +1,17 @@
+"""Test-session set-up shared by tests/ and the nbval-run notebooks/.
+
+Every session (each xdist worker too) gets its own CONDUCTO_NB_HOME, set before any kernel
+starts, so tests never read or write a user's ~/.conducto_nb and never see each other's
+pipelines. It is removed when the session ends.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+
+_home = tempfile.mkdtemp(prefix="conducto_nb-test-")
+os.environ["CONDUCTO_NB_HOME"] = _home
+atexit.register(shutil.rmtree, _home, ignore_errors=True)

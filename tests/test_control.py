@@ -1,0 +1,198 @@
+"""Pipelines across processes: acting on a run from a process that did not start it, an owner
+killed mid-run, detached runs, and the `conducto-nb` CLI. Everything here uses real processes
+sharing one store ($CONDUCTO_NB_HOME, set per session in conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import conducto_nb as co
+from conducto_nb.states import State
+
+CLI = [sys.executable, "-m", "conducto_nb.cli"]
+
+
+def _python(code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ.copy(),
+    )
+
+
+def _wait_for(predicate, timeout: float = 15) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)
+
+
+def test_another_process_kills_a_run_owned_here() -> None:
+    with co.Serial() as root:
+        co.Exec("sleep 30", name="long")
+        co.Exec("echo never", name="next")
+    run = root.start()
+    _wait_for(lambda: run["/long"].state is State.RUNNING)
+    done = _python(f"""
+        import conducto_nb as co
+        co.load({run.id!r}).kill("/long")
+        print("sent")
+    """)
+    assert done.returncode == 0, done.stderr
+    run.wait(timeout=15)
+    assert run["/long"].state is State.KILLED
+    assert run["/next"].state is State.PENDING
+
+
+def test_an_action_the_owner_refuses_comes_back_as_an_error() -> None:
+    with co.Serial() as root:
+        co.Exec("sleep 30", name="long")
+    run = root.start()
+    _wait_for(lambda: run["/long"].state is State.RUNNING)
+    done = _python(f"""
+        import conducto_nb as co
+        try:
+            co.load({run.id!r}).reset("/long")
+        except co.ActionError as e:
+            print("refused:", e)
+    """)
+    run.kill()
+    run.wait(timeout=15)
+    assert "refused:" in done.stdout and "running" in done.stdout, done.stdout + done.stderr
+
+
+def test_owner_killed_mid_run_shows_interrupted_and_rerun_finishes_here(tmp_path: Path) -> None:
+    gate = tmp_path / "go"
+    owner = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
+            import sys, time
+            import conducto_nb as co
+            with co.Serial() as root:
+                co.Exec("echo first-output", name="first")
+                co.Exec("test -f {gate} || sleep 60", name="wait")
+                co.Exec("echo after", name="after")
+            run = root.start()
+            while run["/wait"].state is not co.State.RUNNING:
+                time.sleep(0.02)
+            time.sleep(0.3)  # let the store writer commit
+            print(run.id, flush=True)
+            time.sleep(120)
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
+    assert owner.stdout is not None
+    pipeline_id = owner.stdout.readline().strip()
+    owner.send_signal(signal.SIGKILL)
+    owner.wait(timeout=10)
+    owner.stdout.close()
+
+    run = co.load(pipeline_id)
+    assert run["/first"].state is State.DONE
+    assert run["/first"].stdout == "first-output\n"
+    assert run["/wait"].state is State.ERROR
+    assert "interrupted" in (run["/wait"].attempts[-1].message or "")
+
+    gate.touch()
+    run.rerun()  # adopts the pipeline: this process is its owner now
+    run.wait(timeout=30)
+    assert run.state is State.DONE
+    assert run["/after"].stdout == "after\n"
+    assert [a.attempt for a in run["/wait"].attempts] == [1, 2]
+    assert run["/first"].attempts[-1].attempt == 1  # done work was not redone
+
+
+def test_detached_run_lives_in_its_own_process() -> None:
+    with co.Serial() as root:
+        co.Exec("echo $$ > pid; echo detached-output", name="a")
+    run = root.start(detach=True)
+    run.wait(timeout=60)
+    assert run.state is State.DONE, run["/a"].stderr
+    assert run["/a"].stdout == "detached-output\n"
+    from conducto_nb.runs import shared_store
+
+    owner = shared_store().load(run.id).owner
+    assert owner is not None and owner.pid != os.getpid()
+
+
+def test_cli_runs_a_script_function_with_options(tmp_path: Path) -> None:
+    script = tmp_path / "pipe.py"
+    script.write_text(
+        textwrap.dedent("""
+        import conducto_nb as co
+
+        def build(n: int = 1, fail: bool = False) -> co.Serial:
+            with co.Serial() as root:
+                for i in range(n):
+                    co.Exec(f"echo step {i}", name=f"step-{i}")
+                if fail:
+                    co.Exec("exit 7", name="boom")
+            return root
+    """)
+    )
+    ok = subprocess.run(
+        [*CLI, "run", f"{script}:build", "--n=2"], capture_output=True, text=True, timeout=60
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "step-1" in ok.stdout and "done" in ok.stdout
+    bad = subprocess.run(
+        [*CLI, "run", str(script), "--fail"], capture_output=True, text=True, timeout=60
+    )
+    assert bad.returncode == 1
+    assert "/boom" in bad.stdout and "exit 7" in bad.stdout
+    wrong = subprocess.run(
+        [*CLI, "run", f"{script}:build", "--nope=1"], capture_output=True, text=True, timeout=60
+    )
+    assert wrong.returncode == 2 and "no option --nope" in wrong.stdout
+
+
+def test_cli_ls_show_and_kill_a_run_owned_here() -> None:
+    with co.Serial(title="cli-demo") as root:
+        co.Exec("echo visible-output", name="a")
+        co.Exec("sleep 30", name="b")
+    run = root.start()
+    _wait_for(lambda: run["/b"].state is State.RUNNING)
+    time.sleep(0.2)  # the store writer commits in batches
+    listing = subprocess.run([*CLI, "ls"], capture_output=True, text=True, timeout=60)
+    assert run.id in listing.stdout and "cli-demo" in listing.stdout
+    shown = subprocess.run([*CLI, "show", run.id, "/a"], capture_output=True, text=True, timeout=60)
+    assert "visible-output" in shown.stdout
+    killed = subprocess.run(
+        [*CLI, "kill", run.id, "/b"], capture_output=True, text=True, timeout=60
+    )
+    assert killed.returncode == 0, killed.stdout + killed.stderr
+    run.wait(timeout=15)
+    assert run["/b"].state is State.KILLED
+    missing = subprocess.run([*CLI, "show", "zzz-zzz"], capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "zzz-zzz" in missing.stdout
+
+
+def test_gc_deletes_old_finished_pipelines_only() -> None:
+    with co.Serial() as root:
+        co.Exec("true", name="a")
+    run = root.run()
+    from conducto_nb.launch import shared_writer
+
+    shared_writer().flush()
+    kept = subprocess.run(
+        [*CLI, "gc", "--older-than", "7d"], capture_output=True, text=True, timeout=60
+    )
+    assert kept.returncode == 0 and "deleted 0" in kept.stdout
+    bad = subprocess.run(
+        [*CLI, "gc", "--older-than", "soon"], capture_output=True, text=True, timeout=60
+    )
+    assert bad.returncode == 2
+    assert co.load(run.id).state is State.DONE

@@ -1,0 +1,48 @@
+"""The public API is exactly `conducto_nb.__all__`, after httpx's test_exported_members.py."""
+
+from __future__ import annotations
+
+import importlib
+import types
+
+import conducto_nb as co
+
+INCLUDED_PRIVATE_MEMBERS = ["__version__"]
+
+
+def public_members() -> list[str]:
+    return [
+        name
+        for name, value in vars(co).items()
+        if (not name.startswith("_") or name in INCLUDED_PRIVATE_MEMBERS)
+        and not isinstance(value, types.ModuleType)
+    ]
+
+
+def test_all_imports_are_exported() -> None:
+    assert sorted(co.__all__) == sorted(public_members())
+
+
+def test_every_exported_name_exists() -> None:
+    missing = [name for name in co.__all__ if not hasattr(co, name)]
+    assert missing == []
+
+
+def test_all_has_no_duplicates() -> None:  # its order is ruff's (RUF022)
+    assert len(co.__all__) == len(set(co.__all__))
+
+
+def test_every_export_is_also_importable_from_its_own_module() -> None:
+    for name in co.__all__:
+        value = getattr(co, name)
+        if name in INCLUDED_PRIVATE_MEMBERS:
+            continue
+        module = importlib.import_module(value.__module__)
+        assert name in module.__all__, f"{name} is not in {module.__name__}.__all__"
+        assert getattr(module, name) is value
+
+
+def test_errors_share_one_base() -> None:
+    errors = [getattr(co, n) for n in co.__all__ if n.endswith(("Error", "NotFound"))]
+    assert errors
+    assert all(issubclass(e, co.PipelineError) for e in errors)

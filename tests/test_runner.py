@@ -1,0 +1,231 @@
+"""Running pipelines in this process on the local backend: states, output, attempts, retries,
+max_time, kill, secrets, Lazy generation, async use, and what the store keeps."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import conducto_nb as co
+from conducto_nb.launch import shared_writer
+from conducto_nb.states import State
+
+
+def test_serial_parallel_run_to_done_with_output_by_path() -> None:
+    def count(text: str) -> int:
+        print(len(text.split()), "words")
+        return len(text.split())
+
+    with co.Serial(env={"WHO": "world"}) as root:
+        co.Exec('echo "hello $WHO"', name="greet")
+        with co.Parallel(name="count"):
+            co.Exec(count, "a b c", name="three")
+            co.Exec("echo oops >&2", name="stderr")
+    run = root.run()
+    assert run.state is State.DONE
+    assert run["/greet"].stdout == "hello world\n"
+    assert run["/count/three"].stdout == "3 words\n"
+    assert run["/count/stderr"].stderr == "oops\n"
+    assert run["/count/stderr"].exit_code == 0
+    att = run["/greet"].attempts[-1]
+    assert att.state == "done" and att.started is not None and att.ended >= att.started
+
+
+def test_stop_on_error_leaves_the_rest_pending_and_rerun_finishes(tmp_path: Path) -> None:
+    flag = tmp_path / "ready"
+    with co.Serial() as root:
+        co.Exec(f"test -f {flag} || {{ touch {flag}; exit 4; }}", name="flaky")
+        co.Exec("echo after", name="after")
+    run = root.run()
+    assert (run.state, run["/flaky"].state, run["/after"].state) == (
+        State.ERROR,
+        State.ERROR,
+        State.PENDING,
+    )
+    assert run["/flaky"].exit_code == 4
+    run.rerun().wait()
+    assert run.state is State.DONE
+    assert [a.exit_code for a in run["/flaky"].attempts] == [4, 0]
+    assert run["/after"].stdout == "after\n"
+
+
+def test_retries_record_every_attempt(tmp_path: Path) -> None:
+    counter = tmp_path / "n"
+    cmd = f'n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter}; [ "$n" -ge 2 ]'
+    with co.Serial() as root:
+        co.Exec(cmd, name="third-time-lucky", retries=3)
+    run = root.run()
+    assert run.state is State.DONE
+    assert [a.state for a in run["/third-time-lucky"].attempts] == ["error", "error", "done"]
+
+
+def test_max_time_kills_the_node_and_says_why() -> None:
+    with co.Serial() as root:
+        co.Exec("sleep 30", name="slow", max_time=0.3)
+    t0 = time.monotonic()
+    run = root.run()
+    assert time.monotonic() - t0 < 10
+    assert run["/slow"].state is State.ERROR
+    assert "timed out after 0.3s (max_time)" in run["/slow"].stderr
+
+
+def test_kill_stops_running_nodes_and_nothing_new_starts() -> None:
+    with co.Serial() as root:
+        co.Exec("sleep 30", name="long")
+        co.Exec("echo never", name="next")
+    run = root.start()
+    deadline = time.monotonic() + 10
+    while run["/long"].state is not State.RUNNING and time.monotonic() < deadline:
+        time.sleep(0.02)
+    run.kill("/")
+    run.wait(timeout=10)
+    assert run["/long"].state is State.KILLED
+    assert run["/next"].state is State.PENDING
+    assert run.state is State.ERROR
+
+
+def test_start_returns_at_once_and_the_caller_stays_free() -> None:
+    with co.Parallel() as root:
+        for i in range(3):
+            co.Exec("sleep 0.4", name=f"s{i}", cpu=0.1)
+    t0 = time.monotonic()
+    run = root.start()
+    assert time.monotonic() - t0 < 0.3
+    assert not run.done
+    run.wait(timeout=10)
+    assert run.done and run.state is State.DONE
+
+
+def test_run_async_from_an_event_loop() -> None:
+    with co.Serial() as root:
+        co.Exec("echo async", name="a")
+
+    async def main() -> co.Run:
+        return await root.run_async()
+
+    run = asyncio.run(main())
+    assert run["/a"].stdout == "async\n"
+
+
+def test_secrets_reach_the_command_but_never_its_log_or_the_store(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DEPLOY_TOKEN", "s3cr3t-value")
+    with co.Serial() as root:
+        co.Exec(
+            'echo "token=$TOKEN"; echo "$TOKEN" >&2',
+            name="use",
+            env={"TOKEN": co.secret("DEPLOY_TOKEN")},
+        )
+    assert "s3cr3t" not in str(root.to_json())
+    run = root.run()
+    assert run.state is State.DONE
+    assert run["/use"].stdout == "token=***\n"
+    assert run["/use"].stderr == "***\n"
+    shared_writer().flush()
+    from conducto_nb.runs import shared_store
+
+    stored = shared_store().output(run.id, "/use", "stdout")
+    assert stored == "token=***\n"
+
+
+def test_missing_secret_fails_the_node_naming_it() -> None:
+    with co.Serial() as root:
+        co.Exec("true", name="use", env={"T": co.secret("NO_SUCH_SECRET_XYZ")})
+    run = root.run()
+    assert run["/use"].state is not State.DONE
+    assert "NO_SUCH_SECRET_XYZ" in run["/use"].stderr
+
+
+def test_missing_binary_is_an_error_with_the_reason_not_a_crash() -> None:
+    with co.Serial(stop_on_error=False) as root:
+        co.Exec("no-such-binary-xyz --flag", name="missing")
+        co.Exec("echo still runs", name="next")
+    run = root.run()
+    assert run["/missing"].state is State.ERROR
+    assert "not found" in run["/missing"].stderr
+    assert run["/next"].stdout == "still runs\n"
+
+
+def test_lazy_callable_generates_and_grafts_a_subtree() -> None:
+    def shards(n: int) -> co.Parallel:
+        with co.Parallel() as p:
+            for i in range(n):
+                co.Exec(f"echo shard {i}", name=f"s{i}")
+        return p
+
+    with co.Serial() as root:
+        co.Lazy(shards, 2, name="gen")
+    run = root.run()
+    assert run.state is State.DONE
+    assert run["/gen/Execute/s1"].stdout == "shard 1\n"
+    assert set(run.tree["/gen/Execute"].children) == {"s0", "s1"}
+
+
+def test_lazy_command_prints_a_tree_from_a_co_main_script(tmp_path: Path) -> None:
+    script = tmp_path / "make.py"
+    script.write_text(
+        textwrap.dedent("""
+        import conducto_nb as co
+
+        def tree(n: int = 1) -> co.Parallel:
+            with co.Parallel() as p:
+                for i in range(n):
+                    co.Exec(f"echo from-script {i}", name=f"n{i}")
+            return p
+
+        if __name__ == "__main__":
+            co.main(default=tree)
+    """)
+    )
+    with co.Serial() as root:
+        co.Lazy(f"{sys.executable} {script} tree --n=3", name="gen")
+    run = root.run()
+    assert run.state is State.DONE, run["/gen/Generate"].stderr
+    assert run["/gen/Execute/n2"].stdout == "from-script 2\n"
+
+
+def test_lazy_command_printing_garbage_is_an_error() -> None:
+    with co.Serial() as root:
+        co.Lazy("echo not a tree", name="gen")
+    run = root.run()
+    assert run["/gen/Generate"].state is State.ERROR
+    assert "not a tree" in run["/gen/Generate"].stderr
+
+
+def test_local_backend_says_once_that_it_ignores_images() -> None:
+    with co.Serial(image="python:3.11-slim") as root:
+        co.Exec("true", name="a")
+        co.Exec("true", name="b")
+    run = root.run()
+    assert run.state is State.DONE
+    notes = [run[p].stderr.count("is not used") for p in ("/a", "/b")]
+    assert notes == [1, 0]
+
+
+def test_edits_after_start_do_not_change_the_running_copy() -> None:
+    with co.Serial() as root:
+        co.Exec("echo one", name="a")
+    run = root.start()
+    root["b"] = co.Exec("echo two")
+    run.wait(timeout=10)
+    assert "/b" not in run.tree
+    assert run.state is State.DONE
+
+
+def test_load_gives_back_a_finished_run_in_this_process() -> None:
+    with co.Serial() as root:
+        co.Exec("echo kept", name="a")
+    run = root.run()
+    assert co.load(run.id) is run
+    assert co.load(run.id)["/a"].stdout == "kept\n"
+
+
+def test_unknown_pipeline_id_is_a_clear_error() -> None:
+    with pytest.raises(co.PipelineNotFound, match="nope-nop"):
+        co.load("nope-nop")
