@@ -229,6 +229,40 @@ def gc(older_than: Annotated[str, typer.Option(help="e.g. 7d, 12h, 30m")] = "7d"
     )
 
 
+_EVENT_OPTIONS = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+@app.command(".conducto.cfg", context_settings=_EVENT_OPTIONS)
+@app.command("cfg", context_settings=_EVENT_OPTIONS, hidden=True)
+def conducto_cfg(
+    ctx: typer.Context,
+    event: Annotated[
+        str, typer.Argument(help="push, pr, pr_close, create-branch, delete-branch, create-tag...")
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="print what would run, run nothing")
+    ] = False,
+    repo_dir: Annotated[
+        str, typer.Option("-C", "--repo-dir", help="the repository (default: here)")
+    ] = ".",
+) -> None:
+    """Simulate a git event: run what the default branch's .conducto.cfg says for it.
+
+    Values: --branch, --sha, --repo, --pr, --base-branch, --tag, --author and any --key=value
+    (for {key}); sha, repo and author default to the branch head's. Each command runs in a
+    clean worktree of that commit; the exit code is the first failing command's. `cfg` is an
+    alias of `.conducto.cfg`.
+    """
+    from .git_events import event_options, simulate
+
+    try:
+        code = simulate(event, event_options(ctx.args), repo=repo_dir, dry_run=dry_run)
+    except PipelineError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
+
+
 def _load(pipeline_id: str) -> Run:
     try:
         return load(pipeline_id)

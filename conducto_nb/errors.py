@@ -10,6 +10,7 @@ The hierarchy::
     ├── SerializationError        a serialised tree that cannot be read back
     ├── ActionError               an action the pipeline cannot take now (reset while running...)
     ├── BackendError              a backend cannot run jobs (no Docker daemon, a worker died...)
+    ├── ConfigError               a `.conducto.cfg` that cannot be used: names its file and line
     └── StoreError                the pipeline store cannot be read or written
         └── PipelineNotFound      no pipeline with that id (also a KeyError)
 
@@ -23,6 +24,7 @@ __all__ = [
     "ActionError",
     "BackendError",
     "CommandError",
+    "ConfigError",
     "NodeNotFound",
     "ParameterError",
     "PipelineError",
@@ -75,6 +77,17 @@ class ActionError(PipelineError):
 
 class BackendError(PipelineError):
     """A backend cannot run jobs: its daemon is down, a worker died, a pool cannot start."""
+
+
+class ConfigError(PipelineError):
+    """A `.conducto.cfg` is broken (syntax, unknown event, key or variable, bad filter) or names
+    an unknown event; the message starts `file:line:` so an editor can jump there."""
+
+    def __init__(self, message: str, filename: str | None = None, line: int | None = None) -> None:
+        self.filename = filename
+        self.line = line
+        where = f"{filename}:{line}: " if filename and line else f"{filename}: " if filename else ""
+        super().__init__(where + message)
 
 
 class StoreError(PipelineError):

@@ -48,7 +48,8 @@ def start(
 
     tree = tree_from_json(root.to_json())  # the run's own copy: later edits do not race it
     pipeline_id = new_pipeline_id()
-    work = Path(workdir) if workdir is not None else home() / "work" / pipeline_id
+    workdir = workdir or os.environ.get("CONDUCTO_NB_WORKDIR")  # set by git event simulation
+    work = Path(workdir) if workdir else home() / "work" / pipeline_id
     work.mkdir(parents=True, exist_ok=True)
     name = name or root.title or "pipeline"
     if detach:
@@ -86,7 +87,7 @@ def _execute(
     writer = shared_writer() if persist else None
     own = ownership(home(), writer) if writer is not None else None
 
-    def create() -> Run:
+    async def create() -> Run:
         record = Record(pipeline_id, tree.to_json(), {})
         ex = Execution(
             tree,
@@ -98,6 +99,8 @@ def _execute(
             secrets_home=home(),
             restore=restore,
         )
+        await chosen.open()
+        await chosen.prepare(pipeline_id, ex.job_specs())  # bad images etc.: before anything
         statuses = ex.scheduler.statuses()
         record.replace_statuses(statuses)
         if restore is not None:
@@ -121,9 +124,7 @@ def _execute(
             ex.act("run", "/")
         return Run(record, ex)
 
-    loop = background_loop()
-    loop.submit(chosen.open()).result()
-    handle = loop.call(create)
+    handle = background_loop().submit(create()).result()
     with LIVE_LOCK:
         LIVE[pipeline_id] = handle
     return handle

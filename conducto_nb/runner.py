@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,15 +92,33 @@ class Execution:
         if writer is not None:
             self.observers.append(_StoreObserver(pipeline_id, writer, self.scheduler))
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self._chores: set[asyncio.Task[None]] = set()
         self._noted_images = False
         record.set_idle(True)
 
     # -- events in --------------------------------------------------------------------------
     def handle(self, event: Event) -> list[Rejected]:
+        was_idle = self.record.idle
         instructions = self.scheduler.handle(event)
         rejected = self._carry_out(instructions)
-        self.record.set_idle(self.scheduler.idle)
+        idle = self.scheduler.idle
+        self.record.set_idle(idle)
+        if idle and not was_idle:  # let the backend free containers until the next action
+            self._background(self.backend.release(self.id))
         return rejected
+
+    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run `coro` without waiting for it, keeping a reference until it is done."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+
+    def job_specs(self) -> list[Job]:
+        """One Job per Exec of the tree, without env, for `Backend.prepare`."""
+        return [
+            self._job(StartExec(path, 0, node, group), resolve_env=False)
+            for path, node, group in self.scheduler.execs()
+        ]
 
     def act(self, name: str, path: str = "/") -> None:
         """A user's action; raises ActionError when the core rejects it."""
@@ -175,11 +193,11 @@ class Execution:
                 State.ERROR, message=f"timed out after {_human(job.max_time)} (max_time)"
             )
 
-    def _job(self, ins: StartExec) -> Job:
+    def _job(self, ins: StartExec, resolve_env: bool = True) -> Job:
         node: Exec = ins.node
         p = node.params.values_only()
         env = {}
-        for key, value in p["env"].items():
+        for key, value in p["env"].items() if resolve_env else ():
             if isinstance(value, Secret):
                 value = value.resolve(self.secrets_home)
                 self.secret_values.add(value)

@@ -5,21 +5,24 @@ an Exec finished) and carries out what it answers (start this Exec, kill that on
 state change). Every ordering rule lives here, so each is unit-testable in microseconds — the
 shape of distributed's worker_state_machine.
 
-Rules: a Serial starts child k+1 only after child k finished; with stop_on_error it stops at a
-failure. A Parallel starts all children. `max_concurrent` caps running Execs below a node, and a
+Rules: a Serial starts child k+1 only after child k finished, and works on one child at a time
+(it waits while a later one is at work); with stop_on_error it stops at a failure. A Parallel
+starts all children. `max_concurrent` caps running Execs below a node, and a
 `ContainerReuseContext.NEW` subtree runs one Exec at a time (it shares one container); an action
-on any node of such a subtree acts on the whole subtree. Retries restart a failed Exec.
+on any node of such a subtree acts on the whole subtree. Retries restart a failed Exec, except
+inside a killed subtree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 
 from .errors import ActionError
 from .execs import Exec
 from .nodes import Node
-from .states import ACTIVE, FAILED, NodeStatus, State, StateChanged, TreeChanged
+from .states import ACTIVE, FINISHED, NodeStatus, State, StateChanged, TreeChanged
 from .status_tree import NodeInfo, StatusTree
 
 __all__ = [
@@ -99,7 +102,7 @@ Instruction = StartExec | KillExec | Rejected | StateChanged | TreeChanged
 
 
 class Scheduler:
-    """Owns the statuses of one tree (a private copy: it grafts Lazy subtrees into it)."""
+    """Owns the statuses of one tree, and the tree itself: it grafts Lazy subtrees into it."""
 
     def __init__(self, root: Node) -> None:
         self.root = root
@@ -120,8 +123,37 @@ class Scheduler:
         """Nothing runs and nothing is waiting to be started."""
         return not self._run_roots and self._tree.root.active == 0
 
+    def execs(self) -> list[tuple[str, Exec, str | None]]:
+        """Every Exec of the tree: (path, node, the NEW reuse subtree it belongs to)."""
+        return [
+            (p, i.node, i.group)
+            for p, i in self._tree.infos.items()
+            if i.exec and isinstance(i.node, Exec)
+        ]
+
     def attempts(self, path: str) -> int:
         return self._tree.info(path).attempt
+
+    def restore(self, statuses: Mapping[str, NodeStatus], attempts: Mapping[str, int]) -> None:
+        """Take over a stored run: Exec states and skip flags as stored (parents derive from
+        them), attempt numbers continuing from `attempts` so the old run's reports are stale.
+        An Exec stored queued or running lost its process: it is an error, as the store has it.
+        Nothing is published and nothing starts: the pipeline is idle until an action."""
+        tree = self._tree
+        if not self.idle or any(i.attempt for i in tree.infos.values()):
+            raise ActionError("only a scheduler that has not run yet can restore a stored run")
+        for path, status in statuses.items():
+            info = tree.infos.get(path)
+            if info is None:
+                continue
+            if info.exec:
+                tree.set_exec_state(info, State.ERROR if status.state in ACTIVE else status.state)
+            tree.set_skipped(info, status.skipped)
+        for path, attempt in attempts.items():
+            info = tree.infos.get(path)
+            if info is not None and info.exec:
+                info.attempt = max(info.attempt, attempt)
+        tree.begin()  # a restore is not a step: its changes are already in the store
 
     # -- the one entry point ----------------------------------------------------------------
     def handle(self, event: Event) -> list[Instruction]:
@@ -131,7 +163,7 @@ class Scheduler:
             self._act(event)
         elif isinstance(event, ExecStarted):
             info = self._tree.infos.get(event.path)
-            if info and info.attempt == event.attempt and info.state is State.QUEUED:
+            if info and info.exec and info.attempt == event.attempt and info.state is State.QUEUED:
                 self._tree.set_exec_state(info, State.RUNNING)
         else:
             self._finished(event)
@@ -142,15 +174,20 @@ class Scheduler:
     # -- exec outcomes ----------------------------------------------------------------------
     def _finished(self, ev: ExecFinished) -> None:
         info = self._tree.infos.get(ev.path)
-        if info is None or info.attempt != ev.attempt or info.state not in ACTIVE:
-            return  # a stale report: the node was reset or retried since
+        if info is None or not info.exec or info.attempt != ev.attempt or info.state not in ACTIVE:
+            return  # a stale report: the node was reset or retried since (or is no Exec)
         retry = ev.state in (State.ERROR, State.WORKER_ERROR) and info.tries <= info.retries
-        if retry:
+        if retry and not self._held(info):  # a killed subtree starts nothing, retries neither
             self._start(info)
             return
         state = ev.state
         if state is State.DONE and info.generates:
-            if isinstance(ev.result, Node) and ev.result.parent is None:
+            # The generated tree replaces `Execute`, which cannot happen while that one runs.
+            if (
+                isinstance(ev.result, Node)
+                and ev.result.parent is None
+                and self._tree.can_graft(info)
+            ):
                 self._out.append(self._tree.graft(info, ev.result))
             else:
                 state = State.ERROR
@@ -163,7 +200,8 @@ class Scheduler:
             return
         target = self._tree.action_target(self._tree.infos[action.path])
         name = action.name
-        if name in ("reset", "skip") and target.active:
+        resets_all = name == "reset" or (name == "rerun" and target.path == target.group)
+        if (resets_all or name == "skip") and target.active:
             self._out.append(Rejected(action, f"{target.path} is running; kill it first"))
             return
         if name in ("run", "rerun") and self._tree.skipped_at_or_above(target):
@@ -186,6 +224,17 @@ class Scheduler:
             self._holds = {h for h in self._holds if not _at_or_below(h, target.path)}
             self._run_roots[target.path] = None
 
+    def _held(self, info: NodeInfo) -> bool:
+        """Inside a killed subtree that no later run or rerun reopened."""
+        node: NodeInfo | None = info
+        while node is not None:
+            if node.path in self._holds:
+                return True
+            if node.path in self._run_roots:
+                return False
+            node = node.parent
+        return False
+
     def _active_execs(self, info: NodeInfo) -> Iterator[NodeInfo]:
         if info.active:
             if info.exec:
@@ -197,7 +246,8 @@ class Scheduler:
     def _advance(self) -> None:
         for path in list(self._run_roots):
             info = self._tree.infos.get(path)
-            if info is None:  # its subtree was replaced
+            # Its subtree was replaced, or skipped while a cap held the run back.
+            if info is None or self._tree.skipped_at_or_above(info):
                 del self._run_roots[path]
                 continue
             full = any(a.full for a in self._tree.capped_ancestors(info))
@@ -220,7 +270,7 @@ class Scheduler:
             return self._visit_serial(info)
         blocked = False
         info.cursor = _first_with_pending(info)
-        for kid in info.children[info.cursor :]:
+        for kid in islice(info.children, info.cursor, None):
             if kid.pending and not kid.skipped:
                 blocked = self._visit(kid) or blocked
                 if info.full:
@@ -228,17 +278,32 @@ class Scheduler:
         return blocked
 
     def _visit_serial(self, info: NodeInfo) -> bool:
-        for kid in info.children:
+        """A Serial works on one child at a time, in order: the first one not yet finished. It
+        waits while a later child is at work (one run earlier, or by the user's own run)."""
+        kids = info.children
+        i = info.cursor
+        while i < len(kids) and (kids[i].skipped or self._passed(info, kids[i])):
+            i += 1
+        info.cursor = i
+        for kid in islice(kids, i, None):
             if kid.skipped:
                 continue
-            blocked = self._visit(kid) if kid.pending else False
-            if blocked or kid.state in ACTIVE or kid.path in self._holds:
-                return blocked
-            if kid.state is State.PENDING:
-                return False  # could not start (held deeper down): wait
-            if kid.state in FAILED and not kid.suppress and info.stop_on_error:
+            if kid.active:
+                return self._visit(kid) if kid.pending else False
+            if info.active:  # the children before this one are not at work: a later one is
                 return False
+            blocked = self._visit(kid) if kid.pending else False
+            if blocked or kid.state in ACTIVE or not self._passed(info, kid, kid.pending):
+                return blocked
         return False
+
+    @staticmethod
+    def _passed(serial: NodeInfo, kid: NodeInfo, pending: int = 0) -> bool:
+        """The Serial may go past this child: it finished, and not with an error that stops it
+        (`pending` Execs left in a finished child are held back inside it)."""
+        if kid.pending != pending or kid.state not in FINISHED:
+            return False
+        return kid.state is State.DONE or kid.suppress or not serial.stop_on_error
 
     def _start(self, info: NodeInfo) -> None:
         info.attempt += 1

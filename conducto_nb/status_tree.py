@@ -49,7 +49,7 @@ class NodeInfo:
     active: int = 0  # queued or running Execs below
     attempt: int = 0  # attempts ever started (ids ExecFinished reports)
     tries: int = 0  # attempts since the last reset, for retries
-    cursor: int = 0  # Parallel: children before it have nothing pending
+    cursor: int = 0  # children before it have nothing pending (Serial: and are passed)
 
     @property
     def status(self) -> NodeStatus:
@@ -65,7 +65,13 @@ class NodeInfo:
 
     @property
     def awaiting(self) -> bool:
-        return isinstance(self.node, Serial) and self.node.awaiting_generation
+        """A Lazy's empty `Execute` that its Generate may still fill (a skipped one never will,
+        so the placeholder is then an empty Serial: done)."""
+        if not (isinstance(self.node, Serial) and self.node.awaiting_generation):
+            return False
+        return self.parent is None or not any(
+            k.generates and k.skipped for k in self.parent.children
+        )
 
     def derive(self) -> State:
         return derive_state(
@@ -123,7 +129,8 @@ class StatusTree:
             info.pending = 1
             return info
         kid_caps = (*caps, info) if cap is not None else caps
-        info.children = [self._build(k, info, group, kid_caps) for k in node.children.values()]
+        for kid in node.children.values():  # one by one: `Execute` looks at `Generate` before it
+            info.children.append(self._build(kid, info, group, kid_caps))
         info.counts = count_categories(k.category for k in info.children)
         info.pending = sum(k.pending for k in info.children if not k.skipped)
         info.state = info.derive()
@@ -170,7 +177,24 @@ class StatusTree:
         info.skipped = skipped
         if not skipped:
             self._add_pending(info, info.pending, own=False)
+            node = info.parent
+            while node is not None:  # a failure may be back behind a Serial's cursor
+                node.cursor = 0
+                node = node.parent
         self._child_changed(info.parent, old_cat, info.category)
+        if info.generates and info.parent is not None:
+            for slot in info.parent.children:
+                if isinstance(slot.node, Serial) and slot.node.awaiting_generation:
+                    self._rederive(slot)
+
+    def _rederive(self, info: NodeInfo) -> None:
+        """Derive a container's state again after something beside its children changed."""
+        state = info.derive()
+        if state is not info.state:
+            self._note(info)
+            old_cat = info.category
+            info.state = state
+            self._child_changed(info.parent, old_cat, info.category)
 
     def _add_pending(self, info: NodeInfo, d: int, own: bool = True) -> None:
         """Add `d` to the pending count of `info` (if `own`) and of the ancestors that see it."""
@@ -204,8 +228,15 @@ class StatusTree:
         """Execs below `target` back to pending (only failed ones, or all, ungrafting Lazy)."""
         changes = []
         if not only_failed:
-            slots = [i for i in target.walk() if self._is_graft_slot(i) and not i.awaiting]
+            # Ungraft the Lazy nodes inside `target` (their Generate is reset too); a slot that
+            # is `target` itself keeps its tree, and a slot inside an ungrafted one goes with it.
+            slots = [i for i in target.walk() if i is not target and self._is_graft_slot(i)]
             for slot in slots:
+                current = slot.node
+                if isinstance(current, Serial) and current.awaiting_generation:
+                    continue  # nothing grafted there
+                if self.infos.get(slot.path) is not slot:
+                    continue  # inside a slot ungrafted just before
                 with detached():
                     placeholder = Serial()
                 placeholder.awaiting_generation = True
@@ -224,17 +255,25 @@ class StatusTree:
         gen = parent.node.children.get("Generate")
         return isinstance(gen, Exec) and gen.generates
 
+    def can_graft(self, generator: NodeInfo) -> bool:
+        """A generated tree can replace `Execute` only while nothing runs in it."""
+        return self._slot(generator).active == 0
+
+    def _slot(self, generator: NodeInfo) -> NodeInfo:
+        assert generator.parent is not None
+        return self.infos[f"{generator.parent.path.rstrip('/')}/Execute"]
+
     def graft(self, generator: NodeInfo, tree: Node) -> TreeChanged:
         """Put a Lazy node's generated `tree` in place of its `Execute` placeholder."""
-        assert generator.parent is not None
-        slot = self.infos[f"{generator.parent.path.rstrip('/')}/Execute"]
-        return self.replace(slot, tree)
+        return self.replace(self._slot(generator), tree)
 
     def replace(self, old: NodeInfo, node: Node) -> TreeChanged:
         parent = old.parent
         assert parent is not None and old.active == 0
-        self._note(old)
-        old_paths = [i.path for i in old.walk()]
+        old_paths = []
+        for info in old.walk():  # a path the new subtree reuses reports its change from here
+            self._note(info)
+            old_paths.append(info.path)
         parent.node.replace_child(old.node.name, node)
         caps = (*self.capped_ancestors(parent), *((parent,) if parent.cap is not None else ()))
         new = self._build(node, parent, parent.group, caps)

@@ -74,6 +74,14 @@ class Backend(abc.ABC):
         waiting for capacity); stream what it prints to `output`. On cancellation, stop
         everything the job started, then re-raise."""
 
+    async def prepare(self, pipeline_id: str, jobs: list[Job]) -> None:
+        """Before anything of the pipeline runs: check every Exec can run here (its image
+        exists, its docker_run_args are allowed...) and raise one BackendError naming what is
+        wrong and the nodes concerned. `jobs` has one Job per Exec (attempt 0, env empty)."""
+
+    async def release(self, pipeline_id: str) -> None:
+        """The pipeline went idle (it may run again later): free what it holds."""
+
     async def close(self) -> None:
         """Stop every process or container this backend still has."""
 

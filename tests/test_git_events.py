@@ -1,0 +1,471 @@
+"""Simulated git events against real repositories, through the real `conducto-nb` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from conducto_nb.git_events import default_branch, load_config
+
+_SCRIPT = Path(sys.executable).parent / "conducto-nb"
+CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "conducto_nb.cli"]
+# A command that shows exactly the argv it received, one JSON line.
+SHOW_ARGV = "python -c 'import sys, json; print(json.dumps(sys.argv[1:]))'"
+
+
+def git(repo: Path, *args: str, author: str = "Ada Lovelace") -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": author, "GIT_COMMITTER_NAME": author}
+    proc = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, env=env, check=True
+    )
+    return proc.stdout.strip()
+
+
+def commit(repo: Path, files: dict[str, str], message: str = "change", **kw: str) -> str:
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message, **kw)
+    return git(repo, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """An empty repository on `main`, configured here, never by the machine's git config."""
+    path = tmp_path / "demo"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    for key, value in [
+        ("user.name", "Ada Lovelace"),
+        ("user.email", "ada@example.com"),
+        ("commit.gpgsign", "false"),
+    ]:
+        git(path, "config", key, value)
+    return path
+
+
+def event(repo: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, ".conducto.cfg", *args], cwd=repo, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def start_event(repo: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*CLI, "cfg", *args],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def json_lines(stdout: str) -> list[list[str]]:
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith('["')]
+
+
+NASTY = [
+    'it\'s "quoted"',
+    "two words",
+    "$(touch {marker})",
+    "`touch {marker}`",
+    "x; touch {marker}",
+    "line one\nline two",
+    "ünïcødé ✓ 分支",
+    "--flag=1",
+    "{branch}",
+    "'; touch {marker}; echo '",
+]
+
+
+@pytest.mark.parametrize("raw", NASTY)
+def test_branch_tag_and_extra_values_reach_the_command_as_one_literal_argument(
+    repo: Path, tmp_path: Path, raw: str
+) -> None:
+    marker = tmp_path / "pwned"
+    value = raw.replace("{marker}", str(marker))
+    sha = commit(
+        repo, {".conducto.cfg": f"[push]\ncommand = {SHOW_ARGV} {{branch}} {{tag}}-x {{note}}\n"}
+    )
+    out = event(
+        repo, "push", f"--branch={value}", f"--sha={sha}", f"--tag={value}", f"--note={value}"
+    )
+    assert out.returncode == 0, out.stderr
+    assert json_lines(out.stdout) == [[value, f"{value}-x", value]]
+    assert not marker.exists()
+
+
+def test_an_author_name_from_the_commit_is_one_literal_argument_too(
+    repo: Path, tmp_path: Path
+) -> None:
+    author = f'O\'Brien "$(touch {tmp_path}/pwned)"; `id` ü'
+    cfg = f"[push]\ncommand = {SHOW_ARGV} {{author}} {{repo}} {{sha}}\n"
+    sha = commit(repo, {".conducto.cfg": cfg}, author=author)
+    out = event(repo, "push", "--branch=main")
+    assert out.returncode == 0, out.stderr
+    assert json_lines(out.stdout) == [[author, "demo", sha]]
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_values_also_arrive_as_conducto_environment_variables(repo: Path) -> None:
+    show_env = (
+        "python -c 'import os, json; print(json.dumps([os.environ[k] for k in ("
+        '"CONDUCTO_EVENT", "CONDUCTO_PR", "CONDUCTO_BRANCH", "CONDUCTO_BASE_BRANCH",'
+        ' "CONDUCTO_SHA", "CONDUCTO_TARGET")]))\''
+    )
+    sha = commit(repo, {".conducto.cfg": f"[pr]\ncommand = {show_env}\n"})
+    git(repo, "branch", "feat")
+    out = event(repo, "pr", "--pr=12", "--branch=feat", "--target=a b")
+    assert out.returncode == 0, out.stderr
+    assert json_lines(out.stdout) == [["pr", "12", "feat", "main", sha, "a b"]]
+    out = event(repo, "pr", "--pr=13", "--branch=feat", "--base-branch=release", "--target=")
+    assert json_lines(out.stdout) == [["pr", "13", "feat", "release", sha, ""]]
+
+
+def test_a_deleted_branch_event_runs_on_the_default_branch_head(repo: Path) -> None:
+    cfg = "[delete-branch]\ncommand = python -c \"print(open('who').read())\" {branch}\n"
+    commit(repo, {".conducto.cfg": cfg, "who": "main's head"})
+    out = event(repo, "delete-branch", "--branch=gone")
+    assert out.returncode == 0, out.stderr
+    assert "main's head\n" in out.stdout
+
+
+def test_the_command_runs_in_a_clean_checkout_of_the_branch_head_removed_afterwards(
+    repo: Path,
+) -> None:
+    show = (
+        'python -c \'import os, json; print(json.dumps([os.getcwd(), open("state.txt").read(),'
+        ' os.path.exists("untracked.txt")]))\''
+    )
+    commit(repo, {".conducto.cfg": f"[push]\ncommand = {show}\n", "state.txt": "committed"})
+    (repo / "state.txt").write_text("uncommitted edit")
+    (repo / "untracked.txt").write_text("not in git")
+    out = event(repo, "push", "--branch=main")
+    assert out.returncode == 0, out.stderr
+    ((cwd, state, untracked),) = json_lines(out.stdout)
+    assert (state, untracked) == ("committed", False)
+    assert Path(cwd).name == "demo" and Path(cwd) != repo
+    assert not Path(cwd).exists()
+    assert git(repo, "worktree", "list").count("\n") == 0  # only the main worktree is left
+    assert (repo / "state.txt").read_text() == "uncommitted edit"
+
+
+def test_the_cfg_comes_from_the_default_branch_not_the_event_branch(repo: Path) -> None:
+    cfg = "[push]\ncommand = python -c \"print(open('who').read())\"\n"
+    commit(repo, {".conducto.cfg": cfg, "who": "main"})
+    git(repo, "checkout", "-q", "-b", "feat")
+    commit(
+        repo,
+        {".conducto.cfg": "[push]\ncommand = python -c \"print('feat-cfg')\"\n", "who": "feat"},
+    )
+    out = event(repo, "push", "--branch=feat")
+    assert out.returncode == 0, out.stderr
+    assert "feat-cfg" not in out.stdout
+    assert "feat\n" in out.stdout  # feat's files, main's command
+    assert "(main:.conducto.cfg)" in out.stdout
+
+
+def test_the_default_branch_is_origin_head_then_main_then_master_then_the_current_one(
+    repo: Path, tmp_path: Path
+) -> None:
+    commit(repo, {".conducto.cfg": "command = python -c \"print('from-origin')\"\n"})
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
+    git(clone, "config", "user.name", "Bob")
+    git(clone, "config", "user.email", "bob@example.com")
+    git(clone, "config", "commit.gpgsign", "false")
+    commit(clone, {".conducto.cfg": "command = python -c \"print('local-main')\"\n"})
+    assert default_branch(clone) == "origin/main"
+    config, ref = load_config(clone)
+    assert (ref, config.sections[0].argv) == (
+        "origin/main",
+        ("python", "-c", "print('from-origin')"),
+    )
+
+    git(repo, "branch", "-m", "main", "master")
+    assert default_branch(repo) == "master"
+    git(repo, "branch", "-m", "master", "trunk")
+    assert default_branch(repo) == "trunk"
+    git(repo, "branch", "main")
+    assert default_branch(repo) == "main"
+
+
+def test_an_uncommitted_cfg_is_not_read(repo: Path) -> None:
+    commit(repo, {"README": "x"})
+    (repo / ".conducto.cfg").write_text("command = python -c \"print('never')\"\n")
+    out = event(repo, "push", "--branch=main")
+    assert out.returncode == 2
+    assert "no .conducto.cfg committed on the default branch main" in out.stderr
+    assert "not committed" in out.stderr and "never" not in out.stdout
+
+
+def test_two_events_on_different_branches_run_at_once_in_their_own_checkouts(
+    repo: Path, tmp_path: Path
+) -> None:
+    check = textwrap.dedent("""
+        import pathlib, sys, time
+        branch, meet = sys.argv[1], pathlib.Path(sys.argv[2])
+        (meet / branch).write_text(pathlib.Path("branch.txt").read_text())
+        other = meet / ("b" if branch == "a" else "a")
+        deadline = time.monotonic() + 30
+        while not other.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)  # both now sit in their checkouts at the same time
+        print("mine:", pathlib.Path("branch.txt").read_text(), "met:", other.exists())
+    """)
+    cfg = "command = python check.py {branch} {meet}\n"
+    commit(repo, {".conducto.cfg": cfg, "check.py": check, "branch.txt": "main"})
+    for name in ("a", "b"):
+        git(repo, "checkout", "-q", "-b", name, "main")
+        commit(repo, {"branch.txt": name})
+    meet = tmp_path / "meet"
+    meet.mkdir()
+    procs = {b: start_event(repo, "push", f"--branch={b}", f"--meet={meet}") for b in "ab"}
+    results = {b: p.communicate(timeout=60) for b, p in procs.items()}
+    for b, (stdout, stderr) in results.items():
+        assert procs[b].returncode == 0, stderr
+        assert f"mine: {b} met: True" in stdout
+
+
+def test_dry_run_prints_matching_sections_and_commands_and_runs_nothing(
+    repo: Path, tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran"
+    cfg = f"""
+[push build]
+command = python -c "open('{marker}', 'w')" --branch={{branch}}
+[push deploy]
+command = deploy {{branch}}
+filter = {{branch}} == main
+"""
+    commit(repo, {".conducto.cfg": cfg})
+    out = event(repo, "push", "--branch=feat; x", "--sha=main", "--dry-run")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("event push  branch='feat; x'  sha=")
+    assert lines[1].startswith("[push build] runs: ")  # pasted into a shell: the same argv
+    assert shlex.split(lines[1].removeprefix("[push build] runs: ")) == [
+        "python",
+        "-c",
+        f"open('{marker}', 'w')",
+        "--branch=feat; x",
+    ]
+    assert lines[2:] == ["[push deploy] skipped: filter '{branch} == main' is false"]
+    assert not marker.exists()
+    assert git(repo, "worktree", "list").count("\n") == 0
+
+
+def test_an_event_no_section_answers_is_no_action_and_exit_zero(repo: Path) -> None:
+    commit(repo, {".conducto.cfg": "[push]\ncommand = false\nfilter = {branch} == main\n"})
+    for args in (
+        ["push", "--branch=other", "--sha=main"],
+        ["create-tag", "--tag=v1", "--sha=main"],
+    ):
+        out = event(repo, *args)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.splitlines()[-1].startswith("no action: no section of .conducto.cfg")
+
+
+def test_the_exit_code_is_the_first_failing_commands_and_later_sections_still_run(
+    repo: Path,
+) -> None:
+    cfg = """
+[push one]
+command = python -c 'print("one"); raise SystemExit(3)'
+[push two]
+command = python -c 'print("two"); raise SystemExit(5)'
+[push three]
+command = python -c 'print("three")'
+"""
+    commit(repo, {".conducto.cfg": cfg})
+    out = event(repo, "push", "--branch=main")
+    assert out.returncode == 3
+    printed = [line for line in out.stdout.splitlines() if line in ("one", "two", "three")]
+    assert printed == ["one", "two", "three"]
+    assert "--- [push one] exit 3" in out.stdout and "--- [push two] exit 5" in out.stdout
+
+
+def test_a_single_commands_exit_code_is_the_simulations(repo: Path) -> None:
+    commit(repo, {".conducto.cfg": "command = python -c 'raise SystemExit(42)'\n"})
+    assert event(repo, "push", "--branch=main").returncode == 42
+    commit(repo, {".conducto.cfg": "command = no-such-program-here {branch}\n"})
+    out = event(repo, "push", "--branch=main")
+    assert out.returncode == 127 and "no-such-program-here: command not found" in out.stderr
+
+
+def test_a_tag_event_checks_out_the_tag(repo: Path) -> None:
+    cfg = "[create-tag]\ncommand = python -c \"print(open('v').read())\" {tag}\n"
+    commit(repo, {".conducto.cfg": cfg, "v": "one"})
+    git(repo, "tag", "v1")
+    commit(repo, {"v": "two"})
+    out = event(repo, "create-tag", "--tag=v1")
+    assert out.returncode == 0, out.stderr
+    assert "one\n" in out.stdout and "two" not in out.stdout
+
+
+def test_image_keys_reach_the_command_as_json(repo: Path) -> None:
+    cfg = (
+        "[push]\n"
+        "command = python -c 'import os; print(os.environ[\"CONDUCTO_NB_DEFAULT_IMAGE\"])'\n"
+        "image = python:3.11-slim\ninstall_pip = pytest\n"
+    )
+    commit(repo, {".conducto.cfg": cfg})
+    out = event(repo, "push", "--branch=main")
+    assert out.returncode == 0, out.stderr
+    assert '{"image": "python:3.11-slim", "install_pip": ["pytest"]}' in out.stdout
+
+
+def test_a_broken_cfg_is_one_error_naming_file_and_line_and_nothing_runs(repo: Path) -> None:
+    commit(repo, {".conducto.cfg": "[push]\ncommand = echo {branch}\n\n[pr]\ncommand = x {prr}\n"})
+    out = event(repo, "push", "--branch=main")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "error: main:.conducto.cfg:5: unknown variable {prr} in `command`; "
+        "known: branch, sha, repo, pr, base_branch, tag, author"
+    ]
+    assert out.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["merge"], "unknown event 'merge'"),
+        (["push"], "a push event needs --branch=..."),
+        (["pr", "--branch=main"], "a pr event needs --pr=..."),
+        (["push", "--branch=nope"], "no branch 'nope' here or on origin; pass --sha=COMMIT"),
+        (["push", "--branch=main", "stray"], "unexpected argument 'stray'"),
+        (["push", "--branch=a", "--branch=b"], "--branch is given twice"),
+        (["push", "--branch=main", "--sha=--all"], "--sha '--all' is not a commit"),
+        (["push", "--branch=main", "-C", "/"], "'/' is not in a git repository"),
+    ],
+)
+def test_a_bad_event_is_a_one_line_error(repo: Path, args: list[str], message: str) -> None:
+    commit(repo, {".conducto.cfg": "command = true\n"})
+    out = event(repo, *args)
+    assert out.returncode == 2
+    assert message in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_a_conducto_nb_pipeline_runs_with_the_branch_it_was_given(repo: Path) -> None:
+    pipeline = textwrap.dedent("""
+        import conducto_nb as co
+
+        def ci(branch: str = "none") -> co.Serial:
+            with co.Serial() as root:
+                co.Exec(f"echo testing {branch}",
+                        name="test")
+            return root
+
+        if __name__ == "__main__":
+            co.main(default=ci)
+    """)
+    cfg = "[push]\ncommand = conducto-nb run pipeline.py:ci --branch={branch}\n"
+    commit(repo, {".conducto.cfg": cfg, "pipeline.py": pipeline})
+    git(repo, "branch", "feat/x")
+    out = event(repo, "push", "--branch=feat/x", timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "test  done" in out.stdout
+
+
+# --- `duplicate`: a second run for the same section and branch while the first still goes ---
+
+HOLD = textwrap.dedent("""
+    import pathlib, sys, time
+    gate = pathlib.Path(sys.argv[1])
+    gate.with_suffix(".started").touch()
+    deadline = time.monotonic() + 30
+    while not gate.with_suffix(".release").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    print("finished", gate.name)
+""")
+
+
+def _wait_for(path: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+
+
+def finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    """Wait for a started event; its exit code and the last line its command printed."""
+    stdout, _ = proc.communicate(timeout=30)
+    printed = [line for line in stdout.splitlines() if line.startswith("finished")]
+    return proc.returncode, printed[-1] if printed else ""
+
+
+def _duplicates(repo: Path, tmp_path: Path, policy: str) -> tuple[subprocess.Popen[str], Path]:
+    """The first run, holding; returns it and the folder of gates."""
+    cfg = f"[push]\ncommand = python hold.py {{gates}}/{{gate}}\nduplicate = {policy}\n"
+    commit(repo, {".conducto.cfg": cfg, "hold.py": HOLD})
+    gates = tmp_path / "gates"
+    gates.mkdir()
+    first = start_event(repo, "push", "--branch=main", f"--gates={gates}", "--gate=one")
+    _wait_for(gates / "one.started")
+    return first, gates
+
+
+def test_duplicate_suppress_new_skips_a_second_run_while_the_first_goes(
+    repo: Path, tmp_path: Path
+) -> None:
+    first, gates = _duplicates(repo, tmp_path, "SUPPRESS_NEW")
+    (gates / "two.release").touch()
+    second = event(repo, "push", "--branch=main", f"--gates={gates}", "--gate=two")
+    assert second.returncode == 0, second.stderr
+    assert "suppressed: a run of [push] main is still going" in second.stdout
+    assert not (gates / "two.started").exists()
+    (gates / "one.release").touch()
+    assert finish(first) == (0, "finished one")
+    third = event(repo, "push", "--branch=main", f"--gates={gates}", "--gate=two")
+    assert "finished two" in third.stdout  # once the first is over, a new run goes
+
+
+def test_duplicate_allow_runs_both_at_once(repo: Path, tmp_path: Path) -> None:
+    first, gates = _duplicates(repo, tmp_path, "ALLOW")
+    (gates / "two.release").touch()
+    second = event(repo, "push", "--branch=main", f"--gates={gates}", "--gate=two")
+    assert second.returncode == 0 and "finished two" in second.stdout
+    assert first.poll() is None  # the first still holds: they overlapped
+    (gates / "one.release").touch()
+    assert finish(first) == (0, "finished one")
+
+
+def test_duplicate_defer_waits_for_the_first_then_runs(repo: Path, tmp_path: Path) -> None:
+    first, gates = _duplicates(repo, tmp_path, "DEFER")
+    (gates / "two.release").touch()
+    second = start_event(repo, "push", "--branch=main", f"--gates={gates}", "--gate=two")
+    time.sleep(1.0)
+    assert second.poll() is None and not (gates / "two.started").exists()
+    (gates / "one.release").touch()
+    stdout, _ = second.communicate(timeout=30)
+    assert second.returncode == 0 and "finished two" in stdout
+    assert finish(first) == (0, "finished one")
+
+
+def test_duplicate_sleep_old_stops_the_first_and_runs_the_new(repo: Path, tmp_path: Path) -> None:
+    first, gates = _duplicates(repo, tmp_path, "SLEEP_OLD")
+    (gates / "two.release").touch()
+    second = event(repo, "push", "--branch=main", f"--gates={gates}", "--gate=two")
+    assert second.returncode == 0 and "finished two" in second.stdout
+    assert "stopping the older run of [push] main" in second.stdout
+    stdout, _ = first.communicate(timeout=30)
+    assert first.returncode == 128 + 15 and "finished one" not in stdout
+
+
+def test_duplicate_keys_are_per_branch(repo: Path, tmp_path: Path) -> None:
+    first, gates = _duplicates(repo, tmp_path, "SUPPRESS_NEW")
+    git(repo, "branch", "other")
+    (gates / "two.release").touch()
+    second = event(repo, "push", "--branch=other", f"--gates={gates}", "--gate=two")
+    assert "finished two" in second.stdout
+    (gates / "one.release").touch()
+    assert finish(first) == (0, "finished one")
