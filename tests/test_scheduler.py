@@ -1050,3 +1050,22 @@ def test_a_run_held_back_by_a_cap_does_not_start_after_a_skip_above_it() -> None
     act(s, "skip", "/s")
     assert starts(finish(s, "/a")) == [] and s.idle
     assert label(s, "/s/t/x") == "pending"
+
+
+def test_execs_lists_every_exec_with_its_reuse_group_grafts_included() -> None:
+    with co.Serial() as root:
+        with co.Serial(name="box", container_reuse_context=NEW):
+            co.Exec("a", name="a")
+        co.Lazy(make_subtree, name="L")
+    s = Scheduler(root)
+    assert [(p, g) for p, _, g in s.execs()] == [("/box/a", "/box"), ("/L/Generate", None)]
+    assert all(node is s.root[p] for p, node, _ in s.execs())
+    act(s, "run")
+    finish(s, "/box/a")
+    finish(s, "/L/Generate", result=make_subtree())
+    assert sorted(p for p, _, _ in s.execs()) == [
+        "/L/Execute/x",
+        "/L/Execute/y",
+        "/L/Generate",
+        "/box/a",
+    ]
