@@ -349,7 +349,10 @@ def _param_property(name: str) -> property:
     def get(self: Node) -> Any:
         if self.kind not in P.PARAMS[name].kinds:  # so hasattr() and getattr(.., default) work
             raise AttributeError(f"{type(self).__name__} nodes have no parameter `{name}`")
-        return self.get_param(name)
+        value = self.get_param(name)
+        # `node.env["X"] = "1"` would change a merged copy and be lost: make it fail instead;
+        # `node.env = {**node.env, "X": "1"}` sets it.
+        return MappingProxyType(value) if isinstance(value, dict) else value
 
     def set_(self: Node, value: Any) -> None:
         self.set_param(name, value)

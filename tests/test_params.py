@@ -296,3 +296,14 @@ def test_update_params_sets_nothing_when_one_is_bad() -> None:
     with pytest.raises(co.ParameterError, match="`mem`"):
         node.update_params({"cpu": 8, "mem": -1})
     assert node.own_params == {"cpu": 1}
+
+
+def test_env_read_through_the_attribute_cannot_be_changed_in_place() -> None:
+    with co.Serial(env={"A": "1"}) as root:
+        child = co.Exec("true", name="c", env={"B": "2"})
+    assert dict(child.env) == {"A": "1", "B": "2"}
+    with pytest.raises(TypeError):
+        child.env["C"] = "3"  # type: ignore[index]
+    child.env = {**child.env, "C": "3"}
+    assert dict(child.env) == {"A": "1", "B": "2", "C": "3"}
+    assert dict(root.env) == {"A": "1"}
