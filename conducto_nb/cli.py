@@ -70,6 +70,7 @@ def tree_view(run: Run) -> Tree:
 def run_with_view(root: Node, backend: str | None = None) -> int:
     """Run `root` showing a live tree and a progress bar; the exit code says how it ended."""
     run = start(root, backend=backend)
+    console.print(f"pipeline {run.id} on the {run.backend} backend", highlight=False)
     execs = [n.path for n in run.tree.walk() if n.kind == "exec"]
     progress = Progress(
         TextColumn(f"[bold]{run.id}"),
@@ -261,6 +262,24 @@ def conducto_cfg(
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
     raise typer.Exit(code)
+
+
+docker_app = typer.Typer(help="The Docker backend's containers.", no_args_is_help=True)
+app.add_typer(docker_app, name="docker")
+
+
+@docker_app.command("clean")
+def docker_clean() -> None:
+    """Remove containers of pipelines whose owning process is gone (orphans of a crash)."""
+    from .backends.docker import clean_orphans
+    from .runs import shared_store
+
+    try:
+        removed = clean_orphans(shared_store())
+    except PipelineError as e:
+        console.print(f"[red]error:[/] {e}", highlight=False)
+        raise typer.Exit(1) from None
+    console.print(f"removed {len(removed)} orphaned container(s)")
 
 
 def _load(pipeline_id: str) -> Run:

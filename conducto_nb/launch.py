@@ -246,27 +246,61 @@ _BACKENDS: dict[str, Backend] = {}
 
 
 def backend_named(choice: str | Backend | None) -> Backend:
-    """The process-wide backend of that name (`local` by default, or $CONDUCTO_NB_BACKEND);
-    the local backend's cores come from $CONDUCTO_NB_CPU_BUDGET, else the machine's."""
+    """The process-wide backend of that name. By default ($CONDUCTO_NB_BACKEND unset): docker
+    when a daemon answers, else local. The local and docker backends' cores come from
+    $CONDUCTO_NB_CPU_BUDGET, else the machine's (the daemon's)."""
     from .backends.base import Backend
 
     if isinstance(choice, Backend):
         return choice
-    name = choice or os.environ.get("CONDUCTO_NB_BACKEND", "local")
+    name = choice or os.environ.get("CONDUCTO_NB_BACKEND") or default_backend_name()
     if name not in _BACKENDS:
+        budget_text = os.environ.get("CONDUCTO_NB_CPU_BUDGET")
+        try:
+            budget = float(budget_text) if budget_text else None
+        except ValueError:
+            raise PipelineError(
+                f"CONDUCTO_NB_CPU_BUDGET must be a number of cores, not {budget_text!r}"
+            ) from None
         if name == "local":
             from .backends.local import LocalBackend
 
-            budget = os.environ.get("CONDUCTO_NB_CPU_BUDGET")
-            try:
-                _BACKENDS[name] = LocalBackend(cpu_budget=float(budget) if budget else None)
-            except ValueError:
-                raise PipelineError(
-                    f"CONDUCTO_NB_CPU_BUDGET must be a number of cores, not {budget!r}"
-                ) from None
+            _BACKENDS[name] = LocalBackend(cpu_budget=budget)
+        elif name == "docker":
+            from .backends.docker import DockerBackend
+
+            _BACKENDS[name] = DockerBackend(cpu_budget=budget)
         else:
-            raise PipelineError(f"unknown backend `{name}`; one of: local")
+            raise PipelineError(f"unknown backend `{name}`; one of: local, docker")
     return _BACKENDS[name]
+
+
+_DEFAULT: list[str] = []
+
+
+def default_backend_name() -> str:
+    """`docker` when the docker SDK is installed and a daemon answers within a second, else
+    `local`; decided once per process."""
+    if not _DEFAULT:
+        _DEFAULT.append("docker" if _docker_answers() else "local")
+    return _DEFAULT[0]
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+    except ImportError:
+        return False
+    try:
+        client = docker.from_env(timeout=1)
+    except Exception:
+        return False
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False
+    finally:
+        client.close()
 
 
 _WRITERS: dict[Path, StoreWriter] = {}

@@ -76,6 +76,7 @@ class Record:
     ) -> None:
         self.id = pipeline_id
         self.tree = tree
+        self.backend = ""  # set for runs loaded from the store
         self._lock = threading.Lock()
         self._statuses = dict(statuses)
         self._attempts: dict[str, list[Attempt]] = {}
