@@ -17,6 +17,7 @@ from .errors import (
     BackendError,
     CommandError,
     ConfigError,
+    ImageBuildError,
     NodeNotFound,
     ParameterError,
     PipelineError,
@@ -26,6 +27,7 @@ from .errors import (
     TreeError,
 )
 from .execs import Exec, Lazy
+from .image import Image
 from .main import main
 from .nodes import Node, Parallel, Serial
 from .params import ContainerReuseContext, SameContainer
@@ -42,6 +44,8 @@ __all__ = [
     "ConfigError",
     "ContainerReuseContext",
     "Exec",
+    "Image",
+    "ImageBuildError",
     "Lazy",
     "Node",
     "NodeNotFound",

@@ -10,6 +10,7 @@ The hierarchy::
     ├── SerializationError        a serialised tree that cannot be read back
     ├── ActionError               an action the pipeline cannot take now (reset while running...)
     ├── BackendError              a backend cannot run jobs (no Docker daemon, a worker died...)
+    │   └── ImageBuildError       a co.Image did not build: carries the build's last log lines
     ├── ConfigError               a `.conducto.cfg` that cannot be used: names its file and line
     └── StoreError                the pipeline store cannot be read or written
         └── PipelineNotFound      no pipeline with that id (also a KeyError)
@@ -25,6 +26,7 @@ __all__ = [
     "BackendError",
     "CommandError",
     "ConfigError",
+    "ImageBuildError",
     "NodeNotFound",
     "ParameterError",
     "PipelineError",
@@ -77,6 +79,12 @@ class ActionError(PipelineError):
 
 class BackendError(PipelineError):
     """A backend cannot run jobs: its daemon is down, a worker died, a pool cannot start."""
+
+
+class ImageBuildError(BackendError):
+    """A `co.Image` cannot be built: its files cannot be read, or Docker's build failed (a
+    RUN exited non-zero, a package is unknown, the base cannot be pulled). The message ends
+    with the build's last log lines, so the cause shows where the error is shown."""
 
 
 class ConfigError(PipelineError):

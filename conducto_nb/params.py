@@ -150,8 +150,12 @@ def _image(value: Any) -> Any:
         if _IMAGE.match(value):
             return value
         raise ValueError(f"`image` {value!r} is not a valid image name (like 'python:3.11-slim')")
-    if hasattr(value, "to_json") and hasattr(value, "name"):  # a co.Image
+    from .image import Image  # image.py imports this module
+
+    if isinstance(value, Image):
         return value
+    if isinstance(value, Mapping):  # an Image's JSON form (a stored or sent tree)
+        return Image.from_json(value)
     raise ValueError(f"`image` must be an image name or a co.Image, not {type(value).__name__}")
 
 
