@@ -6,6 +6,8 @@ in a process of their own, and adopting a stored pipeline whose owner died so an
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import os
 import subprocess
 import sys
@@ -255,13 +257,7 @@ def backend_named(choice: str | Backend | None) -> Backend:
         return choice
     name = choice or os.environ.get("CONDUCTO_NB_BACKEND") or default_backend_name()
     if name not in _BACKENDS:
-        budget_text = os.environ.get("CONDUCTO_NB_CPU_BUDGET")
-        try:
-            budget = float(budget_text) if budget_text else None
-        except ValueError:
-            raise PipelineError(
-                f"CONDUCTO_NB_CPU_BUDGET must be a number of cores, not {budget_text!r}"
-            ) from None
+        budget = _number_env("CONDUCTO_NB_CPU_BUDGET")
         if name == "local":
             from .backends.local import LocalBackend
 
@@ -269,10 +265,30 @@ def backend_named(choice: str | Backend | None) -> Backend:
         elif name == "docker":
             from .backends.docker import DockerBackend
 
-            _BACKENDS[name] = DockerBackend(cpu_budget=budget)
+            _BACKENDS[name] = DockerBackend(
+                cpu_budget=budget,
+                mem_budget=_number_env("CONDUCTO_NB_MEM_BUDGET"),
+                idle_timeout=_number_env("CONDUCTO_NB_IDLE_TIMEOUT") or 30.0,
+            )
         else:
             raise PipelineError(f"unknown backend `{name}`; one of: local, docker")
     return _BACKENDS[name]
+
+
+def _number_env(name: str) -> float | None:
+    text = os.environ.get(name)
+    try:
+        return float(text) if text else None
+    except ValueError:
+        raise PipelineError(f"{name} must be a number, not {text!r}") from None
+
+
+@atexit.register
+def _close_backends() -> None:
+    """Stop workers and remove containers now, rather than after their idle timeout."""
+    for backend in list(_BACKENDS.values()):
+        with contextlib.suppress(Exception):
+            background_loop().submit(backend.close()).result(timeout=15)
 
 
 _DEFAULT: list[str] = []

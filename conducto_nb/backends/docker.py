@@ -1,0 +1,300 @@
+"""The Docker backend: each Exec runs in a warm container of its pipeline's pool for its
+resource signature (image, cpu, mem, requires_docker, docker_run_args), one job at a time per
+container, so a job costs about a fork in the container instead of a `docker run`.
+
+    root.run(backend=DockerBackend())                  # or backend="docker"
+    DockerBackend(cpu_budget=4, mem_budget=8, idle_timeout=30)
+
+cpu becomes the container's CPU quota and mem its memory limit; a job killed by the kernel's
+OOM killer ends ERROR "out of memory (mem=... GB)". `requires_docker=True` bind-mounts the
+daemon's socket and this machine's docker CLI; no other container gets them. Containers carry
+labels (`conducto_nb.pipeline`, `conducto_nb.pool`, `conducto_nb.owner_pid`) and are removed
+when their pipeline is released or the backend closes; `clean_orphans` removes those whose
+owner died. The pools are docker_pool.py, a container and its worker docker_worker.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import BackendError
+from ..states import State
+from .base import Backend, Job, Outcome, OutputSink
+from .docker_args import (
+    BACKEND_LABEL,
+    OWNER_LABEL,
+    PIPELINE_LABEL,
+    POOL_LABEL,
+    parse_run_args,
+    signature_hash,
+)
+from .docker_boot import PACKAGE_MOUNT
+from .docker_daemon import Daemon, Launch, clean_orphans
+from .docker_pool import Capacity, Pool, Pools, Spec
+from .docker_worker import Container, outcome_of
+
+__all__ = ["DockerBackend", "clean_orphans", "default_image"]
+
+# This package, read-only, for callables that build nodes (a Lazy generator): the boot script
+# puts it first on sys.path. It needs only the standard library and cloudpickle.
+_PACKAGE = Path(__file__).resolve().parents[1]
+# The docker CLI is mounted at /usr/local/bin/docker: make sure it is on the PATH.
+_ON_PATH = 'case ":$PATH:" in *:/usr/local/bin:*) ;; *) PATH=$PATH:/usr/local/bin ;; esac\n'
+_PYTHON_PROBE = (
+    "command -v python3 >/dev/null 2>&1 || { echo none; exit 0; }; "
+    "python3 -c 'import sys; print(\"%d.%d\" % sys.version_info[:2]); import cloudpickle'"
+)
+
+
+def default_image() -> str:
+    """The image of a node that names none: this Python's slim image (cloudpickle needs the
+    same version on both ends)."""
+    return f"python:{sys.version_info.major}.{sys.version_info.minor}-slim"
+
+
+def image_name(image: Any) -> str:
+    if image is None:
+        return default_image()
+    return image if isinstance(image, str) else str(getattr(image, "name", image))
+
+
+class DockerBackend(Backend):
+    """Runs jobs in warm containers; `base_url` defaults to $DOCKER_HOST or the local socket,
+    the budgets to the daemon's cores and memory (GB)."""
+
+    name = "docker"
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        cpu_budget: float | None = None,
+        mem_budget: float | None = None,
+        idle_timeout: float | None = 30.0,
+        timeout: float = 60,
+    ) -> None:
+        self.daemon = Daemon(base_url, timeout)
+        self.cpu_budget, self.mem_budget = cpu_budget, mem_budget
+        self.idle_timeout = idle_timeout
+        self.id = uuid.uuid4().hex[:12]
+        self.pools: Pools | None = None
+        self.ncpu = float(os.cpu_count() or 1)
+        self.closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pythons: dict[str, asyncio.Future[str | None]] = {}
+
+    # -- life -------------------------------------------------------------------------------
+    async def open(self) -> None:
+        """Check a daemon answers (one clear BackendError if not) and size the budget."""
+        self._on_this_loop()
+        info = await self.daemon.open()
+        self.ncpu = float(info.get("NCPU") or self.ncpu)
+        if self.pools is None:
+            cpu = self.cpu_budget if self.cpu_budget is not None else self.ncpu
+            mem = self.mem_budget if self.mem_budget is not None else info["MemTotal"] / 2**30
+            self.pools = Pools(self.daemon, Capacity(cpu, mem), self.idle_timeout)
+        self.closed = False
+
+    def _on_this_loop(self) -> None:
+        """Pools are bound to one event loop; on a new one (the old closed) start afresh."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not None and loop is not self._loop and self.pools is not None:
+            old = self.pools
+            self.pools = Pools(
+                self.daemon, Capacity(old.capacity.cpu, old.capacity.mem), old.idle_timeout
+            )
+            self._pythons.clear()
+            for cid in [c.id for pool in old.pools.values() for c in pool.containers]:
+                self.pools._spawn(self.daemon.remove(cid))
+        self._loop = loop
+
+    async def release(self, pipeline_id: str) -> None:
+        """The pipeline went idle: remove its containers (and wait until they are gone)."""
+        if self.pools is not None:
+            await self.pools.close(pipeline_id)
+
+    async def close(self) -> None:
+        """Remove every container of this backend; running jobs end WORKER_ERROR."""
+        self.closed = True
+        if self.pools is None:
+            return
+        self._on_this_loop()
+        await self.pools.close(why="the Docker backend was closed")
+        with contextlib.suppress(BackendError):  # anything a lost start left behind
+            for found in await self.daemon.labelled(f"{BACKEND_LABEL}={self.id}"):
+                await self.daemon.remove(found["Id"])
+        self.daemon.close()
+
+    # -- before a run -----------------------------------------------------------------------
+    async def prepare(self, pipeline_id: str, jobs: list[Job]) -> None:
+        """Refuse, before anything runs, docker_run_args off the allowlist and missing images
+        (one BackendError naming every missing image and its nodes)."""
+        needs: dict[str, list[str]] = {}
+        for job in jobs:
+            self._launch(job)  # a BackendError naming the node: a flag off the allowlist...
+            needs.setdefault(image_name(job.image), []).append(job.path)
+        if self.pools is None:
+            await self.open()
+        names = list(needs)
+        found = await asyncio.gather(*(self.daemon.has_image(n) for n in names))
+        missing = [n for n, ok in zip(names, found, strict=True) if not ok]
+        if missing:
+            lines = [f"  {n}: needed by {', '.join(needs[n])}" for n in missing]
+            raise BackendError(
+                "image(s) not found on the Docker daemon (build or pull them first):\n"
+                + "\n".join(lines)
+            )
+
+    # -- one job ----------------------------------------------------------------------------
+    async def run(self, job: Job, output: OutputSink, started: Callable[[], None]) -> Outcome:
+        self._on_this_loop()
+        if self.closed or self.pools is None:
+            return Outcome(State.WORKER_ERROR, message="the Docker backend is not open")
+        try:
+            pool = self._pool(job)
+            if job.command.is_call:
+                job.command.pickled()
+        except BackendError as e:
+            return _cannot(str(e.message), output)
+        except Exception as e:  # pickling raises many kinds
+            return _cannot(f"cannot pickle the callable: {type(e).__name__}: {e}", output)
+        try:
+            container = await pool.take()
+        except BackendError as e:
+            return Outcome(State.WORKER_ERROR, message=str(e))
+        except Exception as e:  # the daemon refused the container
+            return Outcome(
+                State.ERROR, message=f"cannot start a container of {pool.spec.image}: {e}"
+            )
+        try:
+            if job.command.is_call:
+                try:
+                    problem = await self._python_problem(container, pool.spec.image, job.path)
+                except BackendError as e:
+                    return Outcome(State.WORKER_ERROR, message=str(e))
+                if problem:
+                    return _cannot(problem, output)
+            run = await container.run(job, output, started)
+        finally:
+            pool.put(container)
+        if run.lost is not None:
+            return await self._lost(container, run.lost)
+        return outcome_of(run, job.mem)
+
+    def _pool(self, job: Job) -> Pool:
+        assert self.pools is not None
+        spec, launch = self._launch(job)
+        if job.reuse_group is not None:
+            return self.pools.get((job.pipeline_id, "group", job.reuse_group), spec, launch, True)
+        return self.pools.get((job.pipeline_id, spec), spec, launch)
+
+    def _launch(self, job: Job) -> tuple[Spec, Launch]:
+        """The job's signature and how to start a container for it; a BackendError naming
+        the node when it cannot have one (a flag off the allowlist...)."""
+        args = parse_run_args(job.docker_run_args, job.path)
+        spec = Spec(
+            image_name(job.image),
+            job.cpu,
+            job.mem,
+            job.requires_docker,
+            tuple(job.docker_run_args),
+        )
+        sig = signature_hash((spec.image, spec.cpu, spec.mem, spec.requires_docker, spec.run_args))
+        labels = {
+            **args.create.pop("labels", {}),
+            PIPELINE_LABEL: job.pipeline_id,
+            POOL_LABEL: sig,
+            OWNER_LABEL: str(os.getpid()),
+            BACKEND_LABEL: self.id,
+        }
+        host = dict(args.host)
+        host["nano_cpus"] = int(min(job.cpu, self.ncpu) * 1e9)
+        host["mem_limit"] = host["memswap_limit"] = max(int(job.mem * 2**30), 6 * 2**20)
+        if self.daemon.socket_path is not None:  # a local daemon: lend it this package
+            host["binds"] = [*host.get("binds", []), f"{_PACKAGE}:{PACKAGE_MOUNT}/conducto_nb:ro"]
+        if job.requires_docker:
+            host["binds"] = [*host.get("binds", []), *self._docker_binds(job.path)]
+        setup = _ON_PATH if job.requires_docker else ""
+        return spec, Launch(spec.image, labels, args.create, host, setup)
+
+    def _docker_binds(self, path: str) -> list[str]:
+        sock = self.daemon.socket_path
+        if sock is None:
+            why = f"requires_docker needs a daemon on this machine, not {self.daemon.url}"
+            raise BackendError(why, path=path)
+        binds = [f"{sock}:/var/run/docker.sock"]
+        cli = shutil.which("docker")
+        if cli:
+            binds.append(f"{os.path.realpath(cli)}:/usr/local/bin/docker:ro")
+        return binds
+
+    async def _python_problem(self, container: Container, image: str, path: str) -> str | None:
+        """Why callables cannot run in `image` (no Python, no cloudpickle, another version);
+        asked once per image."""
+        probe = self._pythons.get(image)
+        if probe is None:
+            probe = self._pythons[image] = asyncio.get_running_loop().create_future()
+            try:
+                code, out = await container.probe(_PYTHON_PROBE)
+                if code is None:
+                    raise BackendError(
+                        f"container {container.short} ended while checking its Python"
+                    )
+            except BaseException:
+                del self._pythons[image]
+                probe.cancel()
+                raise
+            word = out.strip().splitlines()[0] if out.strip() else ""
+            probe.set_result(word if code == 0 else f"nocloudpickle {word}")
+        found = await asyncio.shield(probe)
+        ours = f"{sys.version_info.major}.{sys.version_info.minor}"
+        if found == "none" or not found:
+            why = (
+                f"image {image} has no python3: a Python callable needs Python {ours} in its image"
+            )
+        elif found.startswith("nocloudpickle"):
+            why = f"image {image} has no cloudpickle: pip install cloudpickle in the image"
+        elif found != ours:
+            why = (
+                f"image {image} has Python {found} but this kernel runs Python {ours}: "
+                "cloudpickle needs the same version on both ends"
+            )
+        else:
+            return None
+        return f"{path}: {why}"
+
+    async def _lost(self, container: Container, why: str) -> Outcome:
+        down = await self.daemon.alive()
+        if down:
+            return Outcome(State.WORKER_ERROR, message=f"the Docker daemon stopped: {down}")
+        if self.closed:
+            return Outcome(State.WORKER_ERROR, message="the Docker backend was closed")
+        return Outcome(
+            State.WORKER_ERROR, message=f"container {container.short} ended unexpectedly ({why})"
+        )
+
+    # -- for tests and notebooks ----------------------------------------------------------------
+    def containers(self, pipeline_id: str | None = None) -> list[str]:
+        """Ids of the live containers (of one pipeline), for looking at pools at work."""
+        if self.pools is None:
+            return []
+        return [
+            c.id
+            for key, pool in self.pools.pools.items()
+            if pipeline_id is None or key[0] == pipeline_id  # type: ignore[index]
+            for c in pool.containers
+        ]
+
+
+def _cannot(message: str, output: OutputSink) -> Outcome:
+    """A job that cannot run as asked: an ERROR whose reason is also in its stderr."""
+    output("stderr", message + "\n")
+    return Outcome(State.ERROR, message=message)

@@ -1,0 +1,243 @@
+"""The Docker backend with a real daemon and real containers: output, exit codes, env, warm
+reuse, kills, max_time, OOM, callables. Pools, growth and faults: test_docker_pools.py and
+test_docker_faults.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from typing import Any
+
+import cloudpickle
+import pytest
+from backend_kit import BUSYBOX, PYTHON, call, in_thread, opened, run, shell
+
+from conducto_nb import Exec, Serial
+from conducto_nb.states import State
+
+# This module's functions run in containers, which cannot import it: send them by value.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def test_output_streams_in_order_and_exit_codes_count() -> None:
+    async def body() -> None:
+        async with opened() as backend:
+            cmd = "echo one; echo warn >&2; sleep 0.3; printf 'two\\nthree'; exit 3"
+            out, sink = await run(backend, shell(cmd))
+            assert (out.state, out.exit_code) == (State.ERROR, 3)
+            assert sink.text("stdout") == "one\ntwo\nthree"
+            assert sink.text("stderr") == "warn\n"
+            first = next(t for s, text, t in sink.items if "one" in text)
+            last = next(t for s, text, t in sink.items if "three" in text)
+            assert last - first > 0.25  # streamed as printed, not at the end
+            assert len(sink.starts) == 1
+            out, sink = await run(backend, shell("head -c 300000 /dev/zero | tr '\\0' z"))
+            assert out.state == State.DONE and sink.text("stdout") == "z" * 300_000
+
+    in_thread(body)
+
+
+def test_env_is_per_node_in_one_warm_container() -> None:
+    async def body() -> None:
+        async with opened() as backend:
+            show = 'echo $(hostname) ${ONLY_A:-unset} "$SHARED"'
+            a, sink_a = await run(backend, shell(show, env={"ONLY_A": "a", "SHARED": "it's 'a'"}))
+            b, sink_b = await run(backend, shell(show, env={"SHARED": "b $HOME"}))
+            assert a.state == b.state == State.DONE
+            host_a, only_a, shared_a = sink_a.text("stdout").split(" ", 2)
+            host_b, only_b, shared_b = sink_b.text("stdout").split(" ", 2)
+            assert host_a == host_b  # the same warm container...
+            assert (only_a, shared_a) == ("a", "it's 'a'\n")
+            assert (only_b, shared_b) == ("unset", "b $HOME\n")  # ...yet each node its own env
+
+    in_thread(body)
+
+
+def test_a_warm_container_is_reused_and_pools_differ_by_signature(docker_client: Any) -> None:
+    async def body() -> None:
+        async with opened() as backend:
+            hosts = []
+            for _ in range(3):
+                _, sink = await run(backend, shell("hostname"))
+                hosts.append(sink.text("stdout"))
+            assert len(set(hosts)) == 1
+            (cid,) = backend.containers()
+            assert hosts[0].strip() == cid[:12]
+            labels = docker_client.containers.get(cid).labels
+            assert labels["conducto_nb.pipeline"] == "test-pipe"
+            assert labels["conducto_nb.owner_pid"] == str(os.getpid())
+            assert len(labels["conducto_nb.pool"]) == 12
+            _, other = await run(backend, shell("hostname", cpu=0.5))
+            _, third = await run(backend, shell("hostname", image=PYTHON))
+            assert len({hosts[0], other.text("stdout"), third.text("stdout")}) == 3
+            inspected = docker_client.containers.get(other.text("stdout").strip()).attrs
+            assert inspected["HostConfig"]["NanoCpus"] == 500_000_000
+            assert inspected["HostConfig"]["Memory"] == 2 * 2**30
+
+    in_thread(body)
+
+
+def test_kill_stops_only_that_node_and_the_container_takes_the_next() -> None:
+    async def body() -> None:
+        async with opened(cpu_budget=2) as backend:
+            victim = asyncio.create_task(
+                run(backend, shell("echo $(hostname); sleep 60 & sleep 60", path="/victim"))
+            )
+            other = asyncio.create_task(run(backend, shell("sleep 1.5; echo survived")))
+            await asyncio.sleep(0.8)
+            t0 = time.monotonic()
+            victim.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await victim
+            assert time.monotonic() - t0 < 1.0  # SIGTERM to the group was enough
+            out, sink = await other
+            assert out.state == State.DONE and sink.text("stdout") == "survived\n"
+            ps = "ps -o pid,comm 2>/dev/null || ps; hostname"
+            for _ in range(2):  # both containers are warm; one of them was the victim's
+                out, sink = await run(backend, shell(ps))
+                assert out.state == State.DONE and "sleep" not in sink.text("stdout")
+            assert len(backend.containers()) == 2
+
+    in_thread(body)
+
+
+def test_max_time_and_a_command_that_ignores_sigterm() -> None:
+    async def body() -> None:
+        async with opened() as backend:
+            job = shell("trap '' TERM; echo started; sleep 60")
+            t0 = time.monotonic()
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.5):  # what the runner does for max_time
+                    await run(backend, job)
+            assert 1.5 < time.monotonic() - t0 < 4  # SIGKILL after the grace
+            out, sink = await run(backend, shell("echo next"))
+            assert out.state == State.DONE and sink.text("stdout") == "next\n"
+            assert len(backend.containers()) == 1  # the same container took it
+
+    in_thread(body)
+
+
+def test_out_of_memory_is_an_error_that_says_so() -> None:
+    async def body() -> None:
+        async with opened() as backend:
+            out, sink = await run(backend, shell("head -c 200m /dev/zero | tail", mem=0.05))
+            assert (out.state, out.exit_code) == (State.ERROR, 137), (out, sink.items)
+            assert out.message == "out of memory (mem=0.05 GB)"
+            out, _ = await run(backend, shell("head -c 200m /dev/zero | tail; true", mem=0.05))
+            assert out.state == State.DONE and "ran out of memory" in (out.message or "")
+            out, sink = await run(backend, shell("echo fine", mem=0.05))  # it lives on
+            assert out.state == State.DONE and sink.text("stdout") == "fine\n"
+            killed, _ = await run(backend, shell("kill -9 $$", mem=0.05))
+            assert (killed.state, killed.exit_code, killed.message) == (State.ERROR, 137, None)
+
+    in_thread(body)
+
+
+# -- Python callables ---------------------------------------------------------------------------
+def add(x: int, y: int = 0) -> dict[str, Any]:
+    import subprocess
+
+    print("adding", x, y)
+    print("to stderr", file=sys.stderr)
+    subprocess.run(["echo", "from a subprocess"], check=True)
+    return {"sum": x + y, "host": os.uname().nodename, "env": os.environ.get("CO_VAR")}
+
+
+def fail() -> None:
+    raise ValueError("boom")
+
+
+def make_tree(n: int) -> Serial:
+    with Serial(name="made") as root:
+        for i in range(n):
+            Exec(f"echo {i}", name=f"e{i}")
+    return root
+
+
+def test_a_lazy_generator_builds_its_tree_in_the_container() -> None:
+    async def body() -> None:
+        async with opened() as backend:
+            out, sink = await run(backend, call(make_tree, 2, generates=True))
+            assert out.state == State.DONE, sink.text("stderr")
+            assert out.result == make_tree(2).to_json()
+
+    in_thread(body)
+
+
+def test_callables_run_in_the_container() -> None:
+    async def body() -> None:
+        async with opened() as backend:
+            out, sink = await run(backend, call(add, 2, y=3, env={"CO_VAR": "set"}))
+            assert out.state == State.DONE and out.exit_code == 0
+            assert out.result["sum"] == 5 and out.result["env"] == "set"
+            assert out.result["host"] == backend.containers()[0][:12]
+            assert sink.text("stdout") == "adding 2 3\nfrom a subprocess\n"
+            assert sink.text("stderr") == "to stderr\n"
+            offset = 40
+            out, _ = await run(backend, call(lambda x: x + offset, 2))
+            assert out.result == 42
+            out, sink = await run(backend, call(fail))
+            assert (out.state, out.exit_code) == (State.ERROR, 1)
+            err = sink.text("stderr")
+            assert "Traceback" in err and "in fail" in err and "ValueError: boom" in err
+            out, _ = await run(backend, call(sys.exit, 4))
+            assert (out.state, out.exit_code) == (State.ERROR, 4)
+            out, _ = await run(backend, call(lambda: (i for i in range(3))))
+            assert out.state == State.DONE and out.result.startswith("<generator object")
+            out, sink = await run(backend, call(lambda: 42, generates=True))
+            assert out.state == State.ERROR and "must return a node" in (out.message or "")
+            big = b"x" * 2_000_000
+            out, _ = await run(backend, call(lambda data: data + b"!", big))
+            assert out.result == big + b"!"
+            assert len(backend.containers()) == 1  # all in the one warm container
+
+    in_thread(body)
+
+
+def test_busybox_runs_shell_jobs_and_refuses_callables_clearly() -> None:
+    async def body() -> None:
+        async with opened() as backend:
+            out, sink = await run(backend, call(add, 1, image=BUSYBOX))
+            assert out.state == State.ERROR and sink.starts == []
+            assert out.message == (
+                "/call: image busybox:latest has no python3: a Python callable needs Python "
+                f"{sys.version_info.major}.{sys.version_info.minor} in its image"
+            )
+            assert out.message in sink.text("stderr")
+            out, sink = await run(backend, shell("echo still fine"))
+            assert out.state == State.DONE and sink.text("stdout") == "still fine\n"
+
+    in_thread(body)
+
+
+def test_a_python_version_mismatch_names_the_node_and_both_versions(docker_client: Any) -> None:
+    fake = "conducto-nb-test/fake-python:3.9"
+    box = docker_client.containers.run(
+        BUSYBOX,
+        ["sh", "-c", "printf '#!/bin/sh\\necho 3.9\\n' > /bin/python3 && chmod +x /bin/python3"],
+        detach=True,
+        labels={"org.conducto-nb.test": "fake"},
+    )
+    try:
+        box.wait(timeout=10)
+        box.commit(*fake.split(":"))
+    finally:
+        box.remove(force=True)
+
+    async def body() -> None:
+        async with opened() as backend:
+            out, _ = await run(backend, call(add, 1, image=fake, path="/report"))
+            assert out.state == State.ERROR
+            ours = f"{sys.version_info.major}.{sys.version_info.minor}"
+            assert out.message == (
+                f"/report: image {fake} has Python 3.9 but this kernel runs Python {ours}: "
+                "cloudpickle needs the same version on both ends"
+            )
+
+    try:
+        in_thread(body)
+    finally:
+        docker_client.images.remove(fake, force=True)
