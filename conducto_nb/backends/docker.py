@@ -37,7 +37,7 @@ from .docker_args import (
     signature_hash,
 )
 from .docker_boot import PACKAGE_MOUNT
-from .docker_daemon import Daemon, Launch, clean_orphans
+from .docker_daemon import Daemon, Launch, clean_orphans, import_docker
 from .docker_pool import Capacity, Pool, Pools, Spec
 from .docker_worker import Container, outcome_of
 
@@ -90,6 +90,8 @@ class DockerBackend(Backend):
         self.closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pythons: dict[str, asyncio.Future[str | None]] = {}
+        self._tags: dict[Any, str] = {}  # co.Image -> the tag it was built as
+        self._client: Any = None  # a high-level DockerClient, for co.Image builds
 
     # -- life -------------------------------------------------------------------------------
     async def open(self) -> None:
@@ -132,17 +134,22 @@ class DockerBackend(Backend):
             for found in await self.daemon.labelled(f"{BACKEND_LABEL}={self.id}"):
                 await self.daemon.remove(found["Id"])
         self.daemon.close()
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     # -- before a run -----------------------------------------------------------------------
     async def prepare(self, pipeline_id: str, jobs: list[Job]) -> None:
         """Refuse, before anything runs, docker_run_args off the allowlist and missing images
-        (one BackendError naming every missing image and its nodes)."""
+        (one BackendError naming every missing image and its nodes); build every co.Image the
+        pipeline uses first, concurrently (ImageBuildError names the nodes that needed it)."""
+        if self.pools is None:
+            await self.open()
+        await self._build_images(jobs)
         needs: dict[str, list[str]] = {}
         for job in jobs:
             self._launch(job)  # a BackendError naming the node: a flag off the allowlist...
-            needs.setdefault(image_name(job.image), []).append(job.path)
-        if self.pools is None:
-            await self.open()
+            needs.setdefault(self.image_name(job.image), []).append(job.path)
         names = list(needs)
         found = await asyncio.gather(*(self.daemon.has_image(n) for n in names))
         missing = [n for n, ok in zip(names, found, strict=True) if not ok]
@@ -152,6 +159,38 @@ class DockerBackend(Backend):
                 "image(s) not found on the Docker daemon (build or pull them first):\n"
                 + "\n".join(lines)
             )
+
+    async def _build_images(self, jobs: list[Job]) -> None:
+        from .. import image_build
+        from ..errors import ImageBuildError
+        from ..image import Image
+
+        users: dict[Image, list[str]] = {}
+        for job in jobs:
+            if isinstance(job.image, Image) and job.image not in self._tags:
+                users.setdefault(job.image, []).append(job.path)
+        if not users:
+            return
+        if self._client is None:
+            docker = import_docker()
+            self._client = await asyncio.to_thread(
+                docker.DockerClient, base_url=self.daemon.url, version="auto"
+            )
+        images = list(users)
+        tags = await asyncio.gather(
+            *(image_build.build(img, self._client) for img in images), return_exceptions=True
+        )
+        for img, tag in zip(images, tags, strict=True):
+            if isinstance(tag, ImageBuildError):
+                raise ImageBuildError(f"{tag} (needed by {', '.join(users[img])})") from tag
+            if isinstance(tag, BaseException):
+                raise tag
+            self._tags[img] = tag
+
+    def image_name(self, image: Any) -> str:
+        """The tag a node's image runs as: a built co.Image's tag, else the name given."""
+        built = self._tags.get(image) if not isinstance(image, str | None) else None
+        return built or image_name(image)
 
     # -- one job ----------------------------------------------------------------------------
     async def run(self, job: Job, output: OutputSink, started: Callable[[], None]) -> Outcome:
@@ -201,7 +240,7 @@ class DockerBackend(Backend):
         the node when it cannot have one (a flag off the allowlist...)."""
         args = parse_run_args(job.docker_run_args, job.path)
         spec = Spec(
-            image_name(job.image),
+            self.image_name(job.image),
             job.cpu,
             job.mem,
             job.requires_docker,

@@ -64,8 +64,9 @@ def job_script(mark: str, job: Job, python: str = "python3") -> bytes:
         + start
         + f"__co_p=$!; printf '%s P %s %s\\n' {mark} $__co_p $$\n"
         "wait $__co_p; __co_r=$?\n"
-        "kill -TERM -1 2>/dev/null\n"  # one job per container: what is left is the job's
-        "__co_oom\n"
+        # A pooled container runs one job at a time: whatever is left is that job's and is
+        # stopped. A reuse group's steps build state together: a server one starts stays up.
+         + ("" if job.reuse_group else "kill -TERM -1 2>/dev/null\n") + "__co_oom\n"
         f"printf '%s E %s %s\\n' {mark} $__co_r $((__co_n - __co_a))\n"
         f"printf '%s E %s %s\\n' {mark} $__co_r $((__co_n - __co_a)) >&2\n"
     ).encode()
