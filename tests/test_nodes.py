@@ -262,7 +262,7 @@ def test_a_root_made_outside_any_block_has_no_parent() -> None:
 
 
 def test_exec_cannot_have_children() -> None:
-    with co.Exec("true") as ex:  # noqa: SIM117
+    with co.Exec("true") as ex:
         with pytest.raises(co.TreeError, match="an Exec cannot have children"):
             co.Exec("false")
     assert not ex.children

@@ -49,7 +49,7 @@ def test_each_kind_shows_only_the_parameters_it_takes(node: Any, absent: set[str
 
 
 def test_child_inherits_nearest_ancestor_value_and_its_own_wins() -> None:
-    with co.Serial(cpu=4, image="python:3.11-slim", retries=2) as root:  # noqa: SIM117
+    with co.Serial(cpu=4, image="python:3.11-slim", retries=2) as root:
         with co.Parallel(name="test", cpu=2):
             co.Exec("pytest", name="unit")
             co.Exec("ruff check .", name="lint", cpu=0.5, image="alpine:3")
@@ -65,7 +65,7 @@ def test_child_inherits_nearest_ancestor_value_and_its_own_wins() -> None:
 
 
 def test_env_merges_key_by_key_with_the_child_winning() -> None:
-    with co.Serial(env={"CI": "1", "LEVEL": "root"}) as root:  # noqa: SIM117
+    with co.Serial(env={"CI": "1", "LEVEL": "root"}) as root:
         with co.Serial(name="build", env={"LEVEL": "build", "OPT": "-O2"}):
             co.Exec("make", name="make", env={"TARGET": "all", "CI": "0"})
             co.Exec("make check", name="check")
