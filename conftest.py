@@ -32,7 +32,7 @@ def _docker_answers() -> bool:
 
 
 # Notebooks that need a Docker daemon: skipped on a laptop without one, never under CI.
-NEEDS_DOCKER = {"03-reuse-for-speed.ipynb"}
+NEEDS_DOCKER = {"03-reuse-for-speed.ipynb", "04-reuse-for-state.ipynb"}
 collect_ignore = (
     [f"notebooks/{name}" for name in NEEDS_DOCKER]
     if not os.environ.get("CI") and not _docker_answers()

@@ -189,9 +189,9 @@ class Exec(Node):
         return self.command_obj.display
 
     def _describe(self) -> str:
-        return f"Exec: {self.command}" + (
-            "  (generates the Lazy subtree)" if self.generates else ""
-        )
+        lines = [line for line in self.command.strip().splitlines() if line.strip()]
+        shown = (lines[0] + " …") if len(lines) > 1 else (lines[0] if lines else "")
+        return f"Exec: {shown}" + ("  (generates the Lazy subtree)" if self.generates else "")
 
 
 def _derived_name(command: object, fallback: str) -> str:
