@@ -185,8 +185,31 @@ def show(pipeline_id: str, path: Annotated[str | None, typer.Argument()] = None)
             console.print(text, markup=False, highlight=False, end="")
 
 
+def reuse_root(node: Node) -> Node | None:
+    """The NEW reuse subtree `node` belongs to: actions on any of its nodes act on all of it."""
+    from .params import ContainerReuseContext
+
+    current: Node | None = node
+    while current is not None:
+        context = current.own_params.get("container_reuse_context")
+        if context is ContainerReuseContext.NEW:
+            return current
+        if context is ContainerReuseContext.GLOBAL:
+            return None
+        current = current.parent
+    return None
+
+
 def _act(action: str, pipeline_id: str, path: str) -> None:
     handle = _load(pipeline_id)
+    if path in handle.tree:
+        group = reuse_root(handle.tree[path])
+        if group is not None and group.path != path:
+            console.print(
+                f"{path} shares one container with the rest of {group.path} "
+                f"(container_reuse_context=NEW): {action} acts on all of {group.path}",
+                highlight=False,
+            )
     try:
         getattr(handle, action)(path)
     except PipelineError as e:

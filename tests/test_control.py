@@ -196,3 +196,18 @@ def test_gc_deletes_old_finished_pipelines_only() -> None:
     )
     assert bad.returncode == 2
     assert co.load(run.id).state is State.DONE
+
+
+def test_cli_says_an_action_on_a_reuse_child_acts_on_its_whole_subtree() -> None:
+    with co.Serial() as root:
+        with co.Serial(name="app", container_reuse_context=co.ContainerReuseContext.NEW):
+            co.Exec("echo install", name="install")
+            co.Exec("echo test", name="test")
+    run = root.run()
+    out = subprocess.run(
+        [*CLI, "rerun", run.id, "/app/test"], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "rerun acts on all of /app" in out.stdout
+    run.wait(timeout=30)
+    assert [a.attempt for a in run["/app/install"].attempts] == [1, 2]
