@@ -296,6 +296,17 @@ class Node:
         n = len(self._children)
         return f"<{type(self).__name__} {self.path} ({n} child{'ren' if n != 1 else ''})>"
 
+    # -- display in a notebook: the live graph (conducto_nb.widget, imported only here) ------
+    def _ipython_display_(self) -> None:
+        from .widget import show
+
+        show(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        from .widget import mimebundle
+
+        return mimebundle(self)
+
     # -- running (runner.py does the work; these are the doors) --------------------------
     def start(
         self,

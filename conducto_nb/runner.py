@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .backends.base import Backend, Job, Outcome
-from .errors import ActionError, PipelineError
-from .execs import Exec
+from .errors import ActionError, NodeNotFound, PipelineError
+from .execs import Command, Exec
 from .main import GENERATE_ENV
 from .nodes import Node
 from .record import Record
@@ -33,6 +33,7 @@ from .scheduler import (
 from .secrets import Secret, mask
 from .serialize import loads, tree_from_json
 from .states import (
+    ACTIVE,
     AttemptEnded,
     AttemptStarted,
     NodeStatus,
@@ -125,6 +126,35 @@ class Execution:
         rejected = self.handle(Action(name, path))
         if rejected:
             raise ActionError(rejected[0].reason, path=rejected[0].action.path)
+
+    def modify(
+        self, path: str, command: str | None = None, env: Mapping[str, Any] | None = None
+    ) -> None:
+        """Give the Exec at `path` a new shell command and/or own env, then reset and run it.
+        Both are checked before either changes; the stored tree follows."""
+        try:
+            node: Node | None = self.scheduler.root[path]
+        except NodeNotFound:
+            node = None
+        if not isinstance(node, Exec):
+            raise ActionError(f"no Exec at `{path}`", path=path)
+        if self.scheduler.status(path).state in ACTIVE:
+            raise ActionError(f"{path} is running; kill it first", path=path)
+        new_command = None
+        if command is not None:
+            if node.command_obj.is_call:
+                raise ActionError("a Python callable cannot be edited as text", path=path)
+            if not command.strip():
+                raise ActionError("the command is empty", path=path)
+            new_command = Command.of_shell(command)
+        if env is not None:
+            node.set_param("env", dict(env))  # raises ParameterError, naming the node
+        if new_command is not None:
+            node.command_obj = new_command
+        if self.writer is not None:
+            self.writer.set_tree(self.id, self.scheduler.root.to_json())
+        self.act("reset", path)
+        self.act("run", path)
 
     def _carry_out(self, instructions: list[Instruction]) -> list[Rejected]:
         rejected = []

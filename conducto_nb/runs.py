@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import ActionError
 from .loop import background_loop
 from .nodes import Node
 from .record import Attempt, Record
@@ -88,6 +90,13 @@ class Run:
     @property
     def id(self) -> str:
         return self.record.id
+
+    @property
+    def backend(self) -> str:
+        """The backend this run executes on (`local`, `docker`...), as chosen at its start."""
+        if self._execution is not None:
+            return self._execution.backend.name
+        return self.record.backend
 
     @property
     def tree(self) -> Node:
@@ -175,6 +184,44 @@ class Run:
     def run(self, path: str = "/") -> Run:
         return self._act("run", path)
 
+    def modify(
+        self, path: str, *, command: str | None = None, env: Mapping[str, Any] | None = None
+    ) -> Run:
+        """Give the Exec at `path` a new shell command and/or its own `env`, in the running
+        tree, and run it again (Conducto's "modify"). A pipeline whose owner died is adopted
+        first; one another live process runs cannot be modified from here yet."""
+        if self._execution is None:
+            from .launch import adopt
+
+            try:
+                adopted = adopt(self.id)
+            except ActionError as e:
+                raise ActionError(
+                    f"{e}: modify it there (the control channel has no modify)"
+                ) from e
+            self.record, self._execution = adopted.record, adopted._execution
+        assert self._execution is not None
+        background_loop().call(self._execution.modify, path, command, env)
+        return self
+
+    def observe(self, callback: Callable[[object], None]) -> Callable[[], None]:
+        """Call `callback(event)` for every event of this live run from now on (StateChanged,
+        TreeChanged, OutputChunk, AttemptStarted, AttemptEnded); returns the function that
+        stops it. It runs on the background loop, inside a scheduler step: it must only record
+        and return. A run another process owns sends no events: `refresh()` it instead."""
+        ex = self._execution
+        if ex is None:
+            raise ActionError(f"pipeline {self.id} runs in another process: refresh() it")
+
+        def add() -> None:
+            ex.observers = [*ex.observers, callback]  # a new list: never one being iterated
+
+        def remove() -> None:
+            ex.observers = [o for o in ex.observers if o is not callback]
+
+        background_loop().call(add)
+        return lambda: background_loop().call(remove)
+
     def stop(self, timeout: float = 30) -> None:
         """Kill every running Exec and wait until the kills are recorded."""
         if self._execution is not None:
@@ -190,6 +237,17 @@ class Run:
 
     def __repr__(self) -> str:
         return f"<Run {self.id} {self.record.status('/').label}>\n{self.pretty()}"
+
+    # -- display in a notebook: the live graph (conducto_nb.widget, imported only here) --------
+    def _ipython_display_(self) -> None:
+        from .widget import show
+
+        show(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        from .widget import mimebundle
+
+        return mimebundle(self)
 
 
 # -- loading --------------------------------------------------------------------------------
@@ -221,6 +279,7 @@ def record_from_store(pipeline_id: str) -> Record:
             for a in atts
         ]
     )
+    record.backend = rec.backend
     record.load_output = lambda path, stream, attempt: store.output(
         pipeline_id, path, stream, attempt
     )

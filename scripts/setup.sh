@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${CONDUCTO_NB_VENV:-.venv}
-EXTRAS=${CONDUCTO_NB_EXTRAS:-test}
+EXTRAS=${CONDUCTO_NB_EXTRAS:-test,lab}  # lab: the graph widget, which the tests cover too
 
 apt_missing=()
 command -v python3 >/dev/null || apt_missing+=(python3)

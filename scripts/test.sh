@@ -14,6 +14,21 @@ if [ -n "$missing" ] && [ -n "${CI:-}" ]; then
   exit 1
 fi
 [ -z "$missing" ] || echo "test: $missing: Docker tests will be skipped" >&2
+# The graph widget's tests need Debian's chromium (driven by playwright: never `playwright
+# install`) and graphviz's `dot` (the static SVG). Installed when missing, as root; without them
+# tests/browser is skipped, except under CI, where that is an error (tests/browser/conftest.py).
+apt_missing=()
+[ -x "${CONDUCTO_NB_CHROMIUM:-/usr/bin/chromium}" ] || apt_missing+=(chromium)
+command -v dot >/dev/null || apt_missing+=(graphviz)
+if ((${#apt_missing[@]})) && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "test: installing ${apt_missing[*]} from Debian" >&2
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -qq --no-install-recommends "${apt_missing[@]}"; } \
+    >/tmp/conducto_nb-apt-browser.log 2>&1 ||
+    echo "test: apt-get install ${apt_missing[*]} failed (/tmp/conducto_nb-apt-browser.log)" >&2
+fi
+# The widget's committed bundle must be what its TypeScript sources build to (and type-check).
+bash scripts/build_widget.sh --check
 . .venv/bin/activate
 ruff check .
 ruff format --check .

@@ -1,0 +1,204 @@
+"""Between a running pipeline and its widgets. The observer (`Feed.__call__`) runs on the
+scheduler's loop thread, inside its step: it only updates dicts under a lock and wakes the
+pump. The pump, one daemon thread for all widgets, turns what piled up into trait updates and
+messages, at most every INTERVAL seconds per widget: a burst of events costs one message.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from ..states import AttemptEnded, AttemptStarted, OutputChunk, StateChanged, TreeChanged
+from .encode import Flat, code
+
+__all__ = ["INTERVAL", "Feed", "Pump", "pump"]
+
+INTERVAL = 0.15  # seconds between two flushes of one widget
+GATHER = 0.02  # a first change waits this long for the rest of its burst
+log = logging.getLogger("conducto_nb.widget")
+log.addHandler(logging.NullHandler())  # the pump thread must never print into a cell
+
+
+class Feed:
+    """What a widget shows and what changed since its last flush; every field under `lock`."""
+
+    def __init__(self, wake: Callable[[], None]) -> None:
+        self.lock = threading.Lock()
+        self.wake = wake
+        self.flat = Flat("/", [], [], "", [], [], {})
+        self.codes: dict[str, str] = {}  # path -> state letter, the truth
+        self.changed: dict[str, str] = {}  # since the last flush: the diff to send
+        self.seq = 0  # diffs sent so far; a full state carries the seq it includes
+        self.tree_dirty = False
+        self.watching: Counter[str] = Counter()  # paths whose panel is open, per view
+        self.to_watch: list[str] = []  # panels opened, not yet answered
+        self.chunks: list[tuple[str, int, str, str]] = []  # output of watched paths
+        self.stale: set[str] = set()  # watched paths whose details changed
+        self.replies: list[dict[str, Any]] = []
+        self.started: float | None = None
+        self.last_end: float | None = None
+
+    def __call__(self, event: object) -> None:
+        """The observer: on the loop thread, so record and return."""
+        with self.lock:
+            if isinstance(event, StateChanged):
+                letter = code(event.new)
+                if self.codes.get(event.path) != letter:
+                    self.codes[event.path] = self.changed[event.path] = letter
+            elif isinstance(event, OutputChunk):
+                if event.path in self.watching:
+                    self.chunks.append((event.path, event.attempt, event.stream, event.text))
+            elif isinstance(event, AttemptStarted):
+                if self.started is None or event.started < self.started:
+                    self.started = event.started
+                if event.path in self.watching:
+                    self.stale.add(event.path)
+            elif isinstance(event, AttemptEnded):
+                self.last_end = max(self.last_end or 0.0, event.ended)
+                if event.path in self.watching:
+                    self.stale.add(event.path)
+            elif isinstance(event, TreeChanged):
+                self.tree_dirty = True
+            else:
+                return
+        self.wake()
+
+    def install(self, flat: Flat, codes: Mapping[str, str]) -> None:
+        """A new snapshot: the next full state carries it, so pending diffs are moot."""
+        with self.lock:
+            self.flat, self.codes = flat, dict(codes)
+            self.changed.clear()
+
+    def update(self, codes: Mapping[str, str]) -> None:
+        """Statuses read afresh (from the store): keep what differs as the diff."""
+        with self.lock:
+            for path, letter in codes.items():
+                if self.codes.get(path) != letter:
+                    self.codes[path] = self.changed[path] = letter
+
+    def restart_stream(self, path: str) -> None:
+        """Drop the output kept for `path`: called in the same step as its details are read
+        (which carry the output so far), so nothing is lost or sent twice."""
+        with self.lock:
+            self.chunks = [c for c in self.chunks if c[0] != path]
+            self.stale.discard(path)
+
+    def unwatch(self, path: str) -> None:
+        with self.lock:
+            self.watching[path] -= 1
+            if self.watching[path] <= 0:
+                del self.watching[path]
+                self.chunks = [c for c in self.chunks if c[0] != path]
+
+    def ask_watch(self, path: str) -> None:
+        """A panel opened: keep `path`'s output from now on, and send its details."""
+        with self.lock:
+            self.watching[path] += 1
+            self.to_watch.append(path)
+        self.wake()
+
+    def reply(self, message: dict[str, Any]) -> None:
+        with self.lock:
+            self.replies.append(message)
+        self.wake()
+
+    def mark_tree_dirty(self) -> None:
+        with self.lock:
+            self.tree_dirty = True
+        self.wake()
+
+
+class Flushable(Protocol):
+    def flush(self) -> float | None:
+        """Send what changed; return seconds until it wants another look, or None."""
+
+
+class Pump:
+    """One daemon thread flushing every widget: soon after a change (GATHER), then at most
+    every INTERVAL, and when a widget asked for another look (polling, watching for the end)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._widgets: dict[int, Flushable] = {}
+        self._dirty: set[int] = set()
+        self._next: dict[int, float] = {}  # earliest next flush of a widget
+        self._timers: dict[int, float] = {}  # a look a widget asked for
+        self._thread: threading.Thread | None = None
+
+    def add(self, widget: Flushable) -> None:
+        with self._cond:
+            self._widgets[id(widget)] = widget
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="conducto_nb-widget-pump", daemon=True
+                )
+                self._thread.start()
+        self.wake(widget)
+
+    def remove(self, widget: Flushable) -> None:
+        with self._cond:
+            key = id(widget)
+            self._widgets.pop(key, None)
+            self._dirty.discard(key)
+            self._next.pop(key, None)
+            self._timers.pop(key, None)
+
+    def wake(self, widget: Flushable) -> None:
+        with self._cond:
+            key = id(widget)
+            if key in self._widgets and key not in self._dirty:
+                self._dirty.add(key)
+                self._next[key] = max(self._next.get(key, 0.0), time.monotonic() + GATHER)
+                self._cond.notify()
+
+    def _ready(self) -> list[Flushable]:
+        """Wait for widgets due a flush (called with the condition held)."""
+        while True:
+            now = time.monotonic()
+            for key, when in list(self._timers.items()):
+                if when <= now:
+                    del self._timers[key]
+                    self._dirty.add(key)
+            ready = [k for k in self._dirty if self._next.get(k, 0.0) <= now]
+            if ready:
+                for key in ready:
+                    self._dirty.discard(key)
+                    self._next[key] = now + INTERVAL
+                return [self._widgets[k] for k in ready if k in self._widgets]
+            waits = [self._next.get(k, 0.0) for k in self._dirty]
+            waits += self._timers.values()
+            self._cond.wait(max(0.0, min(waits) - now) if waits else None)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                ready = self._ready()
+            for widget in ready:
+                again = None
+                try:
+                    again = widget.flush()
+                except Exception:  # a widget's bug must not stop the others' updates
+                    log.exception("conducto_nb widget flush failed")
+                if again is not None:
+                    with self._cond:
+                        key = id(widget)
+                        if key in self._widgets:
+                            when = time.monotonic() + again
+                            self._timers[key] = min(self._timers.get(key, when), when)
+
+
+_pump: Pump | None = None
+_pump_lock = threading.Lock()
+
+
+def pump() -> Pump:
+    global _pump
+    with _pump_lock:
+        if _pump is None:
+            _pump = Pump()
+        return _pump

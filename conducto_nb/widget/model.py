@@ -1,0 +1,244 @@
+"""The live graph widget (anywidget): three synced traits and a few custom messages.
+
+- `tree`: the tree in columnar form with every node's state letter and the `seq` of the last
+  diff those states include; sent whole only when the widget opens, the tree changes (a Lazy
+  graft, a run starting) or a browser asks (a page reload).
+- `diff`: `{"seq": n, "s": {path: letter}}`, the states that changed since diff n-1.
+- `header`: run id, times, whether it is live, the actions a panel offers.
+
+Browser -> kernel: `watch` / `unwatch` a node (its panel opened or closed), `act` (run, rerun,
+reset, skip, unskip, kill, debug) and `modify`. Kernel -> browser: `detail` (a panel's
+content), `out` (output of watched nodes), `acted` (an action's outcome). Handlers may run on
+a kernel subshell thread while a cell is busy: they only take locks, call `Run` methods and
+wake the pump, which alone sends.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import anywidget
+import traitlets
+
+from ..errors import PipelineError
+from .details import OutputStreams
+from .encode import STATIC, Flat, encode, state_string
+from .feed import Feed, pump
+from .sources import Source, source_for
+
+if TYPE_CHECKING:
+    from ..nodes import Node
+    from ..runs import Run
+
+__all__ = ["PipelineWidget"]
+
+
+class PipelineWidget(anywidget.AnyWidget):
+    """The live graph of a tree or a run."""
+
+    _esm = STATIC / "graph.js"
+    tree = traitlets.Dict().tag(sync=True)
+    diff = traitlets.Dict().tag(sync=True)
+    header = traitlets.Dict().tag(sync=True)
+
+    def __init__(self, subject: Node | Run) -> None:
+        self._uid = uuid.uuid4().hex[:12]
+        self._feed = Feed(self._wake)
+        self._act_lock = threading.Lock()
+        self._source: Source = source_for(subject)
+        self._source.snapshot(self._feed)
+        self._encoded: tuple[Flat, dict[str, Any]] | None = None
+        self._rev = 0
+        self._streams = OutputStreams()
+        self._was_idle = self._source.idle
+        # Displays drawn while the run was live, to re-send with the final picture when it
+        # ends: once by the pump (live, outside any cell), once after the next cell (for
+        # clients that keep only the messages of the cell they run: nbclient).
+        self._stale = {"pump": False, "cell": False}
+        self._stale_lock = threading.Lock()
+        self.subject: Node | Run = subject
+        self.display_ids: list[str] = []
+        self.closed = False
+        super().__init__(tree=self._tree_value(), diff={"seq": 0, "s": {}}, header=self._header())
+        self.on_msg(self._on_msg)
+        pump().add(self)
+
+    # -- state ------------------------------------------------------------------------------
+    def _tree_value(self) -> dict[str, Any]:
+        """The tree trait as Python holds it; a new `rev` each time, so setting it sends."""
+        self._rev += 1
+        return {"rev": self._rev}
+
+    def get_state(self, key: Any = None, drop_defaults: bool = False) -> dict[str, Any]:
+        """Whatever asks for `tree` (the widget opening, a reloaded page) gets the current
+        tree and states, consistent with each other and with `seq`."""
+        state: dict[str, Any] = super().get_state(key, drop_defaults)
+        if "tree" in state:
+            feed = self._feed
+            with feed.lock:
+                flat, states, seq = feed.flat, state_string(feed.flat, feed.codes), feed.seq
+            if self._encoded is None or self._encoded[0] is not flat:
+                self._encoded = (flat, encode(flat))
+            state["tree"] = {**state["tree"], **self._encoded[1], "states": states, "seq": seq}
+        return state
+
+    def _header(self) -> dict[str, Any]:
+        src, feed = self._source, self._feed
+        with feed.lock:
+            started, last_end = feed.started, feed.last_end
+        run = getattr(src, "run", None)
+        idle = src.idle
+        return {
+            "uid": self._uid,
+            "kind": src.kind,
+            "id": run.id if run is not None else None,
+            "started": started,
+            "ended": last_end if idle else None,
+            "live": not idle,
+            "actions": src.actions(),
+            "now": time.time(),  # the kernel's clock, so the browser can tick elapsed time
+        }
+
+    # -- from the browser (a kernel thread, maybe a subshell's) -----------------------------
+    def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if not isinstance(content, dict):
+            return
+        kind, path = content.get("type"), str(content.get("path") or "/")
+        if kind == "watch":
+            self._feed.ask_watch(path)
+        elif kind == "unwatch":
+            self._feed.unwatch(path)
+        elif kind == "act":
+            self.act(str(content.get("action")), path, content)
+        elif kind == "modify":
+            self.act("modify", path, content)
+
+    def act(self, action: str, path: str, args: dict[str, Any] | None = None) -> None:
+        """Carry out a panel's action; its outcome goes back to the browser."""
+        reply: dict[str, Any] = {"type": "acted", "action": action, "path": path, "ok": True}
+        try:
+            with self._act_lock:  # two clicks must not both start a tree
+                handover = self._source.act(action, path, args or {})
+                if handover is not None:
+                    self._hand_over(handover)
+        except PipelineError as e:
+            reply.update(ok=False, error=str(e))
+        except Exception as e:  # shown in the panel: a handler's print() reaches no cell
+            reply.update(ok=False, error=f"{type(e).__name__}: {e}")
+        self._feed.reply(reply)
+
+    def _hand_over(self, new: Source) -> None:
+        new.snapshot(self._feed)  # a full state asked for from now on is the new source's
+        old, self._source = self._source, new
+        old.close()
+        run = getattr(new, "run", None)
+        if run is not None:
+            from .display import remember
+
+            self.subject = run
+            remember(run, self)
+        with self._feed.lock:
+            self._feed.stale.update(self._feed.watching)  # open panels: new actions, new states
+        self._feed.mark_tree_dirty()
+
+    def _wake(self) -> None:
+        pump().wake(self)
+
+    def refresh_tree(self) -> None:
+        """Shown again before it ran: the tree may have changed since."""
+        if self._source.kind == "node":
+            self._source.snapshot(self._feed)
+            self._feed.mark_tree_dirty()
+
+    # -- to the browser (the pump thread) ---------------------------------------------------
+    def flush(self) -> float | None:
+        """Send what changed since the last flush; returns when to look again."""
+        if self.closed:
+            return None
+        feed = self._feed
+        handover = self._source.poll(feed)
+        if handover is not None:
+            self._hand_over(handover)
+        src = self._source
+        with feed.lock:
+            rebuild, feed.tree_dirty = feed.tree_dirty, False
+            asked, feed.to_watch = feed.to_watch, []
+        if rebuild:
+            src.snapshot(feed)
+        with feed.lock:
+            stale, feed.stale = feed.stale, set()
+        details = [src.detail(feed, p) for p in dict.fromkeys([*asked, *stale])]
+        with feed.lock:
+            changed, feed.changed = feed.changed, {}
+            chunks, feed.chunks = feed.chunks, []
+            replies, feed.replies = feed.replies, []
+            if changed:
+                feed.seq += 1
+            seq = feed.seq
+        header = self._header()
+        with self.hold_sync():
+            if rebuild:
+                self.tree = self._tree_value()
+            if changed:
+                self.diff = {"seq": seq, "s": changed}
+            if {**header, "now": 0} != {**self.header, "now": 0}:
+                self.header = header
+        for message in details:
+            self._streams.restart(message)
+        for message in [*replies, *details, *self._streams.messages(chunks)]:
+            self.send(message)
+        idle = src.idle
+        if not idle and self._was_idle:
+            self.displayed()  # running again: the pictures shown are stale once more
+        self._was_idle = idle
+        if idle:
+            self.refresh_if_ended("pump")
+        return src.next_look()
+
+    def displayed(self) -> None:
+        """A display went out (or the run went on again): while the run is live, what it
+        shows will need the final picture."""
+        if not self._source.idle:
+            with self._stale_lock:
+                self._stale = {"pump": True, "cell": True}
+
+    def refresh_if_ended(self, by: str) -> None:
+        """Re-send the displays with the final picture if the run ended since they were drawn;
+        `by` the pump, or after a cell (the kernel's post_execute, on its main thread)."""
+        if not self._source.idle:
+            return
+        with self._stale_lock:
+            stale, self._stale[by] = self._stale[by], False
+        if stale:
+            self._refresh_displays()
+
+    def _refresh_displays(self) -> None:
+        """The run ended: re-send every display of this widget with its final static SVG, so
+        a saved notebook shows the final states to viewers without a kernel."""
+        if not self.display_ids:
+            return
+        from IPython.display import update_display
+
+        from .display import bundle
+
+        data = bundle(self.subject, self)
+        for display_id in self.display_ids:
+            update_display(data, display_id=display_id, raw=True)  # type: ignore[no-untyped-call]
+
+    def svg(self) -> str | None:
+        from .display import svg_of
+
+        with self._feed.lock:
+            flat, codes = self._feed.flat, dict(self._feed.codes)
+            started, last_end = self._feed.started, self._feed.last_end
+        ended = last_end if self._source.idle else time.time()
+        return svg_of(self.subject, flat, codes, started, ended)
+
+    def close(self) -> None:
+        self.closed = True
+        pump().remove(self)
+        self._source.close()
+        super().close()

@@ -1,0 +1,90 @@
+// The header bar: what is shown, the root's state, a count per state (which is the legend
+// too: every state with its colour) and the elapsed time, ticking while the run is live.
+import type { HeaderMsg, OutgoingMsg } from "./protocol";
+import { COLOURS, INK, STATE_ORDER, type Tree, labelOf, stateOf } from "./tree";
+
+export class HeaderBar {
+  readonly el: HTMLDivElement;
+  private title: HTMLSpanElement;
+  private chip: HTMLSpanElement;
+  private legend: HTMLSpanElement;
+  private clock: HTMLSpanElement;
+  private button: HTMLButtonElement;
+  private msg: HeaderMsg | null = null;
+  private offset = 0; // kernel clock minus browser clock, seconds
+  private timer: number | undefined;
+
+  constructor(private readonly send: (m: OutgoingMsg) => void) {
+    const el = (this.el = document.createElement("div"));
+    el.className = "co-header";
+    this.title = this.span("co-title");
+    this.chip = this.span("co-chip co-root-state");
+    this.legend = this.span("co-legend");
+    this.clock = this.span("co-clock");
+    this.button = document.createElement("button");
+    this.button.className = "co-act co-start";
+    this.button.textContent = "▶ run";
+    this.button.title = "start this pipeline in the background";
+    this.button.onclick = () => this.send({ type: "act", action: "run", path: "/" });
+    el.appendChild(this.button);
+  }
+
+  private span(cls: string): HTMLSpanElement {
+    const s = document.createElement("span");
+    s.className = cls;
+    this.el.appendChild(s);
+    return s;
+  }
+
+  setHeader(msg: HeaderMsg, tree: Tree): void {
+    this.msg = msg;
+    this.offset = msg.now - Date.now() / 1000;
+    this.button.hidden = msg.kind !== "node";
+    const base = tree.base;
+    this.title.textContent =
+      msg.kind === "node" ? `${base} · not run yet` : `run ${msg.id ?? ""}${msg.kind === "store" ? " · read from the store" : ""}`;
+    window.clearInterval(this.timer);
+    this.timer = msg.live ? window.setInterval(() => this.tick(), 1000) : undefined;
+    this.tick();
+  }
+
+  update(tree: Tree): void {
+    const letter = tree.states[0] ?? "p";
+    const state = stateOf(letter);
+    this.chip.textContent = labelOf(letter);
+    this.chip.style.background = COLOURS[state];
+    this.chip.style.color = INK[state];
+    const counts = tree.counts();
+    this.legend.replaceChildren();
+    for (const s of STATE_ORDER) {
+      const item = document.createElement("span");
+      item.className = "co-count";
+      item.dataset.state = s;
+      const dot = document.createElement("i");
+      dot.style.background = COLOURS[s];
+      item.append(dot, `${s.replace("_", " ")} ${counts[s] ?? 0}`);
+      this.legend.appendChild(item);
+    }
+  }
+
+  private tick(): void {
+    const m = this.msg;
+    if (!m || m.started === null) {
+      this.clock.textContent = "";
+      return;
+    }
+    const end = m.ended ?? (m.live ? Date.now() / 1000 + this.offset : m.now);
+    this.clock.textContent = `elapsed ${formatSeconds(Math.max(0, end - m.started))}`;
+  }
+
+  destroy(): void {
+    window.clearInterval(this.timer);
+  }
+}
+
+export function formatSeconds(s: number): string {
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${Math.floor(s % 60)} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}

@@ -1,0 +1,212 @@
+// The panel of the selected node: path, doc, command, parameters (own or inherited), state,
+// attempts, output streaming in, and the actions; "modify" edits the command or env and reruns.
+import { appendOutput, renderOutput } from "./markdown";
+import type { ActedMsg, AttemptMsg, DetailMsg, OutMsg, OutgoingMsg, ParamMsg } from "./protocol";
+import { COLOURS, INK, labelOf, stateOf } from "./tree";
+
+const ACTION_TITLES: Record<string, string> = {
+  run: "run this node and what is below it",
+  rerun: "reset what failed or was killed below, and run it again",
+  reset: "back to pending",
+  skip: "leave it out of runs",
+  unskip: "take it back into runs",
+  kill: "kill what runs below",
+  modify: "edit the command or env, then rerun",
+  debug: "open a debug session for this node",
+};
+
+function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  cls: string,
+  parent?: HTMLElement,
+  text?: string,
+): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  if (parent) parent.appendChild(e);
+  return e;
+}
+
+function time(t: number | null): string {
+  return t === null ? "" : new Date(t * 1000).toLocaleTimeString();
+}
+
+export class Panel {
+  readonly el: HTMLDivElement;
+  path: string | null = null;
+  private detail: DetailMsg | null = null;
+  private attempt = 0;
+  private text = { stdout: "", stderr: "" };
+  private outEls: Record<"stdout" | "stderr", HTMLElement | null> = { stdout: null, stderr: null };
+  private status: HTMLElement | null = null;
+  private html = new Map<string, string>(); // Markdown blocks of the output: source -> HTML
+
+  constructor(
+    private readonly send: (m: OutgoingMsg) => void,
+    private readonly onClose: () => void,
+  ) {
+    this.el = h("div", "co-panel");
+    this.el.hidden = true;
+  }
+
+  open(path: string): void {
+    this.path = path;
+    this.detail = null;
+    this.el.hidden = false;
+    this.el.replaceChildren();
+    this.head(path, "p");
+    h("div", "co-loading", this.el, "loading… (a busy cell may hold this until it ends)");
+  }
+
+  close(): void {
+    this.path = null;
+    this.el.hidden = true;
+    this.el.replaceChildren();
+  }
+
+  onDetail(d: DetailMsg): void {
+    if (d.path !== this.path) return;
+    this.detail = d;
+    this.text = { stdout: d.stdout ?? "", stderr: d.stderr ?? "" };
+    this.html = new Map(d.md ?? []);
+    const atts = d.attempts ?? [];
+    this.attempt = atts.length ? atts[atts.length - 1].attempt : 0;
+    this.drawDetail(d);
+  }
+
+  onOut(m: OutMsg): void {
+    if (m.path !== this.path || !this.detail) return;
+    if (m.attempt !== this.attempt && this.attempt !== 0) return; // a new attempt's detail follows
+    this.text[m.stream] += m.text;
+    for (const [source, html] of m.md ?? []) this.html.set(source, html);
+    const into = this.outEls[m.stream];
+    if (into) {
+      const box = into.parentElement;
+      const atBottom = !box || box.scrollHeight - box.scrollTop - box.clientHeight < 30;
+      into.parentElement!.hidden = false;
+      appendOutput(into, this.text[m.stream], m.text, this.html);
+      if (box && atBottom) box.scrollTop = box.scrollHeight;
+    }
+  }
+
+  onActed(m: ActedMsg): void {
+    if (!this.status || m.path !== this.path) return;
+    this.status.textContent = m.ok ? `${m.action}: sent` : `${m.action} failed: ${m.error ?? ""}`;
+    this.status.classList.toggle("co-error-text", !m.ok);
+  }
+
+  /** The node's state changed: the chip follows without asking the kernel. */
+  setState(letter: string): void {
+    const chip = this.el.querySelector<HTMLElement>(".co-chip");
+    if (!chip) return;
+    const state = stateOf(letter);
+    chip.textContent = labelOf(letter);
+    chip.style.background = COLOURS[state];
+    chip.style.color = INK[state];
+  }
+
+  private head(path: string, letter: string): void {
+    const head = h("div", "co-panel-head", this.el);
+    h("code", "co-path", head, path);
+    h("span", "co-chip", head);
+    const close = h("button", "co-close", head, "×");
+    close.title = "close";
+    close.onclick = () => this.onClose();
+    this.setState(letter);
+  }
+
+  private drawDetail(d: DetailMsg): void {
+    const el = this.el;
+    el.replaceChildren();
+    this.head(d.path, d.state ?? "p");
+    if (d.missing) {
+      h("div", "co-note", el, "this node is no longer in the tree");
+      return;
+    }
+    el.querySelector(".co-path")!.insertAdjacentText("afterend", ` ${d.kind ?? ""}`);
+    this.actions(d);
+    this.status = h("div", "co-status", el);
+    if (d.doc_html) h("div", "co-md co-doc", el).innerHTML = d.doc_html; // rendered safe
+    if (d.command !== undefined) {
+      h("div", "co-label-row", el, "command");
+      h("pre", "co-command", el, d.command);
+    }
+    this.params(d.params ?? []);
+    this.attempts(d.attempts ?? []);
+    for (const stream of ["stdout", "stderr"] as const) {
+      const box = h("div", `co-out co-${stream}`, el);
+      h("div", "co-label-row", box, stream);
+      const into = h("div", "co-out-text", box);
+      renderOutput(into, this.text[stream], this.html);
+      box.hidden = !this.text[stream] && d.kind !== "Exec";
+      this.outEls[stream] = into;
+    }
+  }
+
+  private actions(d: DetailMsg): void {
+    const row = h("div", "co-actions", this.el);
+    const acts = (d.actions ?? []).filter((a) => a !== "modify" || d.editable !== undefined);
+    for (const action of acts) {
+      const b = h("button", `co-act co-act-${action}`, row, action);
+      b.title = ACTION_TITLES[action] ?? action;
+      b.onclick = () => {
+        if (action === "modify") this.modifyForm(d);
+        else this.send({ type: "act", action, path: d.path });
+        if (this.status && action !== "modify") this.status.textContent = `${action}…`;
+      };
+    }
+  }
+
+  private modifyForm(d: DetailMsg): void {
+    if (this.el.querySelector(".co-modify")) return;
+    const form = h("div", "co-modify", undefined);
+    this.status!.after(form);
+    h("div", "co-label-row", form, d.editable ? "command" : "command (a Python callable: not editable)");
+    const cmd = h("textarea", "co-modify-command", form);
+    cmd.value = d.command ?? "";
+    cmd.rows = Math.min(8, Math.max(2, cmd.value.split("\n").length));
+    cmd.disabled = !d.editable;
+    h("div", "co-label-row", form, "own env (JSON; merged over what it inherits)");
+    const env = h("textarea", "co-modify-env", form);
+    env.value = JSON.stringify(d.own_env ?? {}, null, 1);
+    env.rows = 3;
+    const save = h("button", "co-modify-save", form, "save and rerun");
+    const cancel = h("button", "co-modify-cancel", form, "cancel");
+    save.onclick = () => {
+      const command = d.editable && cmd.value !== d.command ? cmd.value : null;
+      const envText = env.value.trim() === JSON.stringify(d.own_env ?? {}, null, 1).trim() ? null : env.value;
+      this.send({ type: "modify", path: d.path, command, env: envText });
+      this.status!.textContent = "modify…";
+      form.remove();
+    };
+    cancel.onclick = () => form.remove();
+  }
+
+  private params(rows: ParamMsg[]): void {
+    if (!rows.length) return;
+    const details = h("details", "co-params", this.el);
+    h("summary", "", details, "parameters");
+    const table = h("table", "", details);
+    for (const p of rows) {
+      const tr = h("tr", p.own ? "co-own" : "co-inherited", table);
+      h("td", "", tr, p.name);
+      h("td", "co-value", tr, JSON.stringify(p.value));
+      const src = p.own ? "own" : p.source === "default" ? "default" : `inherited from ${p.source}`;
+      h("td", "co-source", tr, src);
+    }
+  }
+
+  private attempts(atts: AttemptMsg[]): void {
+    if (!atts.length) return;
+    const table = h("table", "co-attempts", this.el);
+    const head = h("tr", "", table);
+    for (const c of ["attempt", "state", "exit code", "started", "took", ""]) h("th", "", head, c);
+    for (const a of atts) {
+      const tr = h("tr", "", table);
+      const took = a.started !== null && a.ended !== null ? `${(a.ended - a.started).toFixed(2)} s` : "";
+      const cells = [String(a.attempt), a.state ?? "running", a.exit_code === null ? "" : String(a.exit_code)];
+      for (const c of [...cells, time(a.started), took, a.message ?? ""]) h("td", "", tr, c);
+    }
+  }
+}

@@ -1,0 +1,94 @@
+// The messages between the kernel (conducto_nb/widget/model.py) and the graph component.
+// The lab extension speaks the same protocol through its server, so nothing here is anywidget's.
+
+/** The `tree` trait: the tree in preorder, columnar. */
+export interface TreeMsg {
+  rev: number;
+  v: number;
+  base: string; // the top node's path
+  names: string; // names joined by "/" (which no name contains); the top one is ""
+  kinds: string; // one letter a node: S serial, P parallel, L lazy, E exec
+  nkids: number[]; // children counts of the non-Exec nodes, in order
+  titles: Record<string, string>; // node index -> title, for the few that have one
+  group: number; // more children than this show in groups
+  budget: number; // boxes shown before subtrees start collapsed
+  states: string; // one letter a node (see states.json); upper case when skipped
+  seq: number; // the last diff these states include
+}
+
+/** The `diff` trait: states changed since diff seq-1, by path. */
+export interface DiffMsg {
+  seq: number;
+  s: Record<string, string>;
+}
+
+/** The `header` trait. */
+export interface HeaderMsg {
+  uid: string;
+  kind: "node" | "run" | "store";
+  id: string | null;
+  started: number | null;
+  ended: number | null;
+  live: boolean;
+  actions: string[];
+  now: number; // the kernel's clock when sent (seconds)
+}
+
+export interface AttemptMsg {
+  attempt: number;
+  state: string | null;
+  exit_code: number | null;
+  started: number | null;
+  ended: number | null;
+  message: string | null;
+}
+
+export interface ParamMsg {
+  name: string;
+  value: unknown;
+  source: string;
+  own: boolean;
+}
+
+export interface DetailMsg {
+  type: "detail";
+  path: string;
+  missing?: boolean;
+  kind?: string;
+  doc_html?: string | null; // rendered in the kernel (safe: raw HTML escaped)
+  command?: string;
+  editable?: boolean;
+  own_env?: Record<string, unknown>;
+  params?: ParamMsg[];
+  state?: string;
+  actions?: string[];
+  attempts?: AttemptMsg[];
+  stdout?: string;
+  stderr?: string;
+  md?: [string, string][]; // [source, html] of the Markdown blocks in the output
+}
+
+export interface OutMsg {
+  type: "out";
+  path: string;
+  attempt: number;
+  stream: "stdout" | "stderr";
+  text: string;
+  md?: [string, string][];
+}
+
+export interface ActedMsg {
+  type: "acted";
+  action: string;
+  path: string;
+  ok: boolean;
+  error?: string;
+}
+
+export type InMsg = DetailMsg | OutMsg | ActedMsg;
+
+export type OutgoingMsg =
+  | { type: "watch"; path: string }
+  | { type: "unwatch"; path: string }
+  | { type: "act"; action: string; path: string }
+  | { type: "modify"; path: string; command: string | null; env: string | null };

@@ -1,0 +1,47 @@
+// One per widget model, shared by all its views: the decoded tree with the diffs applied, the
+// header, and the kernel's messages. A view drawn later (a re-rendered output, a second
+// display) starts from the current states, not from the tree the widget was opened with.
+import type { DiffMsg, HeaderMsg, InMsg, TreeMsg } from "./protocol";
+import { Tree } from "./tree";
+
+export type Change = { what: "tree" } | { what: "states" } | { what: "header" } | { what: "msg"; msg: InMsg };
+
+export class Store {
+  tree: Tree;
+  header: HeaderMsg;
+  since: number | undefined; // when the model arrived, until its first view is drawn
+  private listeners = new Set<(c: Change) => void>();
+
+  constructor(tree: TreeMsg, header: HeaderMsg) {
+    this.tree = new Tree(tree);
+    this.header = header;
+  }
+
+  setTree(msg: TreeMsg): void {
+    if (msg.rev === undefined || msg.kinds === undefined) return;
+    this.tree = new Tree(msg);
+    this.emit({ what: "tree" });
+  }
+
+  applyDiff(diff: DiffMsg): void {
+    if (this.tree.apply(diff)) this.emit({ what: "states" });
+  }
+
+  setHeader(header: HeaderMsg): void {
+    this.header = header;
+    this.emit({ what: "header" });
+  }
+
+  message(msg: InMsg): void {
+    this.emit({ what: "msg", msg });
+  }
+
+  subscribe(listener: (c: Change) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(change: Change): void {
+    for (const listener of this.listeners) listener(change);
+  }
+}

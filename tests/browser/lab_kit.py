@@ -1,0 +1,189 @@
+"""Driving a notebook in JupyterLab from playwright: open it, run cells as a user does (click,
+Ctrl+Enter), time an execution in the page's own clock, and read the graph widget's DOM."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from conducto_nb.widget.encode import CODES, COLOURS
+
+ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "browser"
+
+PROMPT = "document.querySelectorAll('.jp-Notebook .jp-Cell')[{i}].querySelector('.jp-InputPrompt')"
+
+
+@dataclass
+class Lab:
+    """A running JupyterLab server (conftest.py's `lab` fixture)."""
+
+    url: str
+    root: Path
+    log: Path
+
+
+def artifacts() -> Path:
+    """test-artifacts/browser/, made on first use; the folder ignores itself in git."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    ignore = ARTIFACTS.parent / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n")
+    return ARTIFACTS
+
+
+def shot(page: Any, name: str) -> None:
+    """A screenshot kept in test-artifacts/browser/."""
+    artifacts()
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def colour(state: str) -> str:
+    return COLOURS[state]
+
+
+def write_notebook(path: Path, cells: list[str]) -> None:
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "id": f"cell-{i}",
+                "metadata": {},
+                "source": src,
+                "outputs": [],
+                "execution_count": None,
+            }
+            for i, src in enumerate(cells)
+        ],
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path.write_text(json.dumps(nb))
+
+
+class Notebook:
+    def __init__(self, page: Any, lab: Any, cells: list[str], name: str = "test.ipynb") -> None:
+        self.page, self.lab, self.name = page, lab, name
+        write_notebook(lab.root / name, cells)
+
+    def open(self) -> Notebook:
+        page = self.page
+        page.goto(f"{self.lab.url}/lab/tree/{self.name}")
+        page.wait_for_selector(".jp-Notebook .jp-Cell")
+        self.wait_idle()
+        return self
+
+    def wait_idle(self, timeout: float = 60) -> None:
+        self.page.wait_for_selector(
+            ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout * 1000
+        )
+
+    def prompt(self, i: int) -> str:
+        return str(self.page.evaluate(f"{PROMPT.format(i=i)}.textContent")).strip()
+
+    def start(self, i: int) -> str:
+        """Click cell `i` and press Ctrl+Enter; returns its prompt from before."""
+        before = self.prompt(i)
+        for _ in range(3):  # a key pressed while the kernel connects can be lost: press again
+            self.page.locator(".jp-Notebook .jp-Cell").nth(i).locator(
+                ".jp-InputArea-editor"
+            ).click()
+            self.page.keyboard.press("Control+Enter")
+            try:
+                self.page.wait_for_function(
+                    f"{PROMPT.format(i=i)}.textContent.trim() !== {json.dumps(before)}",
+                    timeout=5000,
+                )
+                return before
+            except Exception:
+                continue
+        raise AssertionError(f"cell {i} did not start")
+
+    def run(self, i: int, timeout: float = 60) -> None:
+        """Run cell `i` and wait until it has finished."""
+        self.start(i)
+        self.page.wait_for_function(
+            f"/^\\[\\d+\\]:?$/.test({PROMPT.format(i=i)}.textContent.trim())",
+            timeout=timeout * 1000,
+        )
+
+    def timed_run(self, i: int) -> float:
+        """Seconds from the key press to cell `i` showing its new execution count, measured
+        with the page's clock (performance.now)."""
+        page = self.page
+        page.locator(".jp-Notebook .jp-Cell").nth(i).locator(".jp-InputArea-editor").click()
+        page.evaluate(
+            """i => { const p = document.querySelectorAll('.jp-Notebook .jp-Cell')[i]
+                        .querySelector('.jp-InputPrompt'); const before = p.textContent.trim();
+                window.__coDone = new Promise(resolve => {
+                  const seen = () => { const t = p.textContent.trim();
+                    if (t !== before && /^\\[\\d+\\]:?$/.test(t)) { ob.disconnect();
+                      resolve(performance.now()); } };
+                  const ob = new MutationObserver(seen);
+                  ob.observe(p, {childList: true, characterData: true, subtree: true}); });
+                window.__coStart = performance.now(); }""",
+            i,
+        )
+        page.keyboard.press("Control+Enter")
+        done = page.evaluate("window.__coDone")
+        start = page.evaluate("window.__coStart")
+        return (float(done) - float(start)) / 1000
+
+    # -- the graph widget -------------------------------------------------------------------
+    def node(self, path: str) -> Any:
+        return self.page.locator(f".co-item[data-path='{path}']").first
+
+    def state(self, path: str) -> str | None:
+        value = self.node(path).get_attribute("data-state")
+        return None if value is None else str(value)
+
+    def fill(self, path: str) -> str:
+        return str(self.node(path).locator("rect").first.get_attribute("fill"))
+
+    def wait_state(self, path: str, state: str, timeout: float = 30) -> None:
+        letter = CODES[state]
+        self.page.wait_for_function(
+            f"document.querySelector(\".co-item[data-path='{path}']\")"
+            f"?.getAttribute('data-state') === '{letter}'",
+            timeout=timeout * 1000,
+        )
+
+    def record_states(self) -> None:
+        """From now on, keep every state each node of the graph goes through."""
+        self.page.evaluate(
+            """() => { window.__coSeen = {};
+              const note = g => {
+                const p = g.getAttribute('data-path'), s = g.getAttribute('data-state');
+                const seen = (window.__coSeen[p] = window.__coSeen[p] || []);
+                if (p && s && seen[seen.length - 1] !== s) seen.push(s); };
+              document.querySelectorAll('.co-item[data-path]').forEach(note);
+              new MutationObserver(ms => ms.forEach(
+                  m => m.target.matches?.('.co-item') && note(m.target)))
+                .observe(document.body,
+                  {attributes: true, attributeFilter: ['data-state'], subtree: true}); }"""
+        )
+
+    def seen_states(self) -> dict[str, list[str]]:
+        return dict(self.page.evaluate("window.__coSeen"))
+
+    def panel_text(self) -> str:
+        return str(self.page.inner_text(".co-panel"))
+
+    def wait_panel(self, text: str, timeout: float = 30) -> None:
+        self.page.wait_for_function(
+            f"(document.querySelector('.co-panel')?.innerText || '').includes({json.dumps(text)})",
+            timeout=timeout * 1000,
+        )
+
+
+def wait_until(check: Any, timeout: float = 30, every: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(every)
