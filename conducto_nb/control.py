@@ -34,8 +34,8 @@ def socket_path(home: Path) -> Path:
     return path
 
 
-# handler(pipeline_id, action, path) -> awaitable None; raises PipelineError to refuse
-Handler = Callable[[str, str, str], Any]
+# handler(pipeline_id, action, path, args) -> awaitable or None; raises PipelineError to refuse
+Handler = Callable[[str, str, str, dict[str, Any]], Any]
 
 
 class ControlServer:
@@ -68,7 +68,10 @@ class ControlServer:
                 if not isinstance(req, dict):
                     raise ValueError("request must be a JSON object")
                 pipeline, action = str(req.get("pipeline", "")), str(req.get("action", ""))
-                result = self.handler(pipeline, action, str(req.get("path", "/")))
+                args = req.get("args") or {}
+                if not isinstance(args, dict):
+                    raise ValueError("args must be a JSON object")
+                result = self.handler(pipeline, action, str(req.get("path", "/")), args)
                 if asyncio.iscoroutine(result):
                     await result
             except PipelineError as e:
@@ -92,9 +95,15 @@ class ControlServer:
 
 
 def request(
-    address: str, pipeline_id: str, action: str, path: str = "/", timeout: float = 30
+    address: str,
+    pipeline_id: str,
+    action: str,
+    path: str = "/",
+    timeout: float = 30,
+    args: dict[str, Any] | None = None,
 ) -> None:
-    """Ask the owner at `address` to take `action`; raises ActionError with its refusal."""
+    """Ask the owner at `address` to take `action` (with JSON `args`, for modify); raises
+    ActionError with its refusal."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         try:
@@ -104,9 +113,8 @@ def request(
                 f"cannot reach the process that runs pipeline {pipeline_id} "
                 f"({address}): {e.strerror or e}"
             ) from e
-        sock.sendall(
-            json.dumps({"pipeline": pipeline_id, "action": action, "path": path}).encode() + b"\n"
-        )
+        message = {"pipeline": pipeline_id, "action": action, "path": path, "args": args or {}}
+        sock.sendall(json.dumps(message).encode() + b"\n")
         data = b""
         while not data.endswith(b"\n"):
             chunk = sock.recv(65536)

@@ -175,7 +175,9 @@ def adopt(
     )
 
 
-def act_elsewhere(pipeline_id: str, action: str, path: str) -> Run | None:
+def act_elsewhere(
+    pipeline_id: str, action: str, path: str, args: dict[str, Any] | None = None
+) -> Run | None:
     """Send `action` to the live owner of a pipeline (None), or adopt the pipeline when its
     owner died and return the live Run for the caller to act on."""
     store = shared_store()
@@ -185,7 +187,7 @@ def act_elsewhere(pipeline_id: str, action: str, path: str) -> Run | None:
         if not rec.owner_alive or rec.owner is None:
             break
         if rec.owner.control:
-            request(rec.owner.control, pipeline_id, action, path)
+            request(rec.owner.control, pipeline_id, action, path, args=args)
             return None
         if time.monotonic() > deadline:  # a detached run that never came up
             raise ActionError(

@@ -41,12 +41,15 @@ class Ownership:
     def register(self, ex: Execution) -> None:
         self.executions[ex.id] = ex
 
-    def _handle(self, pipeline_id: str, action: str, path: str) -> Any:
+    def _handle(self, pipeline_id: str, action: str, path: str, args: dict[str, Any]) -> Any:
         ex = self.executions.get(pipeline_id)
         if ex is None:
             raise ActionError(f"pipeline {pipeline_id} is not run by process {os.getpid()}")
         if action == "stop":
             return ex.stop()
+        if action == "modify":
+            ex.modify(path, args.get("command"), args.get("env"))
+            return None
         ex.act(action, path)
         return None
 

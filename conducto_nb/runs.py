@@ -188,17 +188,15 @@ class Run:
         self, path: str, *, command: str | None = None, env: Mapping[str, Any] | None = None
     ) -> Run:
         """Give the Exec at `path` a new shell command and/or its own `env`, in the running
-        tree, and run it again (Conducto's "modify"). A pipeline whose owner died is adopted
-        first; one another live process runs cannot be modified from here yet."""
+        tree, and run it again (Conducto's "modify"). A run another live process owns is
+        modified there, through its control socket; one whose owner died is adopted first."""
         if self._execution is None:
-            from .launch import adopt
+            from .launch import act_elsewhere
 
-            try:
-                adopted = adopt(self.id)
-            except ActionError as e:
-                raise ActionError(
-                    f"{e}: modify it there (the control channel has no modify)"
-                ) from e
+            args = {"command": command, "env": dict(env) if env is not None else None}
+            adopted = act_elsewhere(self.id, "modify", path, args)
+            if adopted is None:
+                return self.refresh()
             self.record, self._execution = adopted.record, adopted._execution
         assert self._execution is not None
         background_loop().call(self._execution.modify, path, command, env)

@@ -211,3 +211,17 @@ def test_cli_says_an_action_on_a_reuse_child_acts_on_its_whole_subtree() -> None
     assert "rerun acts on all of /app" in out.stdout
     run.wait(timeout=30)
     assert [a.attempt for a in run["/app/install"].attempts] == [1, 2]
+
+
+def test_another_process_modifies_a_node_of_a_run_owned_here() -> None:
+    with co.Serial() as root:
+        co.Exec("echo old", name="a")
+    run = root.run()
+    done = _python(f"""
+        import conducto_nb as co
+        co.load({run.id!r}).modify("/a", command="echo $WORD", env={{"WORD": "new"}})
+    """)
+    assert done.returncode == 0, done.stderr
+    _wait_for(lambda: len(run["/a"].attempts) == 2 and run.done)
+    assert run["/a"].stdout == "new\n"
+    assert run.tree["/a"].command == "echo $WORD"
