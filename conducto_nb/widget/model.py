@@ -62,6 +62,7 @@ class PipelineWidget(anywidget.AnyWidget):
         self.subject: Node | Run = subject
         self.display_ids: list[str] = []
         self.closed = False
+        self._broadcasting = False  # set while flush() re-sends the tree to every view
         super().__init__(tree=self._tree_value(), diff={"seq": 0, "s": {}}, header=self._header())
         self.on_msg(self._on_msg)
         pump().add(self)
@@ -80,6 +81,10 @@ class PipelineWidget(anywidget.AnyWidget):
             feed = self._feed
             with feed.lock:
                 flat, states, seq = feed.flat, state_string(feed.flat, feed.codes), feed.seq
+                if self._broadcasting:
+                    # Every view gets this tree: the changes it already holds must not come
+                    # again in the next diff (a view would see states repeat).
+                    feed.changed.clear()
             if self._encoded is None or self._encoded[0] is not flat:
                 self._encoded = (flat, encode(flat))
             state["tree"] = {**state["tree"], **self._encoded[1], "states": states, "seq": seq}
@@ -181,7 +186,11 @@ class PipelineWidget(anywidget.AnyWidget):
         header = self._header()
         with self.hold_sync():
             if rebuild:
-                self.tree = self._tree_value()
+                self._broadcasting = True
+                try:
+                    self.tree = self._tree_value()
+                finally:
+                    self._broadcasting = False
             if changed:
                 self.diff = {"seq": seq, "s": changed}
             if {**header, "now": 0} != {**self.header, "now": 0}:
