@@ -172,7 +172,7 @@ def _pip_settings() -> dict[str, str]:
 def pip_config(cert: str | None) -> str:
     """pip.conf for inside a build: the CA at `cert`, and only the host's settings that reach
     a registry over the network (local wheel folders and file:// indexes mean nothing there).
-    Mirrors scripts/images/pip_conf.py, which builds the project's own images."""
+    scripts/images.sh uses it too, for the project's own base images."""
     lines = ["[global]"] + ([f"cert = {cert}"] if cert else [])
     for key, value in _pip_settings().items():
         if key.endswith("index-url"):
