@@ -184,12 +184,16 @@ class Pump:
                     again = widget.flush()
                 except Exception:  # a widget's bug must not stop the others' updates
                     log.exception("conducto_nb widget flush failed")
-                if again is not None:
-                    with self._cond:
-                        key = id(widget)
-                        if key in self._widgets:
-                            when = time.monotonic() + again
-                            self._timers[key] = min(self._timers.get(key, when), when)
+                with self._cond:
+                    key = id(widget)
+                    # The interval counts from when this flush finished sending: a flush slowed
+                    # by a busy machine must not be followed at once by the next.
+                    if key not in self._widgets:
+                        continue
+                    self._next[key] = max(self._next.get(key, 0.0), time.monotonic() + INTERVAL)
+                    if again is not None:
+                        when = time.monotonic() + again
+                        self._timers[key] = min(self._timers.get(key, when), when)
 
 
 _pump: Pump | None = None

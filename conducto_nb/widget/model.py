@@ -159,6 +159,18 @@ class PipelineWidget(anywidget.AnyWidget):
             self._feed.mark_tree_dirty()
 
     # -- to the browser (the pump thread) ---------------------------------------------------
+    def _set_traits(
+        self, rebuild: bool, changed: dict[str, str], seq: int, header: dict[str, Any]
+    ) -> None:
+        """Set the traits that changed, sent together when the hold ends."""
+        with self.hold_sync():
+            if rebuild:
+                self.tree = self._tree_value()
+            if changed:
+                self.diff = {"seq": seq, "s": changed}
+            if {**header, "now": 0} != {**self.header, "now": 0}:
+                self.header = header
+
     def flush(self) -> float | None:
         """Send what changed since the last flush; returns when to look again."""
         if self.closed:
@@ -184,17 +196,12 @@ class PipelineWidget(anywidget.AnyWidget):
                 feed.seq += 1
             seq = feed.seq
         header = self._header()
-        with self.hold_sync():
-            if rebuild:
-                self._broadcasting = True
-                try:
-                    self.tree = self._tree_value()
-                finally:
-                    self._broadcasting = False
-            if changed:
-                self.diff = {"seq": seq, "s": changed}
-            if {**header, "now": 0} != {**self.header, "now": 0}:
-                self.header = header
+        # hold_sync sends at the end of its block: the flag covers that moment.
+        self._broadcasting = rebuild
+        try:
+            self._set_traits(rebuild, changed, seq, header)
+        finally:
+            self._broadcasting = False
         for message in details:
             self._streams.restart(message)
         for message in [*replies, *details, *self._streams.messages(chunks)]:

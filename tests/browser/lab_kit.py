@@ -162,10 +162,15 @@ class Notebook:
                 const seen = (window.__coSeen[p] = window.__coSeen[p] || []);
                 if (p && s && seen[seen.length - 1] !== s) seen.push(s); };
               document.querySelectorAll('.co-item[data-path]').forEach(note);
-              new MutationObserver(ms => ms.forEach(
-                  m => m.target.matches?.('.co-item') && note(m.target)))
-                .observe(document.body,
-                  {attributes: true, attributeFilter: ['data-state'], subtree: true}); }"""
+              // A re-render inserts fresh items already in their state: note those too.
+              new MutationObserver(ms => ms.forEach(m => {
+                  if (m.type === 'attributes') { m.target.matches?.('.co-item') && note(m.target); }
+                  m.addedNodes.forEach(n => {
+                    if (!n.querySelectorAll) return;
+                    if (n.matches('.co-item[data-path]')) note(n);
+                    n.querySelectorAll('.co-item[data-path]').forEach(note); }); }))
+                .observe(document.body, {attributes: true, attributeFilter: ['data-state'],
+                                         childList: true, subtree: true}); }"""
         )
 
     def seen_states(self) -> dict[str, list[str]]:
