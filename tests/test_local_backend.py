@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,42 +23,7 @@ from conducto_nb.backends.base import Job, Outcome
 from conducto_nb.backends.local import LocalBackend
 from conducto_nb.execs import Command
 from conducto_nb.states import State
-
-
-def in_thread(body: Callable[[], Coroutine[Any, Any, Any]], timeout: float = 30) -> Any:
-    """Run `body()` on a new event loop in a non-main thread and return its result."""
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(body())
-        except BaseException as e:
-            box["error"] = e
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join(timeout)
-    assert not thread.is_alive(), "the test body hung"
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
-
-
-class Sink:
-    """Collects what a job prints, when, and how often it was started."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, str, float]] = []
-        self.starts: list[float] = []
-
-    def __call__(self, stream: str, text: str) -> None:
-        self.items.append((stream, text, time.monotonic()))
-
-    def started(self) -> None:
-        self.starts.append(time.monotonic())
-
-    def text(self, stream: str) -> str:
-        return "".join(t for s, t, _ in self.items if s == stream)
+from tests.async_kit import Sink, in_thread
 
 
 def shell(cmd: str, cwd: Path, **kw: Any) -> Job:

@@ -3,10 +3,7 @@ fresh event loop in a background thread per test body, as the runner calls a bac
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import threading
-import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -14,6 +11,8 @@ from typing import Any
 from conducto_nb.backends.base import Job, Outcome
 from conducto_nb.backends.docker import DockerBackend
 from conducto_nb.execs import Command
+from tests.async_kit import Sink
+from tests.async_kit import in_thread as _in_thread
 
 BUSYBOX = "busybox:latest"
 PYTHON = "python:3.11-slim"
@@ -21,39 +20,8 @@ PIPELINE = "test-pipe"
 
 
 def in_thread(body: Callable[[], Coroutine[Any, Any, Any]], timeout: float = 60) -> Any:
-    """Run `body()` on a new event loop in a non-main thread and return its result."""
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(body())
-        except BaseException as e:
-            box["error"] = e
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join(timeout)
-    assert not thread.is_alive(), "the test body hung"
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
-
-
-class Sink:
-    """Collects what a job prints, when, and when it started."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, str, float]] = []
-        self.starts: list[float] = []
-
-    def __call__(self, stream: str, text: str) -> None:
-        self.items.append((stream, text, time.monotonic()))
-
-    def started(self) -> None:
-        self.starts.append(time.monotonic())
-
-    def text(self, stream: str) -> str:
-        return "".join(t for s, t, _ in self.items if s == stream)
+    """`tests.async_kit.in_thread`, with the longer wait container starts need."""
+    return _in_thread(body, timeout)
 
 
 def shell(cmd: str, *, image: str = BUSYBOX, path: str = "/sh", **kw: Any) -> Job:
