@@ -8,8 +8,9 @@ shape of distributed's worker_state_machine.
 Rules: a Serial starts child k+1 only after child k finished, and works on one child at a time
 (it waits while a later one is at work); with stop_on_error it stops at a failure. A Parallel
 starts all children. `max_concurrent` caps running Execs below a node, and a
-`ContainerReuseContext.NEW` subtree runs one Exec at a time (it shares one container); an action
-on any node of such a subtree acts on the whole subtree. Retries restart a failed Exec, except
+`ContainerReuseContext.NEW` subtree runs one Exec at a time (it shares one container; a GLOBAL
+subtree inside it runs in the pools, beside it); an action on any node of such a subtree acts on
+the whole subtree. Retries restart a failed Exec, except
 inside a killed subtree.
 """
 
@@ -250,7 +251,7 @@ class Scheduler:
             if info is None or self._tree.skipped_at_or_above(info):
                 del self._run_roots[path]
                 continue
-            full = any(a.full for a in self._tree.capped_ancestors(info))
+            full = any(a.full for a in self._tree.caps_over(info))
             blocked = full or self._visit(info)
             if not blocked and info.active == 0:
                 del self._run_roots[path]
@@ -264,7 +265,7 @@ class Scheduler:
                 return True
             self._start(info)
             return False
-        if info.full:
+        if info.holds_all_below:
             return True
         if info.serial:
             return self._visit_serial(info)
@@ -273,7 +274,7 @@ class Scheduler:
         for kid in islice(info.children, info.cursor, None):
             if kid.pending and not kid.skipped:
                 blocked = self._visit(kid) or blocked
-                if info.full:
+                if info.holds_all_below:
                     return True
         return blocked
 

@@ -40,6 +40,9 @@ class NodeInfo:
     cap: int | None = None  # max_concurrent (1 for a NEW reuse subtree)
     group: str | None = None  # the NEW reuse subtree this node belongs to
     caps: tuple[NodeInfo, ...] = ()  # capped strict ancestors (Execs only)
+    kid_caps: tuple[NodeInfo, ...] = ()  # the caps its children are under
+    container_cap: bool = False  # its cap is a NEW subtree's one container
+    escapes: bool = False  # a GLOBAL subtree below leaves an enclosing NEW subtree's cap
     retries: int = 0
     generates: bool = False
     state: State = State.PENDING
@@ -47,6 +50,7 @@ class NodeInfo:
     counts: dict[State, int] = field(default_factory=dict)
     pending: int = 0  # pending Execs below, skipped subtrees left out (own skip aside)
     active: int = 0  # queued or running Execs below
+    capped_active: int = 0  # those of them under this node's cap
     attempt: int = 0  # attempts ever started (ids ExecFinished reports)
     tries: int = 0  # attempts since the last reset, for retries
     cursor: int = 0  # children before it have nothing pending (Serial: and are passed)
@@ -61,7 +65,12 @@ class NodeInfo:
 
     @property
     def full(self) -> bool:
-        return self.cap is not None and self.active >= self.cap
+        return self.cap is not None and self.capped_active >= self.cap
+
+    @property
+    def holds_all_below(self) -> bool:
+        """Full, and nothing below escapes the cap: no need to look further down."""
+        return self.full and not self.escapes
 
     @property
     def awaiting(self) -> bool:
@@ -105,6 +114,9 @@ class StatusTree:
             group = node.path
         elif reuse is ContainerReuseContext.GLOBAL:
             group = None
+            # Its Execs go back to the pools: an enclosing container's one-at-a-time cap
+            # does not hold them (a max_concurrent still does).
+            caps = tuple(a for a in caps if not a.container_cap)
         cap = own.get("max_concurrent")
         if reuse is ContainerReuseContext.NEW:
             cap = 1 if cap is None else min(cap, 1)
@@ -121,6 +133,8 @@ class StatusTree:
             cap=cap,
             group=group,
             caps=caps if is_exec else (),
+            container_cap=reuse is ContainerReuseContext.NEW,
+            escapes=reuse is ContainerReuseContext.GLOBAL,
         )
         self.infos[info.path] = info
         if isinstance(node, Exec):
@@ -128,9 +142,10 @@ class StatusTree:
             info.generates = node.generates
             info.pending = 1
             return info
-        kid_caps = (*caps, info) if cap is not None else caps
+        info.kid_caps = (*caps, info) if cap is not None else caps
         for kid in node.children.values():  # one by one: `Execute` looks at `Generate` before it
-            info.children.append(self._build(kid, info, group, kid_caps))
+            info.children.append(self._build(kid, info, group, info.kid_caps))
+        info.escapes = info.escapes or any(k.escapes for k in info.children)
         info.counts = count_categories(k.category for k in info.children)
         info.pending = sum(k.pending for k in info.children if not k.skipped)
         info.state = info.derive()
@@ -165,6 +180,8 @@ class StatusTree:
         while d_active and node is not None:
             node.active += d_active
             node = node.parent
+        for capped in info.caps if d_active else ():
+            capped.capped_active += d_active
         self._child_changed(info.parent, old_cat, info.category)
 
     def set_skipped(self, info: NodeInfo, skipped: bool) -> None:
@@ -275,8 +292,7 @@ class StatusTree:
             self._note(info)
             old_paths.append(info.path)
         parent.node.replace_child(old.node.name, node)
-        caps = (*self.capped_ancestors(parent), *((parent,) if parent.cap is not None else ()))
-        new = self._build(node, parent, parent.group, caps)
+        new = self._build(node, parent, parent.group, parent.kid_caps)
         kept = {i.path for i in new.walk()}
         for path in old_paths:
             if path not in kept:
@@ -293,14 +309,9 @@ class StatusTree:
         """Actions on a node of a NEW reuse subtree act on the whole subtree."""
         return self.infos[info.group] if info.group else info
 
-    def capped_ancestors(self, info: NodeInfo) -> list[NodeInfo]:
-        out = []
-        node = info.parent
-        while node is not None:
-            if node.cap is not None:
-                out.append(node)
-            node = node.parent
-        return out
+    def caps_over(self, info: NodeInfo) -> tuple[NodeInfo, ...]:
+        """The capped ancestors whose caps hold `info`'s subtree."""
+        return info.parent.kid_caps if info.parent is not None else ()
 
     def skipped_at_or_above(self, info: NodeInfo) -> bool:
         node: NodeInfo | None = info

@@ -1069,3 +1069,21 @@ def test_execs_lists_every_exec_with_its_reuse_group_grafts_included() -> None:
         "/L/Generate",
         "/box/a",
     ]
+
+
+def test_a_global_subtree_inside_a_new_one_is_not_held_by_its_container() -> None:
+    with co.Serial(container_reuse_context=NEW) as root:
+        with co.Parallel(name="p"):
+            co.Exec("a", name="a")
+            co.Exec("b", name="b")
+            with co.Serial(name="g", container_reuse_context=GLOBAL):
+                co.Exec("c", name="c")
+                co.Exec("d", name="d")
+    s = Scheduler(root)
+    out = act(s, "run")
+    # One Exec of the container at a time; the GLOBAL subtree runs beside it, in the pools.
+    assert starts(out) == ["/p/a", "/p/g/c"]
+    out = finish(s, "/p/g/c")
+    assert starts(out) == ["/p/g/d"]
+    out = finish(s, "/p/a")
+    assert starts(out) == ["/p/b"]

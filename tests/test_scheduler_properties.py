@@ -174,10 +174,25 @@ def skipped_at_or_above(node: co.Node, statuses: dict[str, NodeStatus]) -> bool:
     return any(statuses[n.path].skipped for n in ancestors(node))
 
 
-def active_below(node: co.Node, statuses: dict[str, NodeStatus]) -> int:
+def active_below(node: co.Node, statuses: dict[str, NodeStatus], in_container: bool = False) -> int:
+    """Queued or running Execs below `node` (`in_container`: those in its NEW container)."""
     return sum(
-        1 for n in node.walk() if isinstance(n, co.Exec) and statuses[n.path].state in ACTIVE
+        1
+        for n in node.walk()
+        if isinstance(n, co.Exec)
+        and statuses[n.path].state in ACTIVE
+        and (not in_container or not escapes_to_pools(n, node))
     )
+
+
+def escapes_to_pools(node: co.Node, container: co.Node) -> bool:
+    """A GLOBAL node between `node` and the NEW `container` above it."""
+    n: co.Node | None = node
+    while n is not None and n is not container:
+        if n.own_params.get("container_reuse_context") is GLOBAL:
+            return True
+        n = n.parent
+    return False
 
 
 class Harness:
@@ -301,13 +316,16 @@ class Harness:
             if not isinstance(node, co.Exec):
                 assert after[path].state is derived(node, after), (path, after[path])
 
-        # caps: max_concurrent, and one Exec at a time per NEW reuse subtree
+        # caps: max_concurrent, and one Exec at a time per NEW reuse subtree (a GLOBAL
+        # subtree inside it runs in the pools: the container's cap does not hold it)
         for node in nodes.values():
             cap = node.own_params.get("max_concurrent")
-            if node.own_params.get("container_reuse_context") is NEW:
+            container = node.own_params.get("container_reuse_context") is NEW
+            if container:
                 cap = 1 if cap is None else min(cap, 1)
             if cap is not None:
-                assert active_below(node, after) <= cap, (node.path, cap)
+                active = active_below(node, after, in_container=container)
+                assert active <= cap, (node.path, cap)
 
         # only net changes, each once, and all of them
         reported = [i for i in out if isinstance(i, StateChanged)]
