@@ -31,9 +31,9 @@ from .image import Image
 from .main import main
 from .nodes import Node, Parallel, Serial
 from .params import ContainerReuseContext, SameContainer
-from .runs import NodeResult, Run, load
+from .runs import ImageResult, NodeResult, Run, load
 from .secrets import secret
-from .states import NodeStatus, State
+from .states import ImageState, NodeStatus, State
 
 __version__ = "0.1.0"
 
@@ -46,6 +46,8 @@ __all__ = [
     "Exec",
     "Image",
     "ImageBuildError",
+    "ImageResult",
+    "ImageState",
     "Lazy",
     "Node",
     "NodeNotFound",

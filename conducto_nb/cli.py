@@ -9,104 +9,19 @@ import time
 from typing import Annotated
 
 import typer
-from rich.console import Console, Group
-from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
-from rich.tree import Tree
 
 from .errors import PipelineError
 from .launch import start
 from .nodes import Node
 from .runs import Run, load
-from .states import FINISHED, NodeStatus, State
+from .states import NodeStatus, State
+from .terminal import console, images_table, run_with_view, styled, tree_view
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Run and inspect conducto_nb pipelines."
 )
-console = Console(stderr=False)
-
-COLOURS = {
-    State.PENDING: "grey62",
-    State.QUEUED: "yellow",
-    State.RUNNING: "cyan",
-    State.DONE: "green",
-    State.ERROR: "red",
-    State.WORKER_ERROR: "magenta",
-    State.KILLED: "dark_orange",
-}
-
-
-def styled(status: NodeStatus) -> Text:
-    return Text(status.label, style=COLOURS[status.state] + (" dim" if status.skipped else ""))
-
-
-def one_line(command: str, width: int = 72) -> str:
-    """A command as one short line: its first non-empty line, cut with an ellipsis."""
-    lines = [line.strip() for line in command.strip().splitlines() if line.strip()]
-    first = lines[0] if lines else ""
-    more = len(lines) > 1 or len(first) > width
-    return first[: width - 1] + "…" if more else first
-
-
-def tree_view(run: Run) -> Tree:
-    statuses = run.record.statuses()
-    pending = NodeStatus()
-
-    def add(parent: Tree | None, node: Node) -> Tree:
-        status = statuses.get(node.path, pending)
-        label = Text.assemble(node.path if node.parent is None else node.name, "  ", styled(status))
-        if node.kind == "exec":
-            label.append(f"  {one_line(getattr(node, 'command', ''))}", style="dim")
-        branch = Tree(label) if parent is None else parent.add(label)
-        for child in node.children.values():
-            add(branch, child)
-        return branch
-
-    return add(None, run.tree)
-
-
-def run_with_view(root: Node, backend: str | None = None) -> int:
-    """Run `root` showing a live tree and a progress bar; the exit code says how it ended."""
-    run = start(root, backend=backend)
-    console.print(f"pipeline {run.id} on the {run.backend} backend", highlight=False)
-    execs = [n.path for n in run.tree.walk() if n.kind == "exec"]
-    progress = Progress(
-        TextColumn(f"[bold]{run.id}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    )
-    task = progress.add_task("run", total=len(execs))
-
-    def frame() -> Group:
-        finished = sum(run.record.status(p).state in FINISHED for p in execs)
-        progress.update(task, completed=finished, total=len(execs))
-        return Group(tree_view(run), progress)
-
-    try:
-        with Live(frame(), console=console, refresh_per_second=8, transient=False) as live:
-            while not run.record.wait_idle(0.125):
-                live.update(frame())
-                execs = [n.path for n in run.tree.walk() if n.kind == "exec"]
-            live.update(frame())
-        if not console.is_terminal:
-            console.line()  # a non-terminal Live leaves its last line open
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted: killing the pipeline[/]")
-        run.stop()
-        return 130
-    for path in run.failed():
-        result = run[path]
-        console.print(f"[red]{path}[/] {result.status.label} (exit {result.exit_code})")
-        tail = (result.stderr or result.stdout).strip().splitlines()[-10:]
-        for line in tail:
-            console.print(f"  {line}", markup=False, highlight=False)
-    state = run.state
-    console.print(Text.assemble(f"pipeline {run.id}: ", styled(NodeStatus(state))))
-    return 0 if state is State.DONE else 1
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -164,6 +79,8 @@ def show(pipeline_id: str, path: Annotated[str | None, typer.Argument()] = None)
     handle = _load(pipeline_id)
     if path is None:
         console.print(tree_view(handle))
+        if (table := images_table(handle)) is not None:
+            console.print(table)
         return
     try:
         result = handle[path]
@@ -183,6 +100,31 @@ def show(pipeline_id: str, path: Annotated[str | None, typer.Argument()] = None)
         if text:
             console.rule(stream)
             console.print(text, markup=False, highlight=False, end="")
+
+
+@app.command()
+def images(
+    pipeline_id: str,
+    number: Annotated[int | None, typer.Argument(help="an image's # in the list")] = None,
+) -> None:
+    """A pipeline's co.Images with their build states, or one image's build log."""
+    handle = _load(pipeline_id)
+    table = images_table(handle)
+    if table is None:
+        console.print(f"pipeline {pipeline_id} uses no co.Image")
+        return
+    if number is None:
+        console.print(table)
+        return
+    found = handle.images
+    if not 1 <= number <= len(found):
+        console.print(f"[red]error:[/] {pipeline_id} has images 1 to {len(found)}, not {number}")
+        raise typer.Exit(2)
+    img = found[number - 1]
+    console.print(Text.assemble(img.label, "  ", img.state.value), highlight=False)
+    if img.message:
+        console.print(img.message, markup=False, highlight=False)
+    console.print(img.log or "(nothing logged)", markup=False, highlight=False, end="")
 
 
 def reuse_root(node: Node) -> Node | None:

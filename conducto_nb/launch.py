@@ -122,6 +122,7 @@ def _execute(
                 writer.set_owner(pipeline_id, own.owner())
                 writer.set_statuses(pipeline_id, [(p, *v) for p, v in rows.items()])
             own.register(ex)
+        ex.begin()
         if restore is None:
             ex.act("run", "/")
         return Run(record, ex)

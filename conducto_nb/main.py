@@ -170,7 +170,7 @@ def main(default: Callable[..., Node] | None = None, argv: Sequence[str] | None 
     if os.environ.get(GENERATE_ENV):
         sys.stdout.write(node_json(node) + "\n")
     elif run_it:
-        from .cli import run_with_view
+        from .terminal import run_with_view
 
         raise SystemExit(run_with_view(node))
     else:

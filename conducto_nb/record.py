@@ -14,6 +14,8 @@ from typing import Any
 from .states import (
     AttemptEnded,
     AttemptStarted,
+    ImageChanged,
+    ImageLog,
     NodeStatus,
     OutputChunk,
     State,
@@ -24,6 +26,7 @@ from .states import (
 __all__ = ["Attempt", "CappedText", "Record"]
 
 OUTPUT_CAP = 10 * 2**20  # characters kept per attempt and stream, the last ones
+IMAGE_LOG_CAP = 2**20  # characters kept of an image's build log, the last ones
 
 
 @dataclass
@@ -81,6 +84,8 @@ class Record:
         self._statuses = dict(statuses)
         self._attempts: dict[str, list[Attempt]] = {}
         self._output: dict[tuple[str, int, str], CappedText] = {}
+        self._images: dict[str, ImageChanged] = {}  # by key, in order of first use
+        self._image_logs: dict[str, CappedText] = {}
         self._idle = threading.Event()
         self._idle.set()
         #: Where a loaded run reads output it does not hold: (path, stream, attempt) -> text.
@@ -102,6 +107,10 @@ class Record:
                 att = self._attempt(event.path, event.attempt)
                 att.ended, att.state = event.ended, event.state
                 att.exit_code, att.message = event.exit_code, event.message
+            elif isinstance(event, ImageChanged):
+                self._images[event.key] = event
+            elif isinstance(event, ImageLog):
+                self._image_logs.setdefault(event.key, CappedText(IMAGE_LOG_CAP)).append(event.text)
             elif isinstance(event, TreeChanged):
                 self._statuses = {
                     p: s
@@ -125,6 +134,14 @@ class Record:
         with self._lock:
             for att in attempts:
                 self._attempts.setdefault(att.path, []).append(att)
+
+    def add_images(self, images: list[ImageChanged], logs: Mapping[str, str]) -> None:
+        """A loaded run's images and build logs."""
+        with self._lock:
+            for image in images:
+                self._images[image.key] = image
+            for key, text in logs.items():
+                self._image_logs.setdefault(key, CappedText(IMAGE_LOG_CAP)).append(text)
 
     def set_idle(self, idle: bool) -> None:
         if idle:
@@ -163,3 +180,13 @@ class Record:
         if text is not None:
             return str(text)
         return self.load_output(path, stream, attempt) if self.load_output else ""
+
+    def images(self) -> list[ImageChanged]:
+        """The co.Images the run uses, with their build state, in order of first use."""
+        with self._lock:
+            return list(self._images.values())
+
+    def image_log(self, key: str) -> str:
+        with self._lock:
+            text = self._image_logs.get(key)
+        return str(text) if text is not None else ""

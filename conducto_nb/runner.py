@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .backends.base import Backend, Job, Outcome
 from .errors import ActionError, NodeNotFound, PipelineError
 from .execs import Command, Exec
+from .image_builds import ImageBuilds
 from .main import GENERATE_ENV
 from .nodes import Node
 from .record import Record
@@ -36,6 +37,8 @@ from .states import (
     ACTIVE,
     AttemptEnded,
     AttemptStarted,
+    ImageChanged,
+    ImageLog,
     NodeStatus,
     OutputChunk,
     State,
@@ -92,6 +95,7 @@ class Execution:
         self.observers: list[Observer] = [record.observe]
         if writer is not None:
             self.observers.append(_StoreObserver(pipeline_id, writer, self.scheduler))
+        self.images = ImageBuilds(backend, self._publish)
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self._chores: set[asyncio.Task[None]] = set()
         self._noted_images = False
@@ -121,8 +125,15 @@ class Execution:
             for path, node, group in self.scheduler.execs()
         ]
 
+    def begin(self) -> None:
+        """Start building the pipeline's co.Images (publishing them), then run it."""
+        self.images.plan(self.job_specs())
+        self.images.start()
+
     def act(self, name: str, path: str = "/") -> None:
         """A user's action; raises ActionError when the core rejects it."""
+        if name in ("run", "rerun", "reset"):
+            self.images.retry_failed()
         rejected = self.handle(Action(name, path))
         if rejected:
             raise ActionError(rejected[0].reason, path=rejected[0].action.path)
@@ -170,6 +181,9 @@ class Execution:
                 rejected.append(ins)
             else:
                 self._publish(ins)
+                if isinstance(ins, TreeChanged):  # a generated subtree may use new images
+                    self.images.plan(self.job_specs())
+                    self.images.start()
         return rejected
 
     def _publish(self, event: object) -> None:
@@ -210,6 +224,7 @@ class Execution:
     async def _attempt(self, ins: StartExec, out: _OutputCollector) -> Outcome:
         job = self._job(ins)
         self._note_image(job, out)
+        await self.images.ready(job)  # queued while its co.Image builds; ImageBuildError
 
         def started() -> None:
             self._publish(AttemptStarted(ins.path, ins.attempt, time.time()))
@@ -342,6 +357,10 @@ class _StoreObserver:
                 ended=event.ended,
                 message=event.message,
             )
+        elif isinstance(event, ImageChanged):
+            w.set_image(self.id, event)
+        elif isinstance(event, ImageLog):
+            w.append_image_log(self.id, event.key, event.text)
         elif isinstance(event, TreeChanged):
             w.set_tree(self.id, self.scheduler.root.to_json())
             w.set_statuses(

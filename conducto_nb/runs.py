@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,13 +16,46 @@ from .loop import background_loop
 from .nodes import Node
 from .record import Attempt, Record
 from .serialize import tree_from_json
-from .states import FAILED, NodeStatus, State
+from .states import FAILED, ImageChanged, ImageState, NodeStatus, State
 
 if TYPE_CHECKING:
     from .runner import Execution
     from .store import Store
 
-__all__ = ["LIVE", "NodeResult", "Run", "load", "record_from_store", "shared_store"]
+__all__ = [
+    "LIVE",
+    "ImageResult",
+    "NodeResult",
+    "Run",
+    "load",
+    "record_from_store",
+    "shared_store",
+]
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """One co.Image a run uses: what it is, its build state, the tag it built to, the Execs
+    that need it, and (`log`) what its build printed."""
+
+    key: str
+    label: str
+    state: ImageState
+    nodes: tuple[str, ...]
+    tag: str | None
+    message: str | None
+    started: float | None
+    ended: float | None
+    record: Record = field(repr=False, compare=False)
+
+    @classmethod
+    def of(cls, record: Record, status: ImageChanged) -> ImageResult:
+        return cls(**{f.name: getattr(status, f.name) for f in fields(status)}, record=record)
+
+    @property
+    def log(self) -> str:
+        """What its build printed (the last MB)."""
+        return self.record.image_log(self.key)
 
 
 class NodeResult:
@@ -121,6 +155,11 @@ class Run:
         if path not in self.record.statuses() and path not in self.tree:
             raise KeyError(path)
         return NodeResult(self, path)
+
+    @property
+    def images(self) -> list[ImageResult]:
+        """The co.Images this run uses, with their build states and logs."""
+        return [ImageResult.of(self.record, s) for s in self.record.images()]
 
     def failed(self) -> list[str]:
         """Paths of the Execs whose last attempt failed."""
@@ -277,6 +316,7 @@ def record_from_store(pipeline_id: str) -> Record:
             for a in atts
         ]
     )
+    record.add_images(*store.images(pipeline_id))
     record.backend = rec.backend
     record.load_output = lambda path, stream, attempt: store.output(
         pipeline_id, path, stream, attempt

@@ -16,6 +16,9 @@ __all__ = [
     "ACTIVE",
     "FAILED",
     "FINISHED",
+    "ImageChanged",
+    "ImageLog",
+    "ImageState",
     "NodeStatus",
     "State",
     "StateChanged",
@@ -134,3 +137,38 @@ class AttemptEnded:
     exit_code: int | None
     ended: float
     message: str | None
+
+
+class ImageState(enum.StrEnum):
+    """Where a pipeline's co.Image is: waiting to build, building, ready (built now or found
+    built), failed, or not used at all (a backend that runs no images: local processes)."""
+
+    PENDING = "pending"
+    BUILDING = "building"
+    DONE = "done"
+    ERROR = "error"
+    UNUSED = "unused"
+
+
+@dataclass(frozen=True, slots=True)
+class ImageChanged:
+    """Observer event: one of the pipeline's co.Images changed state. `key` tells images
+    apart within a pipeline; `label` is what a person recognises it by; `nodes` are the
+    Execs that need it; `message` says why it failed or is unused."""
+
+    key: str
+    label: str
+    state: ImageState
+    nodes: tuple[str, ...]
+    tag: str | None = None
+    message: str | None = None
+    started: float | None = None
+    ended: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageLog:
+    """Observer event: lines an image's build printed (each ends with a newline)."""
+
+    key: str
+    text: str

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import StoreError
 
 if TYPE_CHECKING:
+    from .states import ImageChanged
     from .store import Owner, Store
 
 
@@ -120,6 +121,20 @@ class StoreWriter:
         self, pipeline_id: str, path: str, attempt: int, stream: str, text: str
     ) -> None:
         self._enqueue(((pipeline_id, path, attempt, stream), text))
+
+    def set_image(self, pipeline_id: str, image: ImageChanged) -> None:
+        self._put(
+            pipeline_id,
+            f"set_image {image.label}",
+            lambda: self._store.set_image(pipeline_id, image),
+        )
+
+    def append_image_log(self, pipeline_id: str, key: str, text: str) -> None:
+        self._put(
+            pipeline_id,
+            "append_image_log",
+            lambda: self._store.append_image_log(pipeline_id, key, text),
+        )
 
     def set_owner(self, pipeline_id: str, owner: Owner | None) -> None:
         self._put(pipeline_id, "set_owner", lambda: self._store.set_owner(pipeline_id, owner))

@@ -228,3 +228,16 @@ def test_load_gives_back_a_finished_run_in_this_process() -> None:
 def test_unknown_pipeline_id_is_a_clear_error() -> None:
     with pytest.raises(co.PipelineNotFound, match="nope-nop"):
         co.load("nope-nop")
+
+
+def test_images_on_the_local_backend_are_listed_as_unused() -> None:
+    image = co.Image("busybox:latest", install_pip=["requests"])
+    with co.Serial(image=image) as root:
+        co.Exec("echo hi", name="a")
+        co.Exec("echo ho", name="b", image="busybox:latest")
+    run = root.run(backend="local")
+    assert run.state is State.DONE
+    [img] = run.images
+    assert img.label == "busybox:latest + pip: requests"
+    assert img.state is co.ImageState.UNUSED and img.nodes == ("/a",)
+    assert img.message == "the local backend runs commands without images"

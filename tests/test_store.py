@@ -16,6 +16,8 @@ from types import MappingProxyType
 import pytest
 
 from conducto_nb.errors import PipelineNotFound, StoreError
+from conducto_nb.record import IMAGE_LOG_CAP
+from conducto_nb.states import ImageChanged, ImageState
 from conducto_nb.store import (
     LEASE_TIMEOUT,
     Owner,
@@ -25,6 +27,7 @@ from conducto_nb.store import (
     home,
     new_pipeline_id,
 )
+from conducto_nb.store_db import SCHEMA_VERSION
 
 TREE = {"format": "conducto_nb/1", "root": {"type": "Serial", "name": "/", "children": []}}
 STATUSES = {"/": ("pending", False), "/a": ("pending", False), "/b": ("pending", True)}
@@ -232,6 +235,45 @@ def test_a_store_from_a_newer_version_is_refused(db: Path):
     conn.close()
     with pytest.raises(StoreError, match="schema version 99"):
         Store(db)
+
+
+def test_a_store_of_the_first_version_is_upgraded_keeping_its_pipelines(db: Path):
+    s = Store(db)
+    create(s)
+    s.close()
+    with sqlite3.connect(db) as conn:  # as conducto_nb 0.1's first store left it
+        conn.execute("DROP TABLE images")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    conn.close()
+    s = Store(db)
+    assert s.load("abc-def").name == "demo"
+    image = ImageChanged("k1", "busybox + code: app", ImageState.DONE, ("/a",), tag="t:1")
+    s.set_image("abc-def", image)
+    assert s.images("abc-def") == ([image], {})
+    s.close()
+    with sqlite3.connect(db) as conn:
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    conn.close()
+    assert version == (str(SCHEMA_VERSION),)
+
+
+def test_images_keep_their_order_state_and_the_end_of_their_log(db: Path):
+    s = Store(db)
+    create(s)
+    first = ImageChanged("k1", "one", ImageState.BUILDING, ("/a", "/c"), started=1.0)
+    second = ImageChanged("k2", "two", ImageState.PENDING, ("/b",))
+    s.set_image("abc-def", first)
+    s.set_image("abc-def", second)
+    s.append_image_log("abc-def", "k1", "Step 1/2\n")
+    s.append_image_log("abc-def", "k1", "x" * IMAGE_LOG_CAP)
+    done = ImageChanged("k1", "one", ImageState.DONE, ("/a", "/c"), "t:1", None, 1.0, 2.0)
+    s.set_image("abc-def", done)  # the state changes, its place and log stay
+    images, logs = s.images("abc-def")
+    assert images == [done, second]
+    assert logs == {"k1": "x" * IMAGE_LOG_CAP}  # the last IMAGE_LOG_CAP characters
+    s.delete("abc-def")
+    assert s.images("abc-def") == ([], {})
+    s.close()
 
 
 def test_list_newest_first(store: Store):

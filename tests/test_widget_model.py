@@ -218,7 +218,7 @@ def test_diffs_carry_only_changes_and_replay_to_the_final_states(recording: None
     assert states == {p: E.code(s) for p, s in run.record.statuses().items()}
     times = [t for t, _, d in sent.sent if "diff" in d.get("state", {})]
     gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert min(gaps, default=INTERVAL) >= INTERVAL * 0.9, "at most one diff per interval"
+    assert min(gaps, default=INTERVAL) >= INTERVAL * 0.9, f"at most one diff per interval: {gaps}"
     w.close()
 
 

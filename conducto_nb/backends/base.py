@@ -12,10 +12,14 @@ import abc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..errors import BackendError
 from ..execs import Command
 from ..states import State
+
+if TYPE_CHECKING:
+    from ..image import Image
 
 __all__ = ["Backend", "Job", "Outcome", "OutputSink"]
 
@@ -84,6 +88,12 @@ class Backend(abc.ABC):
 
     async def close(self) -> None:
         """Stop every process or container this backend still has."""
+
+    async def build_image(self, image: Image, log: Callable[[str], None]) -> str:
+        """Build `image` (or find it built) where this backend's jobs run and return what
+        Jobs then name it by; `log(line)` on the runner's loop as the build prints. Only
+        called where `honours_images()`; raise ImageBuildError naming what failed."""
+        raise BackendError(f"the {self.name} backend cannot build images")
 
     def honours_images(self) -> bool:
         """False where `image` is ignored (the local backend): the runner says so once."""

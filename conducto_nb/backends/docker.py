@@ -23,7 +23,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendError
 from ..states import State
@@ -40,6 +40,9 @@ from .docker_boot import PACKAGE_MOUNT
 from .docker_daemon import Daemon, Launch, clean_orphans, import_docker
 from .docker_pool import Capacity, Pool, Pools, Spec
 from .docker_worker import Container, outcome_of
+
+if TYPE_CHECKING:
+    from ..image import Image
 
 __all__ = ["DockerBackend", "clean_orphans", "default_image"]
 
@@ -141,15 +144,19 @@ class DockerBackend(Backend):
     # -- before a run -----------------------------------------------------------------------
     async def prepare(self, pipeline_id: str, jobs: list[Job]) -> None:
         """Refuse, before anything runs, docker_run_args off the allowlist and missing images
-        (one BackendError naming every missing image and its nodes); build every co.Image the
-        pipeline uses first, concurrently (ImageBuildError names the nodes that needed it)."""
+        (one BackendError naming every missing image and its nodes). co.Images are built
+        afterwards, while the pipeline runs (`build_image`)."""
+        from ..image import Image
+
         if self.pools is None:
             await self.open()
-        await self._build_images(jobs)
         needs: dict[str, list[str]] = {}
         for job in jobs:
-            self._launch(job)  # a BackendError naming the node: a flag off the allowlist...
-            needs.setdefault(self.image_name(job.image), []).append(job.path)
+            parse_run_args(job.docker_run_args, job.path)  # a BackendError naming the node
+            if job.requires_docker:
+                self._docker_binds(job.path)
+            if not isinstance(job.image, Image):
+                needs.setdefault(self.image_name(job.image), []).append(job.path)
         names = list(needs)
         found = await asyncio.gather(*(self.daemon.has_image(n) for n in names))
         missing = [n for n, ok in zip(names, found, strict=True) if not ok]
@@ -160,32 +167,18 @@ class DockerBackend(Backend):
                 + "\n".join(lines)
             )
 
-    async def _build_images(self, jobs: list[Job]) -> None:
+    async def build_image(self, image: Image, log: Callable[[str], None]) -> str:
+        """Build a co.Image on this daemon (or find it built); jobs naming it then run in it."""
         from .. import image_build
-        from ..errors import ImageBuildError
-        from ..image import Image
 
-        users: dict[Image, list[str]] = {}
-        for job in jobs:
-            if isinstance(job.image, Image) and job.image not in self._tags:
-                users.setdefault(job.image, []).append(job.path)
-        if not users:
-            return
         if self._client is None:
             docker = import_docker()
             self._client = await asyncio.to_thread(
                 docker.DockerClient, base_url=self.daemon.url, version="auto"
             )
-        images = list(users)
-        tags = await asyncio.gather(
-            *(image_build.build(img, self._client) for img in images), return_exceptions=True
-        )
-        for img, tag in zip(images, tags, strict=True):
-            if isinstance(tag, ImageBuildError):
-                raise ImageBuildError(f"{tag} (needed by {', '.join(users[img])})") from tag
-            if isinstance(tag, BaseException):
-                raise tag
-            self._tags[img] = tag
+        tag = await image_build.build(image, self._client, log)
+        self._tags[image] = tag
+        return tag
 
     def image_name(self, image: Any) -> str:
         """The tag a node's image runs as: a built co.Image's tag, else the name given."""
@@ -197,6 +190,11 @@ class DockerBackend(Backend):
         self._on_this_loop()
         if self.closed or self.pools is None:
             return Outcome(State.WORKER_ERROR, message="the Docker backend is not open")
+        if not isinstance(job.image, str | None) and job.image not in self._tags:
+            try:  # a runner builds images first (showing the log); a direct caller may not
+                await self.build_image(job.image, lambda line: None)
+            except BackendError as e:
+                return _cannot(str(e), output)
         try:
             pool = self._pool(job)
             if job.command.is_call:

@@ -244,7 +244,7 @@ def test_a_daemon_that_stops_mid_run_fails_running_jobs_and_the_backend_recovers
             assert out.state == State.DONE and sink.text("stdout") == "back\n"
             for _ in range(50):  # the lost container ended itself: its stdin closed
                 await asyncio.sleep(0.1)
-                if gone not in [c.id for c in docker_client.containers.list(all=True)]:
+                if gone not in [c["Id"] for c in docker_client.api.containers(all=True)]:
                     break
             else:
                 raise AssertionError("the container whose daemon connection broke lives on")

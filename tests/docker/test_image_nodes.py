@@ -1,19 +1,28 @@
-"""A co.Image on a node: built before anything runs, then the node runs in it."""
+"""A co.Image on a node: built as the pipeline starts, listed with its state and log, and
+the nodes that need it run in it once built (or fail with the build's last lines)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import conducto_nb as co
 from conducto_nb.backends.docker import DockerBackend
+from conducto_nb.launch import shared_writer
+from conducto_nb.loop import background_loop
+from conducto_nb.runs import Run, record_from_store
 from conducto_nb.states import State
 
 
 @pytest.fixture
-def backend() -> DockerBackend:
-    return DockerBackend(cpu_budget=2, idle_timeout=5)
+def backend() -> Iterator[DockerBackend]:
+    backend = DockerBackend(cpu_budget=2, idle_timeout=5)
+    yield backend
+    background_loop().submit(backend.close()).result(60)  # its containers and client
 
 
 def test_a_node_runs_in_its_built_image_with_the_copied_code(
@@ -30,12 +39,70 @@ def test_a_node_runs_in_its_built_image_with_the_copied_code(
     assert run["/read"].stdout.splitlines() == ["from the image", "/conducto_nb/src"]
 
 
-def test_a_failing_build_stops_the_run_before_anything_runs(backend: DockerBackend) -> None:
+def test_a_failing_build_fails_the_nodes_that_need_it_with_its_last_lines(
+    backend: DockerBackend,
+) -> None:
     image = co.Image("busybox:latest", install_packages=["no-such-pkg-xyz"])
-    with co.Serial(image=image) as root:
-        co.Exec("echo never", name="a")
-    with pytest.raises(co.BackendError, match="needed by /a"):
-        root.run(backend=backend)
+    with co.Parallel() as root:
+        co.Exec("echo fine", name="fine", image="busybox:latest")
+        with co.Serial(name="needs", image=image, stop_on_error=False):
+            co.Exec("echo never", name="a")
+            co.Exec("echo never", name="b")
+    run = root.run(backend=backend)
+    assert run["/fine"].state is State.DONE
+    for path in ("/needs/a", "/needs/b"):
+        assert run[path].state is State.ERROR
+        assert "did not build" in run[path].stderr
+        assert "cannot install no-such-pkg-xyz" in run[path].stderr  # the build's last lines
+        assert "never" not in run[path].stdout
+    [img] = run.images
+    assert img.state is co.ImageState.ERROR and img.nodes == ("/needs/a", "/needs/b")
+    assert img.label == "busybox:latest + packages: no-such-pkg-xyz"
+    assert "cannot install no-such-pkg-xyz" in img.log
+    assert img.message and "a RUN step exited with code 1" in img.message
+
+    # A rerun tries the build again (once for both nodes), and fails the same way.
+    before = img.log.count("building ")
+    run.rerun("/needs").wait()
+    [img] = run.images
+    assert img.state is co.ImageState.ERROR and img.log.count("building ") == before + 1
+    assert run["/needs/a"].state is State.ERROR
+
+
+def test_images_build_before_their_nodes_and_are_listed_with_their_logs(
+    tmp_path: Path, backend: DockerBackend
+) -> None:
+    (tmp_path / "one.txt").write_text("1\n")
+    (tmp_path / "two.txt").write_text("2\n")
+    one = co.Image("busybox:latest", copy_dir=str(tmp_path), name="one")
+    two = co.Image("busybox:latest", install_packages=[], copy_dir=str(tmp_path), name="two")
+    with co.Parallel() as root:
+        co.Exec("cat one.txt", name="a", image=one)
+        co.Exec("cat two.txt", name="b", image=two)
+        co.Exec("cat one.txt", name="c", image=one)
+    run = root.run(backend=backend)
+    assert run.state is State.DONE
+    assert [run[p].stdout for p in ("/a", "/b", "/c")] == ["1\n", "2\n", "1\n"]
+    images = {i.label.split(" ")[0]: i for i in run.images}
+    assert set(images) == {"one", "two"}
+    assert images["one"].nodes == ("/a", "/c") and images["two"].nodes == ("/b",)
+    for img in images.values():
+        assert img.state is co.ImageState.DONE
+        assert img.tag and img.tag.startswith(f"conducto-nb/{img.label.split(' ')[0]}:")
+        assert img.tag in img.log  # "built <tag> in 1.2s" or "<tag>: up to date"
+        assert img.started is not None and img.ended is not None
+
+    # Another process sees the same list, from the store: a loaded Run, and the CLI.
+    shared_writer().flush()
+    loaded = Run(record_from_store(run.id))
+    loaded_images = [(i.key, i.state, i.tag, i.log) for i in loaded.images]
+    assert loaded_images == [(i.key, i.state, i.tag, i.log) for i in run.images]
+    cli = [str(Path(sys.executable).parent / "conducto-nb"), "images", run.id]
+    listing = subprocess.run(cli, capture_output=True, text=True, timeout=60)
+    assert listing.returncode == 0, listing.stderr
+    assert "one (busybox:latest" in listing.stdout and "done" in listing.stdout
+    log = subprocess.run([*cli, "2"], capture_output=True, text=True, timeout=60)
+    assert run.images[1].tag in log.stdout and run.images[1].label in log.stdout
 
 
 def test_reuse_for_state_install_start_and_test_a_server(backend: DockerBackend) -> None:
