@@ -32,7 +32,14 @@ if TYPE_CHECKING:
     from .runner import Restore
     from .store import StoreWriter
 
-__all__ = ["act_elsewhere", "adopt", "run", "run_async", "start"]
+__all__ = ["TakenOver", "act_elsewhere", "adopt", "run", "run_async", "start"]
+
+
+class TakenOver(ActionError):
+    """Another process adopted the pipeline first: act through it instead."""
+
+    def __init__(self, pipeline_id: str, pid: int) -> None:
+        super().__init__(f"pipeline {pipeline_id} was just taken over by process {pid}")
 
 
 def start(
@@ -80,8 +87,10 @@ def _execute(
     workdir: Path,
     persist: bool,
     restore: Restore | None = None,
+    force: bool = False,
 ) -> Run:
-    """Run `tree` in this process; `restore` carries a stored run's statuses and attempts."""
+    """Run `tree` in this process; `restore` carries a stored run's statuses and attempts
+    (TakenOver if another process adopted it first, unless `force`)."""
     from .runner import Execution
     from .store import home
 
@@ -119,7 +128,11 @@ def _execute(
                     statuses=rows,
                 )
             else:
-                writer.set_owner(pipeline_id, own.owner())
+                # Claimed and registered in one step of the loop: a control request that
+                # follows the claim finds the execution here.
+                holder = shared_store().claim(pipeline_id, own.owner(), force=force)
+                if holder is not None:
+                    raise TakenOver(pipeline_id, holder.pid)
                 writer.set_statuses(pipeline_id, [(p, *v) for p, v in rows.items()])
             own.register(ex)
         ex.begin()
@@ -147,12 +160,8 @@ def adopt(
     store = shared_store()
     store.mark_interrupted(pipeline_id)
     rec = store.load(pipeline_id)
-    if rec.owner_alive and not force:
-        raise ActionError(
-            f"pipeline {pipeline_id} is still run by process {rec.owner.pid}"
-            if rec.owner
-            else f"pipeline {pipeline_id} has an owner"
-        )
+    if rec.owner_alive and rec.owner is not None and not force:
+        raise TakenOver(pipeline_id, rec.owner.pid)
     attempts = [
         Attempt(a.path, a.attempt, a.started, a.ended, a.state, a.exit_code, a.message)
         for atts in rec.attempts.values()
@@ -173,6 +182,7 @@ def adopt(
         workdir=work,
         persist=True,
         restore=restore,
+        force=force,
     )
 
 
@@ -186,7 +196,12 @@ def act_elsewhere(
     while True:
         rec = store.load(pipeline_id)
         if not rec.owner_alive or rec.owner is None:
-            break
+            if action == "stop":
+                return None  # nothing runs: the owner is gone
+            try:
+                return adopt(pipeline_id)
+            except TakenOver:  # another process adopted it first: ask that one
+                continue
         if rec.owner.control:
             request(rec.owner.control, pipeline_id, action, path, args=args)
             return None
@@ -196,9 +211,6 @@ def act_elsewhere(
                 "answer on a control socket"
             )
         time.sleep(0.1)
-    if action == "stop":
-        return None  # nothing runs: the owner is gone
-    return adopt(pipeline_id)
 
 
 def _start_detached(

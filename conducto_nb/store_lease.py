@@ -84,6 +84,28 @@ class LeaseStore(StoreDB):
         """Take the lease (an Owner) or release it (None: the run ended cleanly)."""
         self._update(pipeline_id, f"({OWNER_COLS}) = (?, ?, ?, ?)", owner_cols(owner))
 
+    def claim(self, pipeline_id: str, owner: Owner, force: bool = False) -> Owner | None:
+        """Take the lease of a pipeline whose owner is gone, in one transaction, so of two
+        processes adopting it at once exactly one wins. None when taken; else the live owner
+        that holds it (`force`: take it all the same)."""
+        with self._tx(pipeline_id) as c:
+            row = c.execute(f"SELECT {OWNER_COLS} FROM pipelines WHERE id = ?", (pipeline_id,))
+            found = row.fetchone()
+            if found is None:
+                raise self._not_found(pipeline_id)
+            holder = owner_from(found)
+            ours = holder is not None and (holder.pid, holder.boot_id) == (
+                owner.pid,
+                owner.boot_id,
+            )
+            if not ours and not force and self.owner_alive(holder):
+                return holder
+            c.execute(
+                f"UPDATE pipelines SET ({OWNER_COLS}) = (?, ?, ?, ?) WHERE id = ?",
+                (*owner_cols(owner), pipeline_id),
+            )
+        return None
+
     def heartbeat(self, pipeline_id: str, now: float | None = None) -> None:
         """Renew the owner's lease (nothing to renew when the pipeline has no owner)."""
         now = time.time() if now is None else now

@@ -115,6 +115,73 @@ def test_owner_killed_mid_run_shows_interrupted_and_rerun_finishes_here(tmp_path
     assert run["/first"].attempts[-1].attempt == 1  # done work was not redone
 
 
+def test_processes_adopting_a_dead_pipeline_at_once_agree_on_one_owner(tmp_path: Path) -> None:
+    owner = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent("""
+            import time
+            import conducto_nb as co
+            with co.Serial() as root:
+                co.Exec("sleep 60", name="wait")
+            run = root.start()
+            while run["/wait"].state is not co.State.RUNNING:
+                time.sleep(0.02)
+            time.sleep(0.3)  # let the store writer commit
+            print(run.id, flush=True)
+            time.sleep(120)
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
+    assert owner.stdout is not None
+    pipeline_id = owner.stdout.readline().strip()
+    owner.send_signal(signal.SIGKILL)
+    owner.wait(timeout=10)
+    owner.stdout.close()
+
+    go = tmp_path / "go"
+    code = textwrap.dedent(f"""
+        import os, time
+        import conducto_nb as co
+        run = co.load({pipeline_id!r})
+        while not os.path.exists({str(go)!r}):
+            time.sleep(0.001)
+        try:
+            run.rerun()
+        except co.ActionError as e:  # it already runs again, in the process that adopted it
+            print("refused:", e)
+        adopted = co.load({pipeline_id!r})._execution is not None
+        if adopted:
+            time.sleep(1)
+            run.kill()
+        run.wait(timeout=30)
+        print("adopted" if adopted else "asked the owner")
+    """)
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=os.environ.copy(),
+        )
+        for _ in range(3)
+    ]
+    time.sleep(1.5)  # all three have loaded the pipeline and wait for the gate
+    go.touch()
+    outputs = [p.communicate(timeout=60) for p in racers]
+    assert all(p.returncode == 0 for p in racers), outputs
+    said = [out.strip().splitlines()[-1] for out, _ in outputs]
+    assert sorted(said) == ["adopted", "asked the owner", "asked the owner"], outputs
+    run = co.load(pipeline_id)
+    assert [a.attempt for a in run["/wait"].attempts] == [1, 2]  # rerun once, not per racer
+    assert run["/wait"].state is State.KILLED
+
+
 def test_detached_run_lives_in_its_own_process() -> None:
     with co.Serial() as root:
         co.Exec("echo $$ > pid; echo detached-output", name="a")

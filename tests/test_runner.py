@@ -241,3 +241,19 @@ def test_images_on_the_local_backend_are_listed_as_unused() -> None:
     assert img.label == "busybox:latest + pip: requests"
     assert img.state is co.ImageState.UNUSED and img.nodes == ("/a",)
     assert img.message == "the local backend runs commands without images"
+
+
+def test_images_of_a_generated_subtree_join_the_list_when_it_is_grafted() -> None:
+    def shards() -> co.Parallel:
+        with co.Parallel(image=co.Image("busybox:latest", install_packages=["jq"])) as p:
+            co.Exec("echo one", name="one")
+            co.Exec("echo two", name="two")
+        return p
+
+    with co.Serial() as root:
+        co.Lazy(shards, name="gen")
+    run = root.run(backend="local")
+    assert run.state is State.DONE
+    [img] = run.images
+    assert img.label == "busybox:latest + packages: jq"
+    assert img.nodes == ("/gen/Execute/one", "/gen/Execute/two")

@@ -276,6 +276,20 @@ def test_images_keep_their_order_state_and_the_end_of_their_log(db: Path):
     s.close()
 
 
+def test_of_two_claims_on_a_dead_owners_pipeline_exactly_one_wins(db: Path):
+    first, second = Store(db), Store(db)  # two connections, as two processes have
+    create(first, owner=Owner(2**22 + 7, boot_id(), time.time()))  # no such process
+    winner = Owner(1, boot_id(), time.time(), "/tmp/a.sock")  # pid 1 is alive
+    assert first.claim("abc-def", winner) is None
+    assert second.claim("abc-def", Owner(os.getpid(), boot_id(), time.time())) == winner
+    assert second.load("abc-def").owner == winner
+    forced = Owner(os.getpid(), boot_id(), time.time())
+    assert second.claim("abc-def", forced, force=True) is None  # a detached start takes it
+    assert first.load("abc-def").owner == forced
+    first.close()
+    second.close()
+
+
 def test_list_newest_first(store: Store):
     for pid in ("aaa-aaa", "bbb-bbb", "ccc-ccc"):
         create(store, pid, name=pid.upper())
