@@ -22,6 +22,9 @@ from .nodes import Node, Serial
 
 __all__ = ["Command", "Exec", "Lazy"]
 
+#: `co.Exec()` with no command: reported with the node's path when it is checked.
+NO_COMMAND: Any = type("NoCommand", (), {"__repr__": lambda self: "nothing"})()
+
 
 @dataclass
 class Command:
@@ -122,7 +125,7 @@ class Exec(Node):
 
     def __init__(
         self,
-        command: str | Callable[..., Any],
+        command: str | Callable[..., Any] = NO_COMMAND,
         *args: Any,
         params: Mapping[str, Any] | None = None,
         **kwargs: Any,
@@ -162,6 +165,10 @@ class Exec(Node):
             return
         command, args, call_kw = self._pending
         self._pending = None
+        if command is NO_COMMAND:
+            raise CommandError(
+                "an Exec needs a command: a shell string or a Python callable", path=self.path
+            )
         if isinstance(command, str):
             if not command.strip():
                 raise CommandError("an Exec needs a command, got an empty string", path=self.path)
@@ -232,7 +239,7 @@ class Lazy(Serial):
 
     def __init__(
         self,
-        command: str | Callable[..., Any],
+        command: str | Callable[..., Any] = NO_COMMAND,
         *args: Any,
         params: Mapping[str, Any] | None = None,
         **kwargs: Any,

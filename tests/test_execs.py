@@ -178,3 +178,12 @@ def test_generates_and_command_obj_are_plain_attributes() -> None:
     node.generates = True
     assert node.generates is True
     assert co.Exec("true").generates is False
+
+
+def test_an_exec_or_lazy_without_a_command_names_the_node() -> None:
+    with pytest.raises(co.CommandError, match=r"^/build: an Exec needs a command"):
+        with co.Serial():
+            co.Exec(name="build")
+    with pytest.raises(co.CommandError, match=r"^/gen/Generate: an Exec needs a command"):
+        with co.Serial():
+            co.Lazy(name="gen")
