@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -89,11 +90,7 @@ class LeaseStore(StoreDB):
         processes adopting it at once exactly one wins. None when taken; else the live owner
         that holds it (`force`: take it all the same)."""
         with self._tx(pipeline_id) as c:
-            row = c.execute(f"SELECT {OWNER_COLS} FROM pipelines WHERE id = ?", (pipeline_id,))
-            found = row.fetchone()
-            if found is None:
-                raise self._not_found(pipeline_id)
-            holder = owner_from(found)
+            holder = self._owner_in(c, pipeline_id)
             ours = holder is not None and (holder.pid, holder.boot_id) == (
                 owner.pid,
                 owner.boot_id,
@@ -105,6 +102,14 @@ class LeaseStore(StoreDB):
                 (*owner_cols(owner), pipeline_id),
             )
         return None
+
+    def _owner_in(self, c: sqlite3.Connection, pipeline_id: str) -> Owner | None:
+        """The pipeline's owner as this transaction sees it; PipelineNotFound if none."""
+        row = c.execute(f"SELECT {OWNER_COLS} FROM pipelines WHERE id = ?", (pipeline_id,))
+        found = row.fetchone()
+        if found is None:
+            raise self._not_found(pipeline_id)
+        return owner_from(found)
 
     def heartbeat(self, pipeline_id: str, now: float | None = None) -> None:
         """Renew the owner's lease (nothing to renew when the pipeline has no owner)."""
@@ -127,11 +132,7 @@ class LeaseStore(StoreDB):
         close its open attempt; returns the paths changed. Parents are not derived here."""
         now = time.time()
         with self._tx(pipeline_id) as c:
-            row = c.execute(f"SELECT {OWNER_COLS} FROM pipelines WHERE id = ?", (pipeline_id,))
-            found = row.fetchone()
-            if found is None:
-                raise self._not_found(pipeline_id)
-            owner = owner_from(found)
+            owner = self._owner_in(c, pipeline_id)
             if self.owner_alive(owner):
                 return []
             active = (pipeline_id, *_ACTIVE)

@@ -69,26 +69,23 @@ def test_an_action_the_owner_refuses_comes_back_as_an_error() -> None:
     assert "refused:" in done.stdout and "running" in done.stdout, done.stdout + done.stderr
 
 
-def test_owner_killed_mid_run_shows_interrupted_and_rerun_finishes_here(tmp_path: Path) -> None:
-    gate = tmp_path / "go"
+def _pipeline_of_a_killed_owner(execs: str) -> str:
+    """Start a Serial of `execs` (co.Exec lines) in another process, SIGKILL that process
+    once `/wait` runs, and return the pipeline's id."""
     owner = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            textwrap.dedent(f"""
-            import sys, time
-            import conducto_nb as co
-            with co.Serial() as root:
-                co.Exec("echo first-output", name="first")
-                co.Exec("test -f {gate} || sleep 60", name="wait")
-                co.Exec("echo after", name="after")
+            "import time\nimport conducto_nb as co\nwith co.Serial() as root:\n"
+            + textwrap.indent(textwrap.dedent(execs), "    ")
+            + textwrap.dedent("""
             run = root.start()
             while run["/wait"].state is not co.State.RUNNING:
                 time.sleep(0.02)
             time.sleep(0.3)  # let the store writer commit
             print(run.id, flush=True)
             time.sleep(120)
-        """),
+            """),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -99,6 +96,16 @@ def test_owner_killed_mid_run_shows_interrupted_and_rerun_finishes_here(tmp_path
     owner.send_signal(signal.SIGKILL)
     owner.wait(timeout=10)
     owner.stdout.close()
+    return pipeline_id
+
+
+def test_owner_killed_mid_run_shows_interrupted_and_rerun_finishes_here(tmp_path: Path) -> None:
+    gate = tmp_path / "go"
+    pipeline_id = _pipeline_of_a_killed_owner(f"""
+        co.Exec("echo first-output", name="first")
+        co.Exec("test -f {gate} || sleep 60", name="wait")
+        co.Exec("echo after", name="after")
+    """)
 
     run = co.load(pipeline_id)
     assert run["/first"].state is State.DONE
@@ -116,33 +123,7 @@ def test_owner_killed_mid_run_shows_interrupted_and_rerun_finishes_here(tmp_path
 
 
 def test_processes_adopting_a_dead_pipeline_at_once_agree_on_one_owner(tmp_path: Path) -> None:
-    owner = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent("""
-            import time
-            import conducto_nb as co
-            with co.Serial() as root:
-                co.Exec("sleep 60", name="wait")
-            run = root.start()
-            while run["/wait"].state is not co.State.RUNNING:
-                time.sleep(0.02)
-            time.sleep(0.3)  # let the store writer commit
-            print(run.id, flush=True)
-            time.sleep(120)
-        """),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=os.environ.copy(),
-    )
-    assert owner.stdout is not None
-    pipeline_id = owner.stdout.readline().strip()
-    owner.send_signal(signal.SIGKILL)
-    owner.wait(timeout=10)
-    owner.stdout.close()
-
+    pipeline_id = _pipeline_of_a_killed_owner('co.Exec("sleep 60", name="wait")')
     go = tmp_path / "go"
     code = textwrap.dedent(f"""
         import os, time
