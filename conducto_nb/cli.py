@@ -14,7 +14,7 @@ from rich.text import Text
 
 from .errors import PipelineError
 from .launch import start
-from .nodes import Node
+from .params import reuse_root
 from .runs import Run, load
 from .states import NodeStatus, State
 from .terminal import console, images_table, run_with_view, styled, tree_view
@@ -125,21 +125,6 @@ def images(
     if img.message:
         console.print(img.message, markup=False, highlight=False)
     console.print(img.log or "(nothing logged)", markup=False, highlight=False, end="")
-
-
-def reuse_root(node: Node) -> Node | None:
-    """The NEW reuse subtree `node` belongs to: actions on any of its nodes act on all of it."""
-    from .params import ContainerReuseContext
-
-    current: Node | None = node
-    while current is not None:
-        context = current.own_params.get("container_reuse_context")
-        if context is ContainerReuseContext.NEW:
-            return current
-        if context is ContainerReuseContext.GLOBAL:
-            return None
-        current = current.parent
-    return None
 
 
 def _act(action: str, pipeline_id: str, path: str) -> None:

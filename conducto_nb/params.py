@@ -13,7 +13,10 @@ import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .nodes import Node
 
 __all__ = [
     "PARAMS",
@@ -25,6 +28,7 @@ __all__ = [
     "SameContainer",
     "parse_duration",
     "resolve",
+    "reuse_root",
     "suggest",
 ]
 
@@ -37,6 +41,21 @@ class ContainerReuseContext(enum.StrEnum):
     INHERIT = "inherit"
     NEW = "new"
     GLOBAL = "global"
+
+
+def reuse_root(node: Node) -> Node | None:
+    """The NEW reuse subtree `node` belongs to (maybe `node` itself), or None: one container
+    runs all of it, so an action on any of its nodes acts on all of it. A nested GLOBAL
+    subtree escapes it."""
+    current: Node | None = node
+    while current is not None:
+        context = current.own_params.get("container_reuse_context")
+        if context is ContainerReuseContext.NEW:
+            return current
+        if context is ContainerReuseContext.GLOBAL:
+            return None
+        current = current.parent
+    return None
 
 
 #: Conducto's older name for ContainerReuseContext (`same_container=co.SameContainer.NEW`).

@@ -1,11 +1,13 @@
 """The graph widget's Python side, without a browser: the tree's encoding and its size, state
-diffs and their coalescing, the collapse rule, the panel's messages and actions, the static SVG,
-the display hooks, and a run followed from the store. The widget's comm is a recording one
-(`comm.create_comm` is made to be replaced); pipelines run for real on the local backend."""
+diffs and their coalescing, the collapse rule, the panel's messages and actions, the pipeline's
+co.Images and their logs, the static SVG, the display hooks, and a run followed from the store.
+The widget's comm is a recording one (tests/widget_kit.py); pipelines run for real on the local
+backend (tests/docker/test_widget_images.py builds images for real)."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import json
 import os
@@ -28,67 +30,18 @@ else:
     pytest.importorskip("anywidget", reason="pip install 'conducto_nb[lab]'")
 
 import comm
-from comm.base_comm import BaseComm
 
 from conducto_nb.widget import encode as E
 from conducto_nb.widget.feed import INTERVAL
 from conducto_nb.widget.markdown import BlockScanner, to_html
-from conducto_nb.widget.model import PipelineWidget
 from conducto_nb.widget.static_svg import to_dot
-
-
-class RecordingComm(BaseComm):
-    """A comm that keeps what the widget sends, with the time it sent it."""
-
-    sent: list[tuple[float, str, dict[str, Any]]]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.sent = []
-        super().__init__(*args, **kwargs)
-
-    def publish_msg(self, msg_type: str, data: Any = None, *a: Any, **k: Any) -> None:
-        self.sent.append((time.monotonic(), msg_type, json.loads(json.dumps(data or {}))))
-
-    def updates(self, key: str) -> list[Any]:
-        return [d["state"][key] for _, _, d in self.sent if key in d.get("state", {})]
-
-    def custom(self, kind: str) -> list[dict[str, Any]]:
-        return [
-            d["content"]
-            for _, _, d in self.sent
-            if d.get("method") == "custom" and d["content"].get("type") == kind
-        ]
-
-    def receive(self, content: dict[str, Any]) -> None:
-        """A message from the browser, through the comm's own handler."""
-        self.handle_msg(
-            {"content": {"data": {"method": "custom", "content": content}}, "buffers": []}
-        )
+from tests.widget_kit import RecordingComm, finished, image_state, wait_for, widget_of
 
 
 @pytest.fixture
 def recording(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(comm, "create_comm", RecordingComm)
     yield
-
-
-def widget_of(subject: Any) -> tuple[PipelineWidget, RecordingComm]:
-    w = PipelineWidget(subject)
-    assert isinstance(w.comm, RecordingComm)
-    return w, w.comm
-
-
-def finished(sent: RecordingComm) -> bool:
-    """The widget has said its run ended."""
-    last = sent.updates("header")[-1]
-    return bool(last["kind"] != "node" and last["started"] and not last["live"])
-
-
-def wait_for(check: Any, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def decode(tree: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
@@ -368,6 +321,134 @@ def test_observe_and_stop_observing_a_live_run() -> None:
     run.reset("/")
     time.sleep(0.2)
     assert count and len(seen) == count
+
+
+# -- co.Images and the NEW reuse notice -------------------------------------------------------
+def imaged() -> co.Serial:
+    tools = co.Image("busybox:latest", install_packages=["curl"], name="tools")
+    with co.Serial(image=tools) as root:
+        with co.Serial(name="app", container_reuse_context=co.ContainerReuseContext.NEW):
+            co.Exec("echo app", name="test")
+            with co.Serial(name="free", container_reuse_context=co.ContainerReuseContext.GLOBAL):
+                co.Exec("echo free", name="x")
+        co.Exec("echo other", name="other", image="busybox:latest")  # a plain name: no build
+    return root
+
+
+@pytest.fixture
+def local(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs started here (from a panel too) use the local backend, whatever daemon answers."""
+    monkeypatch.setenv("CONDUCTO_NB_BACKEND", "local")
+
+
+def test_a_tree_not_run_yet_shows_its_images_pending_then_unused_on_the_local_backend(
+    recording: None, local: None
+) -> None:
+    w, sent = widget_of(imaged())
+    [opened] = sent.sent[0][2]["state"]["images"]
+    assert opened["label"] == "tools (busybox:latest + packages: curl)"
+    assert (opened["state"], opened["n"], opened["message"]) == (
+        "pending",
+        2,  # /app/test and /app/free/x: /other names an image, it builds none
+        "built when the pipeline starts",
+    )
+    sent.receive({"type": "watch_image", "key": opened["key"]})
+    wait_for(lambda: sent.custom("image"))
+    assert sent.custom("image")[0] == {
+        "type": "image",
+        "key": opened["key"],
+        "nodes": ["/app/test", "/app/free/x"],
+        "more": 0,
+        "log": "",
+    }
+    w.act("run", "/")
+    assert isinstance(w.subject, co.Run)
+    w.subject.wait(30)
+    wait_for(lambda: finished(sent) and sent.updates("images")[-1][0]["state"] == "unused")
+    final = sent.updates("images")[-1][0]
+    assert final["key"] == opened["key"] and final["n"] == 2
+    assert final["message"] == "the local backend runs commands without images"
+    assert [[i["state"] for i in u] for u in sent.updates("images")] == [["pending"], ["unused"]]
+    assert not sent.custom("ilog"), "the local backend builds nothing: no log"
+    w.close()
+
+
+def test_a_run_read_from_the_store_carries_its_images(recording: None, local: None) -> None:
+    run = imaged().start(detach=True)  # another process owns it: the widget reads the store
+    w, sent = widget_of(co.load(run.id))
+    assert w.header["kind"] == "store"
+    wait_for(lambda: finished(sent), 60)
+    [image] = sent.updates("images")[-1]
+    assert image["state"] == "unused" and image["n"] == 2
+    w.close()
+
+
+def test_a_node_panel_names_its_images_and_the_new_subtree_its_actions_act_on(
+    recording: None,
+) -> None:
+    root = imaged()
+    w, sent = widget_of(root)
+    for path in ("/app/test", "/app", "/app/free/x", "/other", "/"):
+        sent.receive({"type": "watch", "path": path})
+    wait_for(lambda: len(sent.custom("detail")) >= 5)
+    details = {d["path"]: d for d in sent.custom("detail")}
+    assert details["/app/test"]["reuse_root"] == "/app"
+    for path in ("/app", "/app/free/x", "/other", "/"):
+        assert "reuse_root" not in details[path], path  # the root itself; GLOBAL escapes; outside
+    [key] = [i["key"] for i in w.images]
+    assert details["/app/test"]["images"] == [key] and details["/app/free/x"]["images"] == [key]
+    assert details["/other"]["images"] == [] and details["/app"]["images"] == []
+    w.close()
+
+
+def test_image_logs_are_sent_only_while_their_panel_is_open(recording: None, local: None) -> None:
+    """Build log lines published as the runner publishes them (its ImageBuilds' `publish`, on
+    the loop): the panel gets the log so far when it opens, then only what was appended."""
+    from conducto_nb.loop import background_loop
+    from conducto_nb.states import ImageChanged, ImageLog, ImageState
+
+    with co.Serial() as root:
+        co.Exec("sleep 30", name="long")
+    w, sent = widget_of(root)
+    w.act("run", "/")
+    run = w.subject
+    assert isinstance(run, co.Run) and run._execution is not None
+    ex = run._execution
+
+    def publish(event: object) -> None:
+        background_loop().call(ex.images.publish, event)
+
+    building = ImageChanged("k1", "demo", ImageState.BUILDING, ("/long",), started=time.time())
+    publish(building)
+    publish(ImageLog("k1", "step 1\n"))
+    wait_for(lambda: image_state(sent, "k1") == "building")
+    time.sleep(INTERVAL * 2)
+    assert not sent.custom("ilog"), "nobody watches: no log goes out"
+
+    sent.receive({"type": "watch_image", "key": "k1"})
+    wait_for(lambda: sent.custom("image"))
+    assert sent.custom("image")[-1]["log"] == "step 1\n"  # the log so far, once
+    publish(ImageLog("k1", "step 2\n"))
+    publish(ImageLog("k1", "step 3\n"))
+    wait_for(lambda: "step 3" in "".join(m["text"] for m in sent.custom("ilog")))
+    assert [m["text"] for m in sent.custom("ilog")] in (
+        ["step 2\nstep 3\n"],
+        ["step 2\n", "step 3\n"],
+    )
+    publish(dataclasses.replace(building, state=ImageState.DONE, tag="t:1", ended=time.time()))
+    wait_for(lambda: image_state(sent, "k1") == "done")
+    time.sleep(INTERVAL * 2)
+    assert len(sent.custom("image")) == 1, "a state change goes in the trait; the log stays put"
+
+    sent.receive({"type": "unwatch_image", "key": "k1"})
+    time.sleep(INTERVAL * 2)
+    before = len(sent.custom("ilog"))
+    publish(ImageLog("k1", "step 4\n"))
+    time.sleep(INTERVAL * 3)
+    assert len(sent.custom("ilog")) == before, "closed: no more log"
+    run.kill()
+    run.wait(30)
+    w.close()
 
 
 # -- a run another process owns ----------------------------------------------------------------

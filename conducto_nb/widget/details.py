@@ -1,11 +1,14 @@
 """What the panel shows for one node, built only when a user opens it (so the widget's initial
 state stays small): path, doc, command, effective parameters with where each came from, state,
-attempts with exit codes and times, and the last attempt's output.
+attempts with exit codes and times, the last attempt's output, the co.Images it needs (the
+browser says it waits for one from their live states), and the NEW reuse subtree its actions
+act on as a whole.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .. import params as P
@@ -16,6 +19,7 @@ from .markdown import BlockScanner, blocks, rendered, to_html
 if TYPE_CHECKING:
     from ..nodes import Node
     from ..record import Record
+    from ..states import ImageChanged
 
 __all__ = ["OUTPUT_SHOWN", "OutputStreams", "detail", "tail"]
 
@@ -30,9 +34,10 @@ def detail(
     letter: str,
     actions: list[str],
     output: dict[str, str] | None = None,
+    images: Iterable[ImageChanged] = (),
 ) -> dict[str, Any]:
     """The `detail` message for the node at `path` (absolute, in `top`'s tree); `output` gives
-    the streams when the caller has read them already."""
+    the streams when the caller has read them already; `images` are the pipeline's."""
     try:
         node = top[path]
     except NodeNotFound:
@@ -59,7 +64,11 @@ def detail(
         "attempts": [],
         "stdout": "",
         "stderr": "",
+        "images": [i.key for i in images if path in i.nodes],
     }
+    group = P.reuse_root(node)
+    if group is not None and group is not node:
+        out["reuse_root"] = group.path
     if isinstance(node, Exec):
         out["command"] = node.command
         out["editable"] = not node.command_obj.is_call

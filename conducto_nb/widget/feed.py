@@ -13,7 +13,15 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from ..states import AttemptEnded, AttemptStarted, OutputChunk, StateChanged, TreeChanged
+from ..states import (
+    AttemptEnded,
+    AttemptStarted,
+    ImageChanged,
+    ImageLog,
+    OutputChunk,
+    StateChanged,
+    TreeChanged,
+)
 from .encode import Flat, code
 
 __all__ = ["INTERVAL", "Feed", "Pump", "pump"]
@@ -42,6 +50,13 @@ class Feed:
         self.replies: list[dict[str, Any]] = []
         self.started: float | None = None
         self.last_end: float | None = None
+        # The pipeline's co.Images, by key in order of first use; the trait is re-sent whole.
+        self.images: dict[str, ImageChanged] = {}
+        self.images_dirty = False
+        self.watching_images: Counter[str] = Counter()  # image panels open, per view
+        self.to_watch_images: list[str] = []
+        self.image_chunks: list[tuple[str, str]] = []  # build log of watched images
+        self.stale_images: set[str] = set()  # watched images whose panel content changed
 
     def __call__(self, event: object) -> None:
         """The observer: on the loop thread, so record and return."""
@@ -64,9 +79,36 @@ class Feed:
                     self.stale.add(event.path)
             elif isinstance(event, TreeChanged):
                 self.tree_dirty = True
+            elif isinstance(event, ImageChanged):
+                self._set_image(event)
+            elif isinstance(event, ImageLog):
+                if event.key in self.watching_images:
+                    self.image_chunks.append((event.key, event.text))
             else:
                 return
         self.wake()
+
+    def _set_image(self, status: ImageChanged) -> None:
+        """(Under the lock.) The chip follows; an open panel lists the nodes anew."""
+        old = self.images.get(status.key)
+        if old == status:
+            return
+        self.images[status.key] = status
+        self.images_dirty = True
+        if status.key in self.watching_images and (old is None or old.nodes != status.nodes):
+            self.stale_images.add(status.key)
+
+    def install_images(self, images: list[ImageChanged]) -> None:
+        """The images as read afresh (a snapshot, the store): what differs is sent."""
+        with self.lock:
+            for status in images:
+                self._set_image(status)
+            gone = self.images.keys() - {i.key for i in images}
+            for key in gone:
+                del self.images[key]
+                if key in self.watching_images:
+                    self.stale_images.add(key)  # its open panel says it is gone
+            self.images_dirty |= bool(gone)
 
     def install(self, flat: Flat, codes: Mapping[str, str]) -> None:
         """A new snapshot: the next full state carries it, so pending diffs are moot."""
@@ -101,6 +143,26 @@ class Feed:
             self.watching[path] += 1
             self.to_watch.append(path)
         self.wake()
+
+    def ask_watch_image(self, key: str) -> None:
+        """An image's panel opened: keep its build log from now on, and send its details."""
+        with self.lock:
+            self.watching_images[key] += 1
+            self.to_watch_images.append(key)
+        self.wake()
+
+    def unwatch_image(self, key: str) -> None:
+        with self.lock:
+            self.watching_images[key] -= 1
+            if self.watching_images[key] <= 0:
+                del self.watching_images[key]
+                self.image_chunks = [c for c in self.image_chunks if c[0] != key]
+
+    def restart_image_log(self, key: str) -> None:
+        """Drop the log kept for `key`, in the same step as the log so far is read."""
+        with self.lock:
+            self.image_chunks = [c for c in self.image_chunks if c[0] != key]
+            self.stale_images.discard(key)
 
     def reply(self, message: dict[str, Any]) -> None:
         with self.lock:

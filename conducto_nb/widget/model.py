@@ -1,16 +1,18 @@
-"""The live graph widget (anywidget): three synced traits and a few custom messages.
+"""The live graph widget (anywidget): four synced traits and a few custom messages.
 
 - `tree`: the tree in columnar form with every node's state letter and the `seq` of the last
   diff those states include; sent whole only when the widget opens, the tree changes (a Lazy
   graft, a run starting) or a browser asks (a page reload).
 - `diff`: `{"seq": n, "s": {path: letter}}`, the states that changed since diff n-1.
 - `header`: run id, times, whether it is live, the actions a panel offers.
+- `images`: the pipeline's co.Images and their build states (images.py), whole when one changes.
 
-Browser -> kernel: `watch` / `unwatch` a node (its panel opened or closed), `act` (run, rerun,
-reset, skip, unskip, kill, debug) and `modify`. Kernel -> browser: `detail` (a panel's
-content), `out` (output of watched nodes), `acted` (an action's outcome). Handlers may run on
-a kernel subshell thread while a cell is busy: they only take locks, call `Run` methods and
-wake the pump, which alone sends.
+Browser -> kernel: `watch` / `unwatch` a node (its panel opened or closed), `watch_image` /
+`unwatch_image`, `act` (run, rerun, reset, skip, unskip, kill, debug) and `modify`. Kernel ->
+browser: `detail` (a panel's content), `out` (output of watched nodes), `image` (an image
+panel's content), `ilog` (build log of watched images), `acted` (an action's outcome).
+Handlers may run on a kernel subshell thread while a cell is busy: they only take locks, call
+`Run` methods and wake the pump, which alone sends.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ..errors import PipelineError
 from .details import OutputStreams
 from .encode import STATIC, Flat, encode, state_string
 from .feed import Feed, pump
+from .images import encode_images, log_messages
 from .sources import Source, source_for
 
 if TYPE_CHECKING:
@@ -43,6 +46,7 @@ class PipelineWidget(anywidget.AnyWidget):
     tree = traitlets.Dict().tag(sync=True)
     diff = traitlets.Dict().tag(sync=True)
     header = traitlets.Dict().tag(sync=True)
+    images: traitlets.List[dict[str, Any]] = traitlets.List().tag(sync=True)
 
     def __init__(self, subject: Node | Run) -> None:
         self._uid = uuid.uuid4().hex[:12]
@@ -63,7 +67,11 @@ class PipelineWidget(anywidget.AnyWidget):
         self.display_ids: list[str] = []
         self.closed = False
         self._broadcasting = False  # set while flush() re-sends the tree to every view
-        super().__init__(tree=self._tree_value(), diff={"seq": 0, "s": {}}, header=self._header())
+        with self._feed.lock:
+            images, self._feed.images_dirty = encode_images(self._feed.images.values()), False
+        super().__init__(
+            tree=self._tree_value(), diff={"seq": 0, "s": {}}, header=self._header(), images=images
+        )
         self.on_msg(self._on_msg)
         pump().add(self)
 
@@ -116,6 +124,10 @@ class PipelineWidget(anywidget.AnyWidget):
             self._feed.ask_watch(path)
         elif kind == "unwatch":
             self._feed.unwatch(path)
+        elif kind == "watch_image":
+            self._feed.ask_watch_image(str(content.get("key")))
+        elif kind == "unwatch_image":
+            self._feed.unwatch_image(str(content.get("key")))
         elif kind == "act":
             self.act(str(content.get("action")), path, content)
         elif kind == "modify":
@@ -147,6 +159,7 @@ class PipelineWidget(anywidget.AnyWidget):
             remember(run, self)
         with self._feed.lock:
             self._feed.stale.update(self._feed.watching)  # open panels: new actions, new states
+            self._feed.stale_images.update(self._feed.watching_images)  # a log of its own
         self._feed.mark_tree_dirty()
 
     def _wake(self) -> None:
@@ -160,7 +173,12 @@ class PipelineWidget(anywidget.AnyWidget):
 
     # -- to the browser (the pump thread) ---------------------------------------------------
     def _set_traits(
-        self, rebuild: bool, changed: dict[str, str], seq: int, header: dict[str, Any]
+        self,
+        rebuild: bool,
+        changed: dict[str, str],
+        seq: int,
+        header: dict[str, Any],
+        images: list[dict[str, Any]] | None,
     ) -> None:
         """Set the traits that changed, sent together when the hold ends."""
         with self.hold_sync():
@@ -170,6 +188,8 @@ class PipelineWidget(anywidget.AnyWidget):
                 self.diff = {"seq": seq, "s": changed}
             if {**header, "now": 0} != {**self.header, "now": 0}:
                 self.header = header
+            if images is not None and images != self.images:
+                self.images = images
 
     def flush(self) -> float | None:
         """Send what changed since the last flush; returns when to look again."""
@@ -187,24 +207,33 @@ class PipelineWidget(anywidget.AnyWidget):
             src.snapshot(feed)
         with feed.lock:
             stale, feed.stale = feed.stale, set()
+            asked_images, feed.to_watch_images = feed.to_watch_images, []
+            stale_images, feed.stale_images = feed.stale_images, set()
         details = [src.detail(feed, p) for p in dict.fromkeys([*asked, *stale])]
+        keys = dict.fromkeys([*asked_images, *stale_images])
+        details += [src.image_detail(feed, k) for k in keys]
         with feed.lock:
             changed, feed.changed = feed.changed, {}
             chunks, feed.chunks = feed.chunks, []
+            logs, feed.image_chunks = feed.image_chunks, []
             replies, feed.replies = feed.replies, []
             if changed:
                 feed.seq += 1
             seq = feed.seq
+            images = encode_images(feed.images.values()) if feed.images_dirty else None
+            feed.images_dirty = False
         header = self._header()
         # hold_sync sends at the end of its block: the flag covers that moment.
         self._broadcasting = rebuild
         try:
-            self._set_traits(rebuild, changed, seq, header)
+            self._set_traits(rebuild, changed, seq, header, images)
         finally:
             self._broadcasting = False
         for message in details:
-            self._streams.restart(message)
-        for message in [*replies, *details, *self._streams.messages(chunks)]:
+            if message["type"] == "detail":
+                self._streams.restart(message)
+        outs = [*self._streams.messages(chunks), *log_messages(logs)]
+        for message in [*replies, *details, *outs]:
             self.send(message)
         idle = src.idle
         if not idle and self._was_idle:

@@ -17,6 +17,7 @@ from ..serialize import tree_from_json
 from .details import detail
 from .encode import Flat, code, flatten
 from .feed import Feed
+from .images import image_detail, tree_images
 
 if TYPE_CHECKING:
     from ..nodes import Node
@@ -44,6 +45,13 @@ class Source:
     def detail(self, feed: Feed, path: str) -> dict[str, Any]:
         """A panel's details for `path`; streaming its output from then on."""
         raise NotImplementedError
+
+    def image_detail(self, feed: Feed, key: str) -> dict[str, Any]:
+        """An image panel's details; streaming its build log from then on."""
+        feed.restart_image_log(key)
+        with feed.lock:
+            status = feed.images.get(key)
+        return image_detail(key, status, "")
 
     def poll(self, feed: Feed) -> Source | None:
         """Look for changes no event reports; may return the source to hand over to."""
@@ -78,11 +86,13 @@ class NodeSource(Source):
     def snapshot(self, feed: Feed) -> None:
         skipped = {n.path: "P" for n in self.node.walk() if n.own_params.get("skip")}
         feed.install(flatten(self.node), skipped)
+        feed.install_images(tree_images(self.node))
 
     def detail(self, feed: Feed, path: str) -> dict[str, Any]:
         with feed.lock:
-            letter = feed.codes.get(path, "p")
-        return detail(self.node, path, None, letter, ["run"] if path == self.node.path else [])
+            letter, images = feed.codes.get(path, "p"), list(feed.images.values())
+        actions = ["run"] if path == self.node.path else []
+        return detail(self.node, path, None, letter, actions, images=images)
 
     def actions(self) -> list[str]:
         return ["run"]
@@ -136,6 +146,7 @@ class LiveSource(_RunSource):
         def grab() -> None:
             flat = flatten(ex.scheduler.root)
             feed.install(flat, {p: code(s) for p, s in ex.record.statuses().items()})
+            feed.install_images(ex.record.images())
             if self._stop is None:
                 self._stop = self.run.observe(feed)
                 _install_times(feed, ex.record, flat)
@@ -148,8 +159,23 @@ class LiveSource(_RunSource):
 
         def grab() -> dict[str, Any]:
             feed.restart_stream(path)
-            letter = feed.codes.get(path, "p")
-            return detail(ex.scheduler.root, path, ex.record, letter, self.actions())
+            with feed.lock:
+                letter, images = feed.codes.get(path, "p"), list(feed.images.values())
+            root = ex.scheduler.root
+            return detail(root, path, ex.record, letter, self.actions(), images=images)
+
+        return background_loop().call(grab)
+
+    def image_detail(self, feed: Feed, key: str) -> dict[str, Any]:
+        """Read in one step of the loop: no log line falls between the text and the stream."""
+        ex = self.run._execution
+        assert ex is not None
+
+        def grab() -> dict[str, Any]:
+            feed.restart_image_log(key)
+            with feed.lock:
+                status = feed.images.get(key)
+            return image_detail(key, status, ex.record.image_log(key))
 
         return background_loop().call(grab)
 
@@ -172,6 +198,7 @@ class StoreSource(_RunSource):
         self.record = run.record
         self._tree: tuple[object, Node] | None = None
         self._sent: dict[tuple[str, str], int] = {}  # output characters sent per stream
+        self._sent_logs: dict[str, str] = {}  # the build log sent so far, per watched image
 
     @property
     def idle(self) -> bool:
@@ -185,6 +212,7 @@ class StoreSource(_RunSource):
     def snapshot(self, feed: Feed) -> None:
         flat = flatten(self.tree())
         feed.install(flat, {p: code(s) for p, s in self.record.statuses().items()})
+        feed.install_images(self.record.images())
         _install_times(feed, self.record, flat)
 
     def detail(self, feed: Feed, path: str) -> dict[str, Any]:
@@ -193,8 +221,17 @@ class StoreSource(_RunSource):
         for stream, text in output.items():
             self._sent[path, stream] = len(text)
         with feed.lock:
-            letter = feed.codes.get(path, "p")
-        return detail(self.tree(), path, self.record, letter, self.actions(), output)
+            letter, images = feed.codes.get(path, "p"), list(feed.images.values())
+        actions = self.actions()
+        return detail(self.tree(), path, self.record, letter, actions, output, images=images)
+
+    def image_detail(self, feed: Feed, key: str) -> dict[str, Any]:
+        log = self.record.image_log(key)
+        feed.restart_image_log(key)
+        self._sent_logs[key] = log
+        with feed.lock:
+            status = feed.images.get(key)
+        return image_detail(key, status, log)
 
     def poll(self, feed: Feed) -> Source | None:
         if self.run._execution is not None:  # adopted here (an action found its owner dead)
@@ -218,8 +255,25 @@ class StoreSource(_RunSource):
                     with feed.lock:
                         feed.chunks.append((path, attempts[-1].attempt, stream, text[sent:]))
                 self._sent[path, stream] = len(text)
+        self._poll_images(feed)
         _install_times(feed, self.record, feed.flat)
         return None
+
+    def _poll_images(self, feed: Feed) -> None:
+        """Image states, and the build log appended since for open image panels."""
+        feed.install_images(self.record.images())
+        with feed.lock:
+            watched = list(feed.watching_images)
+        for key in watched:
+            log, sent = self.record.image_log(key), self._sent_logs.get(key)
+            if sent is None or log == sent:
+                continue
+            with feed.lock:
+                if log.startswith(sent):
+                    feed.image_chunks.append((key, log[len(sent) :]))
+                else:  # its start was cut off (the store keeps the last MB): send it afresh
+                    feed.stale_images.add(key)
+            self._sent_logs[key] = log
 
     def act(self, action: str, path: str, args: dict[str, Any]) -> Source | None:
         super().act(action, path, args)

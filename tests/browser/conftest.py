@@ -22,12 +22,11 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
-from lab_kit import Lab, artifacts
+from lab_kit import Lab, artifacts, missing
 
-IN_CI = bool(os.environ.get("CI"))
 CHROMIUM = os.environ.get("CONDUCTO_NB_CHROMIUM", "/usr/bin/chromium")
 HERE = Path(__file__).parent
 BASE_SETTINGS: dict[str, dict[str, Any]] = {
@@ -48,13 +47,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if HERE in item.path.parents:
             item.add_marker(pytest.mark.browser)
-
-
-def missing(reason: str) -> NoReturn:
-    """Skip on a laptop; under CI, an error: a skip must never hide there."""
-    if IN_CI:
-        pytest.fail(f"CI needs the browser tests: {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def _free_port() -> int:

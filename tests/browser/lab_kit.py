@@ -4,16 +4,46 @@ Ctrl+Enter), time an execution in the page's own clock, and read the graph widge
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+import pytest
 
 from conducto_nb.widget.encode import CODES, COLOURS
 
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "browser"
 
 PROMPT = "document.querySelectorAll('.jp-Notebook .jp-Cell')[{i}].querySelector('.jp-InputPrompt')"
+
+
+def missing(reason: str) -> NoReturn:
+    """Skip on a laptop; under CI, an error: a skip must never hide there."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI needs the browser tests: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def docker_or_missing() -> Any:
+    """A docker SDK client whose daemon answers (the kernel's pipelines will build and run
+    there), or missing() with why; the busybox image the tests build from must be there."""
+    try:
+        import docker
+    except ImportError:
+        missing("the docker SDK is missing: pip install 'conducto_nb[docker]'")
+    try:
+        client = docker.from_env(timeout=10)
+        client.ping()
+    except Exception as e:
+        missing(f"no Docker daemon answers ({e}); start one with `bash scripts/docker.sh`")
+    try:
+        client.images.get("busybox:latest")
+    except docker.errors.ImageNotFound:
+        client.close()
+        missing("image busybox:latest is missing: build it with `bash scripts/images.sh`")
+    return client
 
 
 @dataclass

@@ -1,7 +1,11 @@
 // The panel of the selected node: path, doc, command, parameters (own or inherited), state,
 // attempts, output streaming in, and the actions; "modify" edits the command or env and reruns.
+// It names the co.Images the node needs (saying when it waits for one to build, from live
+// states) and the NEW reuse subtree its actions act on as a whole.
+import { h, link, time } from "./dom";
+import { paint } from "./images";
 import { appendOutput, renderOutput } from "./markdown";
-import type { ActedMsg, AttemptMsg, DetailMsg, OutMsg, OutgoingMsg, ParamMsg } from "./protocol";
+import type { ActedMsg, AttemptMsg, DetailMsg, ImageMsg, OutMsg, OutgoingMsg, ParamMsg } from "./protocol";
 import { COLOURS, INK, labelOf, stateOf } from "./tree";
 
 const ACTION_TITLES: Record<string, string> = {
@@ -15,23 +19,6 @@ const ACTION_TITLES: Record<string, string> = {
   debug: "open a debug session for this node",
 };
 
-function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  cls: string,
-  parent?: HTMLElement,
-  text?: string,
-): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  if (parent) parent.appendChild(e);
-  return e;
-}
-
-function time(t: number | null): string {
-  return t === null ? "" : new Date(t * 1000).toLocaleTimeString();
-}
-
 export class Panel {
   readonly el: HTMLDivElement;
   path: string | null = null;
@@ -41,10 +28,14 @@ export class Panel {
   private outEls: Record<"stdout" | "stderr", HTMLElement | null> = { stdout: null, stderr: null };
   private status: HTMLElement | null = null;
   private html = new Map<string, string>(); // Markdown blocks of the output: source -> HTML
+  private letter = "p";
+  private imageNote: HTMLElement | null = null;
 
   constructor(
     private readonly send: (m: OutgoingMsg) => void,
     private readonly onClose: () => void,
+    private readonly images: () => ImageMsg[],
+    private readonly onImage: (key: string) => void,
   ) {
     this.el = h("div", "co-panel");
     this.el.hidden = true;
@@ -53,6 +44,7 @@ export class Panel {
   open(path: string): void {
     this.path = path;
     this.detail = null;
+    this.imageNote = null;
     this.el.hidden = false;
     this.el.replaceChildren();
     this.head(path, "p");
@@ -60,9 +52,16 @@ export class Panel {
   }
 
   close(): void {
-    this.path = null;
+    this.release();
     this.el.hidden = true;
     this.el.replaceChildren();
+  }
+
+  /** The panel element is no longer this one's (an image's panel took it). */
+  release(): void {
+    this.path = null;
+    this.detail = null;
+    this.imageNote = null;
   }
 
   onDetail(d: DetailMsg): void {
@@ -98,12 +97,42 @@ export class Panel {
 
   /** The node's state changed: the chip follows without asking the kernel. */
   setState(letter: string): void {
+    if (this.path === null) return;
     const chip = this.el.querySelector<HTMLElement>(".co-chip");
     if (!chip) return;
+    const changed = letter !== this.letter;
+    this.letter = letter;
     const state = stateOf(letter);
     chip.textContent = labelOf(letter);
     chip.style.background = COLOURS[state];
     chip.style.color = INK[state];
+    if (changed) this.drawImages();
+  }
+
+  /** The images' states changed: whether the node waits for one may have too. */
+  setImages(): void {
+    this.drawImages();
+  }
+
+  /** The images the node needs, each a link to its panel; "waiting for image X to build" while
+   * the node is queued behind it (a failed build: the node's stderr says why). */
+  private drawImages(): void {
+    const note = this.imageNote;
+    const keys = this.detail?.images ?? [];
+    if (!note || !keys.length) return;
+    note.replaceChildren();
+    const images = this.images();
+    for (const key of keys) {
+      const image = images.find((i) => i.key === key);
+      if (!image) continue;
+      const row = h("div", "co-image-row", note);
+      const waiting = stateOf(this.letter) === "queued" && ["pending", "building"].includes(image.state);
+      row.classList.toggle("co-waiting", waiting);
+      row.append(waiting ? "waiting for image " : "image ");
+      link(row, image.label, "open the image's panel", () => this.onImage(key));
+      row.append(waiting ? " to build " : " ");
+      paint(h("span", "co-image-chip", row, image.state), image.state);
+    }
   }
 
   private head(path: string, letter: string): void {
@@ -119,14 +148,21 @@ export class Panel {
   private drawDetail(d: DetailMsg): void {
     const el = this.el;
     el.replaceChildren();
-    this.head(d.path, d.state ?? "p");
+    this.head(d.path, this.letter); // the live state (a diff may have come after the detail)
     if (d.missing) {
       h("div", "co-note", el, "this node is no longer in the tree");
       return;
     }
     el.querySelector(".co-path")!.insertAdjacentText("afterend", ` ${d.kind ?? ""}`);
     this.actions(d);
+    if (d.reuse_root) {
+      const root = d.reuse_root;
+      const text = `runs in one container with the rest of ${root} (container_reuse_context=NEW): actions act on all of ${root}`;
+      h("div", "co-note co-reuse", el, text);
+    }
     this.status = h("div", "co-status", el);
+    this.imageNote = h("div", "co-image-note", el);
+    this.drawImages();
     if (d.doc_html) h("div", "co-md co-doc", el).innerHTML = d.doc_html; // rendered safe
     if (d.command !== undefined) {
       h("div", "co-label-row", el, "command");

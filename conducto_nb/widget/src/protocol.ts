@@ -34,6 +34,21 @@ export interface HeaderMsg {
   now: number; // the kernel's clock when sent (seconds)
 }
 
+/** Where a co.Image is (conducto_nb/states.py ImageState); unused: the backend runs none. */
+export type ImageState = "pending" | "building" | "done" | "error" | "unused";
+
+/** One entry of the `images` trait: a co.Image of the pipeline, in order of first use. */
+export interface ImageMsg {
+  key: string;
+  label: string;
+  state: ImageState;
+  n: number; // how many Execs need it (which ones: in its panel's ImageDetailMsg)
+  tag: string | null;
+  message: string | null; // why it failed, or is unused
+  started: number | null;
+  ended: number | null;
+}
+
 export interface AttemptMsg {
   attempt: number;
   state: string | null;
@@ -66,6 +81,25 @@ export interface DetailMsg {
   stdout?: string;
   stderr?: string;
   md?: [string, string][]; // [source, html] of the Markdown blocks in the output
+  images?: string[]; // keys of the co.Images it needs
+  reuse_root?: string; // the NEW reuse subtree it is strictly inside: actions act on all of it
+}
+
+/** An image panel's content beyond the trait: the nodes that need it, the build log so far. */
+export interface ImageDetailMsg {
+  type: "image";
+  key: string;
+  missing?: boolean;
+  nodes: string[];
+  more: number; // nodes not listed
+  log: string;
+}
+
+/** Build log appended since, for an image whose panel is open. */
+export interface ImageLogMsg {
+  type: "ilog";
+  key: string;
+  text: string;
 }
 
 export interface OutMsg {
@@ -85,10 +119,12 @@ export interface ActedMsg {
   error?: string;
 }
 
-export type InMsg = DetailMsg | OutMsg | ActedMsg;
+export type InMsg = DetailMsg | OutMsg | ActedMsg | ImageDetailMsg | ImageLogMsg;
 
 export type OutgoingMsg =
   | { type: "watch"; path: string }
   | { type: "unwatch"; path: string }
+  | { type: "watch_image"; key: string }
+  | { type: "unwatch_image"; key: string }
   | { type: "act"; action: string; path: string }
   | { type: "modify"; path: string; command: string | null; env: string | null };

@@ -1,20 +1,32 @@
 // One per widget model, shared by all its views: the decoded tree with the diffs applied, the
 // header, and the kernel's messages. A view drawn later (a re-rendered output, a second
 // display) starts from the current states, not from the tree the widget was opened with.
-import type { DiffMsg, HeaderMsg, InMsg, TreeMsg } from "./protocol";
+import type { DiffMsg, HeaderMsg, ImageMsg, InMsg, TreeMsg } from "./protocol";
 import { Tree } from "./tree";
 
-export type Change = { what: "tree" } | { what: "states" } | { what: "header" } | { what: "msg"; msg: InMsg };
+export type Change =
+  | { what: "tree" }
+  | { what: "states" }
+  | { what: "header" }
+  | { what: "images" }
+  | { what: "msg"; msg: InMsg };
 
 export class Store {
   tree: Tree;
   header: HeaderMsg;
+  images: ImageMsg[];
   since: number | undefined; // when the model arrived, until its first view is drawn
   private listeners = new Set<(c: Change) => void>();
 
-  constructor(tree: TreeMsg, header: HeaderMsg) {
+  constructor(tree: TreeMsg, header: HeaderMsg, images: ImageMsg[] | undefined) {
     this.tree = new Tree(tree);
     this.header = header;
+    this.images = images ?? [];
+  }
+
+  setImages(images: ImageMsg[] | undefined): void {
+    this.images = images ?? [];
+    this.emit({ what: "images" });
   }
 
   setTree(msg: TreeMsg): void {

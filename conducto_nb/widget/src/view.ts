@@ -1,6 +1,9 @@
-// The graph component: header, graph and panel, fed by the protocol's messages and talking
-// back through one `send`. It knows nothing of anywidget, so the lab extension reuses it.
+// The graph component: header, the pipeline's images, graph and panel (a node's or an
+// image's), fed by the protocol's messages and talking back through one `send`. It knows
+// nothing of anywidget, so the lab extension reuses it.
 import { HeaderBar } from "./header";
+import { ImagePanel } from "./imagepanel";
+import { ImageStrip } from "./images";
 import { Expansion, layout } from "./layout";
 import { Panel } from "./panel";
 import type { OutgoingMsg } from "./protocol";
@@ -10,7 +13,8 @@ import type { Tree } from "./tree";
 
 /** What survives the view being drawn again (update_display re-renders an output). */
 export interface UiState {
-  selected: string | null;
+  selected: string | null; // the node whose panel is open
+  image: string | null; // or the image whose panel is open
   user: Map<string, boolean>;
 }
 
@@ -19,6 +23,8 @@ export class GraphView {
   private readonly header: HeaderBar;
   private readonly svg: GraphSvg;
   private readonly panel: Panel;
+  private readonly imagePanel: ImagePanel;
+  private readonly strip: ImageStrip;
   private readonly scroll: HTMLDivElement;
   private readonly expansion = new Expansion();
   private frame: number | undefined;
@@ -37,8 +43,20 @@ export class GraphView {
     this.scroll.className = "co-scroll";
     this.svg = new GraphSvg(store.header.uid);
     this.scroll.appendChild(this.svg.svg);
-    this.panel = new Panel(send, () => this.select(null));
-    el.replaceChildren(this.header.el, this.scroll, this.panel.el);
+    this.panel = new Panel(
+      send,
+      () => this.select(null),
+      () => this.store.images,
+      (key) => this.selectImage(key),
+    );
+    this.imagePanel = new ImagePanel(
+      this.panel.el,
+      (path) => this.select(path),
+      () => this.selectImage(null),
+    );
+    this.strip = new ImageStrip((key) => this.selectImage(key));
+    this.strip.update(store.images, null);
+    el.replaceChildren(this.header.el, this.strip.el, this.scroll, this.panel.el);
     this.expansion.user = ui.user;
     this.scroll.addEventListener("click", (e) => this.onClick(e));
     this.tree = store.tree;
@@ -50,6 +68,10 @@ export class GraphView {
       const path = ui.selected;
       ui.selected = null;
       this.select(path);
+    } else if (ui.image) {
+      const key = ui.image;
+      ui.image = null;
+      this.selectImage(key);
     }
   }
 
@@ -62,10 +84,19 @@ export class GraphView {
       this.soon();
     } else if (c.what === "header") {
       this.header.setHeader(this.store.header, this.tree);
+    } else if (c.what === "images") {
+      const images = this.store.images;
+      this.strip.update(images, this.ui.image);
+      this.imagePanel.setImage(images.find((i) => i.key === this.ui.image));
+      if (this.ui.selected !== null) this.panel.setImages();
     } else if (c.msg.type === "detail") {
       this.panel.onDetail(c.msg);
     } else if (c.msg.type === "out") {
       this.panel.onOut(c.msg);
+    } else if (c.msg.type === "image") {
+      this.imagePanel.onDetail(c.msg);
+    } else if (c.msg.type === "ilog") {
+      this.imagePanel.onLog(c.msg);
     } else {
       this.panel.onActed(c.msg);
     }
@@ -101,7 +132,7 @@ export class GraphView {
   }
 
   select(path: string | null): void {
-    if (this.ui.selected !== null) this.send({ type: "unwatch", path: this.ui.selected });
+    this.unselect();
     this.ui.selected = path;
     if (path === null) {
       this.panel.close();
@@ -112,6 +143,33 @@ export class GraphView {
       this.send({ type: "watch", path });
     }
     this.svg.select(path, this.tree);
+  }
+
+  /** Open an image's panel (in place of a node's), or close it. */
+  selectImage(key: string | null): void {
+    this.unselect();
+    this.svg.select(null, this.tree);
+    this.ui.image = key;
+    if (key === null) {
+      this.panel.close();
+    } else {
+      this.panel.release();
+      this.imagePanel.open(key, this.store.images.find((i) => i.key === key));
+      this.send({ type: "watch_image", key });
+    }
+    this.strip.update(this.store.images, key);
+  }
+
+  /** Whatever panel is open stops being watched. */
+  private unselect(): void {
+    if (this.ui.selected !== null) this.send({ type: "unwatch", path: this.ui.selected });
+    if (this.ui.image !== null) {
+      this.send({ type: "unwatch_image", key: this.ui.image });
+      this.imagePanel.release();
+      this.strip.update(this.store.images, null);
+    }
+    this.ui.selected = null;
+    this.ui.image = null;
   }
 
   private onClick(e: Event): void {
@@ -149,6 +207,7 @@ export class GraphView {
     this.destroyed = true;
     this.unsubscribe();
     if (this.ui.selected !== null) this.send({ type: "unwatch", path: this.ui.selected });
+    if (this.ui.image !== null) this.send({ type: "unwatch_image", key: this.ui.image });
     this.header.destroy();
     window.clearTimeout(this.frame);
   }

@@ -1,7 +1,7 @@
 // The anywidget entry: `initialize` keeps one Store per model, fed by the model's traits and
 // messages (conducto_nb/widget/model.py); `render` draws a view of that store.
 import css from "./style.css";
-import type { DiffMsg, HeaderMsg, InMsg, OutgoingMsg, TreeMsg } from "./protocol";
+import type { DiffMsg, HeaderMsg, ImageMsg, InMsg, OutgoingMsg, TreeMsg } from "./protocol";
 import { Store } from "./store";
 import { GraphView, type UiState } from "./view";
 
@@ -10,6 +10,7 @@ interface Model {
   get(name: "tree"): TreeMsg;
   get(name: "diff"): DiffMsg;
   get(name: "header"): HeaderMsg;
+  get(name: "images"): ImageMsg[] | undefined;
   on(event: string, callback: (...args: never[]) => void): void;
   off(event: string, callback: (...args: never[]) => void): void;
   send(content: OutgoingMsg): void;
@@ -33,13 +34,14 @@ function storeOf(model: Model): Store {
   let store = stores.get(header.uid);
   if (!store) {
     const t0 = performance.now();
-    store = new Store(model.get("tree"), header);
+    store = new Store(model.get("tree"), header, model.get("images"));
     store.since = t0;
     stores.set(header.uid, store);
     const s = store;
     model.on("change:tree", () => s.setTree(model.get("tree")));
     model.on("change:diff", () => s.applyDiff(model.get("diff")));
     model.on("change:header", () => s.setHeader(model.get("header")));
+    model.on("change:images", () => s.setImages(model.get("images")));
     model.on("msg:custom", (msg: InMsg) => s.message(msg));
   }
   return store;
@@ -58,7 +60,7 @@ function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
   store.since = undefined;
   const uid = store.header.uid;
   let ui = uiStates.get(uid);
-  if (!ui) uiStates.set(uid, (ui = { selected: null, user: new Map() }));
+  if (!ui) uiStates.set(uid, (ui = { selected: null, image: null, user: new Map() }));
   const view = new GraphView(el, store, (m) => model.send(m), ui);
   el.dataset.drawMs = (performance.now() - since).toFixed(1);
   return () => view.destroy();
