@@ -13,6 +13,8 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +34,11 @@ if TYPE_CHECKING:
     from .runner import Restore
     from .store import StoreWriter
 
-__all__ = ["TakenOver", "act_elsewhere", "adopt", "run", "run_async", "start"]
+__all__ = ["ON_START", "TakenOver", "act_elsewhere", "adopt", "run", "run_async", "start"]
+
+#: `hook(root, run)` after each successful `start(root)`, `root` the very object passed in: the
+#: widget registers one when it is imported, so graphs of `root` follow runs started anywhere.
+ON_START: list[Callable[[Node, Run], None]] = []
 
 
 class TakenOver(ActionError):
@@ -62,8 +68,17 @@ def start(
     work.mkdir(parents=True, exist_ok=True)
     name = name or root.title or "pipeline"
     if detach:
-        return _start_detached(tree, pipeline_id, name, backend, work)
-    return _execute(tree, pipeline_id, name=name, backend=backend, workdir=work, persist=persist)
+        handle = _start_detached(tree, pipeline_id, name, backend, work)
+    else:
+        handle = _execute(
+            tree, pipeline_id, name=name, backend=backend, workdir=work, persist=persist
+        )
+    for hook in list(ON_START):
+        try:
+            hook(root, handle)
+        except Exception as e:  # the run has started: its handle must reach the caller
+            warnings.warn(f"conducto_nb: an on-start hook failed: {e!r}", stacklevel=2)
+    return handle
 
 
 def run(root: Node, **kwargs: Any) -> Run:

@@ -111,7 +111,23 @@ class NodeResult:
     def __repr__(self) -> str:
         code = f" exit {self.exit_code}" if self.exit_code is not None else ""
         took = f" {self.duration:.2f}s" if self.duration is not None else ""
-        return f"<NodeResult {self.path} {self.status.label}{code}{took}>"
+        tries = len(self.attempts)
+        again = f", {tries} attempts" if tries > 1 else ""
+        return f"<NodeResult {self.path} {self.status.label}{code}{took}{again}>"
+
+    # -- display: a snapshot of when the cell ran; the graph widget of `run` is the live view
+    def _repr_html_(self) -> str:
+        """Path, state chip, exit code, attempts and the last lines of stdout and stderr: a
+        snapshot of when the cell ran. The graph widget (`run` shown) is the live view."""
+        from .widget.result_view import html_of
+
+        return html_of(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """The same as text, for IPython in a terminal."""
+        from .widget.result_view import text_of
+
+        p.text(repr(self) if cycle else text_of(self))
 
 
 class Run:

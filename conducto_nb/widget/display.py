@@ -4,7 +4,8 @@ output gets a display id, so the SVG is re-sent when the run ends. Without the [
 or outside a kernel, the SVG (when graphviz is there) and the text remain.
 
 One widget per run (and per tree object): showing a run again adds a view of the same model,
-so re-running a cell does not multiply the traffic.
+so re-running a cell does not multiply the traffic. The widget of a tree follows each run
+started from it (follow.py); a run shown on its own gets a widget that stays on that run.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .static_svg import render
 if TYPE_CHECKING:
     from .model import PipelineWidget
 
-__all__ = ["bundle", "mimebundle", "remember", "show", "svg_of", "widget_for"]
+__all__ = ["bundle", "forget", "mimebundle", "show", "svg_of", "widget_for"]
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 TEXT_LINES = 60  # of a run's text form kept in the output (a 10,000-node tree has as many)
@@ -62,10 +63,14 @@ def widget_for(subject: Node | Run) -> PipelineWidget | None:
         return widget
 
 
-def remember(run: Run, widget: PipelineWidget) -> None:
-    """A widget that began with a tree now follows its run: showing the run finds it."""
+def forget(widget: PipelineWidget) -> None:
+    """A closed widget: showing its subject again makes a new one, and it keeps no tree alive
+    (a value of `_BY_NODE` that holds its key would)."""
     with _LOCK:
-        _BY_RUN[run.id] = widget
+        for run_id in [k for k, w in _BY_RUN.items() if w is widget]:
+            del _BY_RUN[run_id]
+        for node in [k for k, w in _BY_NODE.items() if w is widget]:
+            del _BY_NODE[node]
 
 
 def show(subject: Node | Run) -> None:

@@ -240,22 +240,25 @@ class Pump:
         while True:
             with self._cond:
                 ready = self._ready()
-            for widget in ready:
-                again = None
-                try:
-                    again = widget.flush()
-                except Exception:  # a widget's bug must not stop the others' updates
-                    log.exception("conducto_nb widget flush failed")
-                with self._cond:
-                    key = id(widget)
-                    # The interval counts from when this flush finished sending: a flush slowed
-                    # by a busy machine must not be followed at once by the next.
-                    if key not in self._widgets:
-                        continue
-                    self._next[key] = max(self._next.get(key, 0.0), time.monotonic() + INTERVAL)
-                    if again is not None:
-                        when = time.monotonic() + again
-                        self._timers[key] = min(self._timers.get(key, when), when)
+            while ready:  # emptied as it goes: no local keeps a widget alive while we wait
+                self._flush(ready.pop(0))
+
+    def _flush(self, widget: Flushable) -> None:
+        again = None
+        try:
+            again = widget.flush()
+        except Exception:  # a widget's bug must not stop the others' updates
+            log.exception("conducto_nb widget flush failed")
+        with self._cond:
+            key = id(widget)
+            # The interval counts from when this flush finished sending: a flush slowed
+            # by a busy machine must not be followed at once by the next.
+            if key not in self._widgets:
+                return
+            self._next[key] = max(self._next.get(key, 0.0), time.monotonic() + INTERVAL)
+            if again is not None:
+                when = time.monotonic() + again
+                self._timers[key] = min(self._timers.get(key, when), when)
 
 
 _pump: Pump | None = None

@@ -13,6 +13,9 @@ browser: `detail` (a panel's content), `out` (output of watched nodes), `image` 
 panel's content), `ilog` (build log of watched images), `acted` (an action's outcome).
 Handlers may run on a kernel subshell thread while a cell is busy: they only take locks, call
 `Run` methods and wake the pump, which alone sends.
+
+A widget made for a tree follows every run started from that tree object (follow.py): its
+source changes under `_source_lock`, which the pump's flush holds too.
 """
 
 from __future__ import annotations
@@ -26,14 +29,16 @@ import anywidget
 import traitlets
 
 from ..errors import PipelineError
+from ..nodes import Node
 from .details import OutputStreams
+from .display import forget
 from .encode import STATIC, Flat, encode, state_string
 from .feed import Feed, pump
+from .follow import follow_starts, forget_starts
 from .images import encode_images, log_messages
 from .sources import Source, source_for
 
 if TYPE_CHECKING:
-    from ..nodes import Node
     from ..runs import Run
 
 __all__ = ["PipelineWidget"]
@@ -42,7 +47,9 @@ __all__ = ["PipelineWidget"]
 class PipelineWidget(anywidget.AnyWidget):
     """The live graph of a tree or a run."""
 
-    _esm = STATIC / "graph.js"
+    # The bundle's text rather than its Path: anywidget ties every widget to a Path's watcher
+    # with a lambda it never disconnects, so a closed widget and its tree would live for good.
+    _esm = (STATIC / "graph.js").read_text(encoding="utf-8")
     tree = traitlets.Dict().tag(sync=True)
     diff = traitlets.Dict().tag(sync=True)
     header = traitlets.Dict().tag(sync=True)
@@ -52,6 +59,9 @@ class PipelineWidget(anywidget.AnyWidget):
         self._uid = uuid.uuid4().hex[:12]
         self._feed = Feed(self._wake)
         self._act_lock = threading.Lock()
+        # Held to change the source and by a flush while it reads it: a run followed from
+        # another cell (any thread) never interleaves with the pump's use of the old one.
+        self._source_lock = threading.RLock()
         self._source: Source = source_for(subject)
         self._source.snapshot(self._feed)
         self._encoded: tuple[Flat, dict[str, Any]] | None = None
@@ -74,6 +84,8 @@ class PipelineWidget(anywidget.AnyWidget):
         )
         self.on_msg(self._on_msg)
         pump().add(self)
+        if isinstance(subject, Node):
+            follow_starts(subject, self)
 
     # -- state ------------------------------------------------------------------------------
     def _tree_value(self) -> dict[str, Any]:
@@ -138,28 +150,42 @@ class PipelineWidget(anywidget.AnyWidget):
         reply: dict[str, Any] = {"type": "acted", "action": action, "path": path, "ok": True}
         try:
             with self._act_lock:  # two clicks must not both start a tree
-                handover = self._source.act(action, path, args or {})
+                source = self._source
+                handover = source.act(action, path, args or {})
                 if handover is not None:
-                    self._hand_over(handover)
+                    self._hand_over(handover, replacing=source)
         except PipelineError as e:
             reply.update(ok=False, error=str(e))
         except Exception as e:  # shown in the panel: a handler's print() reaches no cell
             reply.update(ok=False, error=f"{type(e).__name__}: {e}")
         self._feed.reply(reply)
 
-    def _hand_over(self, new: Source) -> None:
-        new.snapshot(self._feed)  # a full state asked for from now on is the new source's
-        old, self._source = self._source, new
-        old.close()
-        run = getattr(new, "run", None)
-        if run is not None:
-            from .display import remember
+    def follow(self, run: Run) -> None:
+        """A run of the tree this widget began with started (its ▶ button, another cell, a
+        script; follow.py calls this): show that run from now on."""
+        with self._source_lock:
+            if not self.closed and getattr(self._source, "run", None) is not run:
+                self._hand_over(source_for(run))
 
-            self.subject = run
-            remember(run, self)
-        with self._feed.lock:
-            self._feed.stale.update(self._feed.watching)  # open panels: new actions, new states
-            self._feed.stale_images.update(self._feed.watching_images)  # a log of its own
+    def _hand_over(self, new: Source, replacing: Source | None = None) -> None:
+        """Show `new` instead of the current source (unless that is no longer `replacing`:
+        a run started meanwhile wins over what the old source offered)."""
+        with self._source_lock:
+            if self.closed or (replacing is not None and self._source is not replacing):
+                new.close()
+                return
+            old = self._source
+            old.close()  # first: an old run's late events must not reach the new states
+            new.snapshot(self._feed)  # a full state asked for from now on is the new source's
+            self._source = new
+            run = getattr(new, "run", None)
+            if run is not None:
+                self.subject = run
+            with self._feed.lock:
+                self._feed.stale.update(self._feed.watching)  # open panels: new actions, states
+                self._feed.stale_images.update(self._feed.watching_images)  # a log of its own
+            with self._stale_lock:  # the displays show another picture now: re-send at the end
+                self._stale = {"pump": bool(self.display_ids), "cell": bool(self.display_ids)}
         self._feed.mark_tree_dirty()
 
     def _wake(self) -> None:
@@ -193,12 +219,17 @@ class PipelineWidget(anywidget.AnyWidget):
 
     def flush(self) -> float | None:
         """Send what changed since the last flush; returns when to look again."""
+        with self._source_lock:
+            return self._flush()
+
+    def _flush(self) -> float | None:
         if self.closed:
             return None
         feed = self._feed
-        handover = self._source.poll(feed)
+        src = self._source
+        handover = src.poll(feed)
         if handover is not None:
-            self._hand_over(handover)
+            self._hand_over(handover, replacing=src)
         src = self._source
         with feed.lock:
             rebuild, feed.tree_dirty = feed.tree_dirty, False
@@ -283,7 +314,13 @@ class PipelineWidget(anywidget.AnyWidget):
         return svg_of(self.subject, flat, codes, started, ended)
 
     def close(self) -> None:
-        self.closed = True
+        """Stop following; nothing (the follow registry, the display registry) keeps the
+        closed widget, so it keeps no tree alive."""
+        with self._source_lock:
+            self.closed = True
+            source = self._source
         pump().remove(self)
-        self._source.close()
+        forget_starts(self)
+        forget(self)
+        source.close()
         super().close()

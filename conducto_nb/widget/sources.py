@@ -100,7 +100,8 @@ class NodeSource(Source):
     def act(self, action: str, path: str, args: dict[str, Any]) -> Source | None:
         if action != "run":
             return super().act(action, path, args)
-        return LiveSource(self.node.start())
+        self.node.start()  # its on-start hook hands this widget over, as any start would
+        return None
 
 
 class _RunSource(Source):
