@@ -8,6 +8,18 @@ Parallel, through the same runner and the same concurrency (2, this machine's co
 
 Targets: (a) >= 20x faster than (c), >= 4x faster than (b), within 2x of (d).
 
+Then 200 no-op Python callables the same way (image python:3.11-slim), on
+
+  (e) the Docker backend: a fork of each container's warm Python per node          (ours)
+  (f) the Docker backend with the warm Python off: a fresh python3 per node (as before it)
+  (g) the local backend: its warm worker processes
+  (h) the Docker backend, shell `true` nodes in the same image: what any Docker job costs
+
+Targets: (e) >= 3x faster than (f), within 2x of (h). (h) is the floor of any job in a
+container (the runner, the socket, dockerd's attach streams, the shell's fork), itself several
+times (g): so (e) / (g) is printed without a target, and what a callable adds above that floor,
+(e) - (h), is printed beside (g).
+
 Each pipeline is Serial[warm: Parallel of 2 x `sleep 0.3`, work: Parallel of 200 x `true`]:
 the warm stage brings every backend to its steady state (the pool's containers started, the
 exec target running), and the figure is the work stage, from the end of the warm stage to its
@@ -15,9 +27,10 @@ last node's end. Start-up is printed beside it: from the start of the run to the
 node's start (for (a), its first container starting).
 
     .venv/bin/python bench/reuse.py [--nodes 200] [--rounds 3] [--image busybox:latest]
+                                    [--python-image python:3.11-slim] [--only shell|calls]
 
 Each figure is the median of --rounds runs, taken in turn so machine noise falls on all. With
-3 rounds it takes about 2.5 minutes, nearly all of it (c).
+3 rounds it takes about 3 minutes, nearly all of it (c).
 """
 
 from __future__ import annotations
@@ -39,6 +52,7 @@ import docker
 
 import conducto_nb as co
 from conducto_nb import launch
+from conducto_nb.backends import docker_script
 from conducto_nb.backends.base import Backend, Job, Outcome, OutputSink
 from conducto_nb.backends.docker import DockerBackend
 from conducto_nb.backends.local import LocalBackend
@@ -108,22 +122,41 @@ class RunPerNode(_SdkBackend):
         return 0, out.decode()
 
 
-def pipeline(nodes: int, image: str) -> co.Serial:
+class FreshPython(DockerBackend):
+    """(f): the Docker backend as it ran callables before its warm Python: a fresh python3
+    per callable (`timed` turns the warm Python off while it runs this one's pipelines)."""
+
+
+def pause() -> None:
+    time.sleep(0.3)
+
+
+def noop() -> None:
+    pass
+
+
+def pipeline(nodes: int, image: str, calls: bool = False) -> co.Serial:
     with co.Serial(image=image) as root:
         with co.Parallel(name="warm"):
             for i in range(CONCURRENCY):
-                co.Exec("sleep 0.3", name=f"w{i}")
+                co.Exec(pause if calls else "sleep 0.3", name=f"w{i}")
         with co.Parallel(name="work"):
             for i in range(nodes):
-                co.Exec("true", name=f"t{i}")
+                co.Exec(noop if calls else "true", name=f"t{i}")
     return root
 
 
-def timed(backend: Backend, nodes: int, image: str, work: Path) -> tuple[float, float]:
+def timed(
+    backend: Backend, nodes: int, image: str, work: Path, calls: bool = False
+) -> tuple[float, float]:
     """(seconds for the work stage, seconds from the run's start to its first node's start)."""
-    root = pipeline(nodes, image)
+    root = pipeline(nodes, image, calls)
+    docker_script.WARM_PYTHON = not isinstance(backend, FreshPython)
     t0 = time.time()
-    run = launch.run(root, backend=backend, workdir=work, persist=False)
+    try:
+        run = launch.run(root, backend=backend, workdir=work, persist=False)
+    finally:
+        docker_script.WARM_PYTHON = True
     assert run.state is State.DONE, run.state
     warm = [run[f"/warm/w{i}"] for i in range(CONCURRENCY)]
     done = [run[f"/work/t{i}"].ended for i in range(nodes)]
@@ -132,49 +165,104 @@ def timed(backend: Backend, nodes: int, image: str, work: Path) -> tuple[float, 
     return max(d or 0 for d in done) - warmed, first - t0
 
 
+Figures = dict[str, list[tuple[float, float]]]
+#: name -> (backend, whether its nodes are callables)
+Entries = dict[str, tuple[Backend, bool]]
+
+
+def measure(entries: Entries, args: Any, work: Path, image: str) -> Figures:
+    """Each backend's (work stage, start-up) seconds, --rounds times, taken in turn."""
+    times: Figures = {name: [] for name in entries}
+    for backend, calls in entries.values():  # warm-up: imports, daemon connection, caches
+        timed(backend, 10, image, work, calls)
+    for _ in range(args.rounds):
+        for name, (backend, calls) in entries.items():
+            times[name].append(timed(backend, args.nodes, image, work, calls))
+    return times
+
+
+def report(title: str, times: Figures, nodes: int, checks: list[tuple[str, str, str]]) -> bool:
+    """Print the figures and the checks `(label, "x/y", "<= 2" or ">= 20")` over them, by the
+    letters that start the backends' names; True if every check holds."""
+    median = {name: statistics.median(w for w, _ in t) for name, t in times.items()}
+    startup = {name: statistics.median(s for _, s in t) for name, t in times.items()}
+    print(title)
+    print(f"  {'':<40} {'work stage':>10}  {'per node':>11}  {'start-up':>9}")
+    for name, took in median.items():
+        per = took / nodes * 1000
+        print(f"  {name:<40} {took:8.3f} s  {per:6.2f} ms/node  {startup[name]:7.3f} s")
+    by_letter = {name[1]: took for name, took in median.items()}
+    ok = True
+    for label, ratio_of, target in checks:
+        top, bottom = ratio_of.split("/")
+        ratio = by_letter[top] / by_letter[bottom]
+        bound = float(target[3:])
+        met = ratio >= bound if target.startswith(">=") else ratio <= bound
+        ok = ok and met
+        print(
+            f"  ({top}) / ({bottom}): {label:<36} {ratio:6.1f}x   target {target + 'x':<7} "
+            f"{'ok' if met else 'MISSED'}"
+        )
+    return ok
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nodes", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--image", default="busybox:latest")
+    parser.add_argument("--python-image", default="python:3.11-slim")
+    parser.add_argument("--only", choices=["shell", "calls"])
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="conducto_nb-bench-work-"))
-    backends: dict[str, Any] = {
-        "(a) warm pool (ours)": DockerBackend(cpu_budget=CONCURRENCY),
-        "(b) docker exec per node": ExecPerNode(args.image),
-        "(c) docker run per node": RunPerNode(args.image),
-        "(d) local backend": LocalBackend(cpu_budget=CONCURRENCY),
+    shells: Entries = {
+        "(a) warm pool (ours)": (DockerBackend(cpu_budget=CONCURRENCY), False),
+        "(b) docker exec per node": (ExecPerNode(args.image), False),
+        "(c) docker run per node": (RunPerNode(args.image), False),
+        "(d) local backend": (LocalBackend(cpu_budget=CONCURRENCY), False),
+    }
+    calls: Entries = {
+        "(e) warm pool, warm Python (ours)": (DockerBackend(cpu_budget=CONCURRENCY), True),
+        "(f) warm pool, fresh python3 per node": (FreshPython(cpu_budget=CONCURRENCY), True),
+        "(g) local backend, warm workers": (LocalBackend(cpu_budget=CONCURRENCY), True),
+        "(h) warm pool, shell `true` nodes": (DockerBackend(cpu_budget=CONCURRENCY), False),
     }
     loop = background_loop()
-    times: dict[str, list[tuple[float, float]]] = {name: [] for name in backends}
+    ok = True
     try:
-        for backend in backends.values():  # warm-up: imports, daemon connection, caches
-            timed(backend, 10, args.image, work)
-        for _ in range(args.rounds):
-            for name, backend in backends.items():
-                times[name].append(timed(backend, args.nodes, args.image, work))
+        if args.only != "calls":
+            times = measure(shells, args, work, args.image)
+            ok &= report(
+                f"{args.nodes} `true` nodes, concurrency {CONCURRENCY}, image {args.image}, "
+                f"median of {args.rounds} rounds",
+                times,
+                args.nodes,
+                [
+                    ("warm pool vs docker run", "c/a", ">= 20"),
+                    ("warm pool vs docker exec", "b/a", ">= 4"),
+                    ("warm pool vs local", "a/d", "<= 2"),
+                ],
+            )
+        if args.only != "shell":
+            times = measure(calls, args, work, args.python_image)
+            ok &= report(
+                f"{args.nodes} no-op callable nodes ((h): `true`), concurrency {CONCURRENCY}, "
+                f"image "
+                f"{args.python_image}, median of {args.rounds} rounds",
+                times,
+                args.nodes,
+                [
+                    ("fresh python3 vs warm Python", "f/e", ">= 3"),
+                    ("warm Python vs a shell job", "e/h", "<= 2"),
+                ],
+            )
+            e, _, g, h = (statistics.median(w for w, _ in t) for t in times.values())
+            print(f"  (e) / (g): warm Python vs local workers          {e / g:6.1f}x   (no target)")
+            print(f"  (e) - (h): what a callable adds to a Docker job   {(e - h) / g:6.1f}x (g)")
     finally:
-        for backend in backends.values():
+        for backend, _ in [*shells.values(), *calls.values()]:
             loop.submit(backend.close()).result()
-    median = {name: statistics.median(w for w, _ in t) for name, t in times.items()}
-    startup = {name: statistics.median(s for _, s in t) for name, t in times.items()}
-    print(
-        f"{args.nodes} `true` nodes, concurrency {CONCURRENCY}, image {args.image}, "
-        f"median of {args.rounds} rounds"
-    )
-    print(f"  {'':<28} {'work stage':>10}  {'per node':>11}  {'start-up':>9}")
-    for name, took in median.items():
-        per = took / args.nodes * 1000
-        print(f"  {name:<28} {took:8.3f} s  {per:6.2f} ms/node  {startup[name]:7.3f} s")
-    a, b, c, d = median.values()
-    checks = [
-        ("(c) / (a): warm pool vs docker run ", c / a, ">= 20x", c / a >= 20),
-        ("(b) / (a): warm pool vs docker exec", b / a, ">= 4x", b / a >= 4),
-        ("(a) / (d): warm pool vs local      ", a / d, "<= 2x", a / d <= 2),
-    ]
-    for label, ratio, target, ok in checks:
-        print(f"  {label} {ratio:6.1f}x   target {target:<7} {'ok' if ok else 'MISSED'}")
-    sys.exit(0 if all(ok for *_, ok in checks) else 1)
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

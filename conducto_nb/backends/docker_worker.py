@@ -11,17 +11,18 @@ marker, the exit code and the OOM kills during the job — on BOTH stdout and st
 copies the two pipes independently, so each needs its own end. A job thus costs about a fork in the
 container, not a `docker exec` (~40 ms) or a `docker run` (~250 ms).
 
-A container runs one job at a time, so every process in it but its init and the worker shell
-belongs to the running job: what a job leaves behind is stopped with `kill -TERM -1` (which
-spares the caller and init), and a kill (cancellation, max_time) is one `docker exec` (rare
-path) that signals all of them but those two, SIGTERM then SIGKILL after GRACE. The container
+A container runs one job at a time, so every process in it but its init, the worker shell and
+its warm Python belongs to the running job: what a job leaves behind is stopped with `kill -TERM
+-1` (which spares the caller and init), and a kill (cancellation, max_time) is one `docker exec`
+(rare path) that signals all of them but those, SIGTERM then SIGKILL after GRACE. The container
 lives on and takes the next job.
 
 The socket carries Docker's multiplexed frames (8-byte header: stream, 0, 0, 0, length); they
 are parsed by an asyncio Protocol on the loop: no thread per job, no polling. A Python callable
-runs the same way as `python3 -c "$BOOT" MARKER` (docker_boot.py) with its pickle in a
-here-document. When our end of the socket closes, the shell reads EOF and exits, and the
-container removes itself (auto_remove): a dying kernel leaves no idle containers behind.
+goes to the container's warm Python, which the shell starts at the first callable and which
+forks a child per call (docker_boot.py, docker_script.py); the kill spares it, as `kill -TERM
+-1` does (it ignores SIGTERM). When our end of the socket closes, the shell reads EOF and exits,
+and the container removes itself (auto_remove): a dying kernel leaves no idle containers behind.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from pathlib import Path
 from ..states import State
 from .base import Job, Outcome, OutputSink
 from .docker_daemon import Daemon
-from .docker_script import INIT, KILL_ALL, job_script
+from .docker_script import KILL_ALL, init_script, job_script
 
 __all__ = ["GRACE", "Container", "JobRun"]
 
@@ -112,7 +113,8 @@ class JobRun:
         self.output: OutputSink | None = output
         self.streams = {1: _Stream(self, "stdout"), 2: _Stream(self, "stderr")}
         loop = asyncio.get_running_loop()
-        self.pid: asyncio.Future[tuple[int, int]] = loop.create_future()  # job's, worker's
+        # The job's pid and those the kill spares: the worker shell's, its warm Python's.
+        self.pid: asyncio.Future[tuple[int, tuple[int, ...]]] = loop.create_future()
         self.done: asyncio.Future[None] = loop.create_future()
         self.code: int | None = None
         self.oom_kills = 0
@@ -131,8 +133,8 @@ class JobRun:
 
     def control(self, stream: _Stream, words: list[bytes]) -> None:
         kind, args = (words[0], words[1:]) if words else (b"", [])
-        if kind == b"P" and len(args) == 2 and not self.pid.done():
-            self.pid.set_result((int(args[0]), int(args[1])))
+        if kind == b"P" and len(args) >= 2 and not self.pid.done():
+            self.pid.set_result((int(args[0]), tuple(int(a) for a in args[1:])))
         elif kind == b"R" and args:
             self.result = base64.b64decode(args[0])
         elif kind in (b"S", b"M") and args:
@@ -206,7 +208,7 @@ class Container:
         loop = asyncio.get_running_loop()
         transport, _ = await loop.connect_accepted_socket(lambda: _Channel(self), sock)
         self.transport = transport
-        transport.write((INIT + setup).encode())
+        transport.write((init_script(self.short) + setup).encode())
 
     def received(self, stream: int, data: bytes) -> None:
         if self.current is not None:
@@ -254,7 +256,8 @@ class Container:
             for signal in ("TERM", "KILL"):
                 if run.done.done() or not run.pid.done():
                     break
-                kill = KILL_ALL.format(signal=signal, worker=run.pid.result()[1])
+                spared = "|".join(str(pid) for pid in run.pid.result()[1])
+                kill = KILL_ALL.format(signal=signal, worker=spared)
                 with contextlib.suppress(Exception):
                     await self.daemon.exec(self.id, ["sh", "-c", kill])
                 with contextlib.suppress(TimeoutError):

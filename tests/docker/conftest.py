@@ -130,8 +130,9 @@ class Containers:
 
     def leftovers(self) -> list[Any]:
         """This session's containers that still exist, running or not."""
-        found = self.client.containers.list(all=True, filters={"label": TEST_LABEL})
-        return [c for c in found if c.labels.get(TEST_LABEL) == SESSION]
+        # sparse: no inspect per container, which fails for one another test removes meanwhile
+        label = f"{TEST_LABEL}={SESSION}"
+        return list(self.client.containers.list(all=True, sparse=True, filters={"label": label}))
 
     def remove_all(self) -> None:
         for container in self.leftovers():

@@ -21,7 +21,7 @@ from docker import errors as docker_errors
 import conducto_nb as co
 from conducto_nb import launch
 from conducto_nb.backends.docker import DockerBackend, clean_orphans
-from conducto_nb.backends.docker_args import parse_run_args
+from conducto_nb.backends.docker_args import BACKEND_LABEL, parse_run_args
 from conducto_nb.errors import BackendError
 from conducto_nb.loop import background_loop
 from conducto_nb.states import State
@@ -153,7 +153,8 @@ def test_no_daemon_is_one_clear_error_from_open() -> None:
 def test_requires_docker_gives_the_daemon_to_that_node_only() -> None:
     async def body() -> None:
         async with opened() as backend:
-            ps = "docker ps -q --no-trunc --filter label=conducto_nb.pipeline=test-pipe"
+            # This backend's containers only: tests running beside it use the same pipeline id.
+            ps = f"docker ps -q --no-trunc --filter label={BACKEND_LABEL}={backend.id}"
             out, sink = await run(backend, shell(ps, requires_docker=True))
             assert out.state == State.DONE, sink.text("stderr")
             assert set(sink.text("stdout").split()) == set(backend.containers())  # itself
@@ -275,7 +276,7 @@ def test_clean_orphans_removes_containers_whose_owner_died(
         with Store(tmp_path / "store.db") as store:
             removed = clean_orphans(store)
         assert made[0].id in removed and made[1].id not in removed
-        ids = [c.id for c in docker_client.containers.list(all=True)]
+        ids = [c.id for c in docker_client.containers.list(all=True, sparse=True)]
         assert made[0].id not in ids and made[1].id in ids
     finally:
         for container in made:
