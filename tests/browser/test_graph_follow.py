@@ -3,6 +3,7 @@ a node's result shows as escaped HTML with its state chip."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lab_kit import Lab, Notebook, colour, shot
@@ -29,7 +30,8 @@ def test_a_tree_cell_follows_a_start_from_the_next_cell(page: Any, lab: Lab) -> 
     nb.wait_state("/a", "pending")
     nb.record_states()
     nb.run(1)  # the second cell starts the tree: the first cell's graph turns into the run
-    first.locator(".co-title:has-text('run ')").wait_for()
+    # ("not run yet" has "run " in it too: wait for a title that starts with it)
+    first.locator(".co-title", has_text=re.compile(r"^run ")).wait_for()
     assert first.locator(".co-start").is_hidden(), "no ▶ button on a run"
     nb.wait_state("/a", "running")
     nb.wait_state("/b", "done", timeout=40)

@@ -43,8 +43,10 @@ def test_a_pool_grows_concurrently_up_to_the_budget() -> None:
             starts = sorted(sink.starts[0] - t0 for _, sink in results)
             assert all(out.state == State.DONE for out, _ in results)
             assert max(counts) == 4  # as many as the budget holds, started together...
-            assert starts[3] - starts[0] < 0.5, starts
-            assert max(starts) < 2.0, starts  # ...the next four in the same warm containers
+            # Started together: within about one container's start-up of each other, not one
+            # after another (a loaded machine takes a second to start one).
+            assert starts[3] - starts[0] < max(0.5, starts[0]), starts
+            # ...and the next four ran in the same warm containers: four hostnames in all.
             assert len({sink.text("stdout") for _, sink in results}) == 4
 
     in_thread(body)
