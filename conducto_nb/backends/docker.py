@@ -208,9 +208,13 @@ class DockerBackend(Backend):
         except BackendError as e:
             return Outcome(State.WORKER_ERROR, message=str(e))
         except Exception as e:  # the daemon refused the container
-            return Outcome(
-                State.ERROR, message=f"cannot start a container of {pool.spec.image}: {e}"
-            )
+            why = f"cannot start a container of {pool.spec.image}: {e}"
+            if job.gpu:
+                why = (
+                    f"gpu={job.gpu} needs GPUs on the Docker daemon, with their container "
+                    f"runtime (the NVIDIA Container Toolkit); {why}"
+                )
+            return Outcome(State.ERROR, message=why)
         try:
             if job.command.is_call:
                 try:
@@ -243,8 +247,11 @@ class DockerBackend(Backend):
             job.mem,
             job.requires_docker,
             tuple(job.docker_run_args),
+            job.gpu,
         )
-        sig = signature_hash((spec.image, spec.cpu, spec.mem, spec.requires_docker, spec.run_args))
+        sig = signature_hash(
+            (spec.image, spec.cpu, spec.mem, spec.requires_docker, spec.run_args, spec.gpu)
+        )
         labels = {
             **args.create.pop("labels", {}),
             PIPELINE_LABEL: job.pipeline_id,
@@ -259,6 +266,9 @@ class DockerBackend(Backend):
             host["binds"] = [*host.get("binds", []), f"{_PACKAGE}:{PACKAGE_MOUNT}/conducto_nb:ro"]
         if job.requires_docker:
             host["binds"] = [*host.get("binds", []), *self._docker_binds(job.path)]
+        if job.gpu:  # as `docker run --gpus N`: the daemon's GPU runtime picks the devices
+            device = import_docker().types.DeviceRequest(count=job.gpu, capabilities=[["gpu"]])
+            host["device_requests"] = [device]
         setup = _ON_PATH if job.requires_docker else ""
         return spec, Launch(spec.image, labels, args.create, host, setup)
 

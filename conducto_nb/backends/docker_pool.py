@@ -39,6 +39,7 @@ class Spec:
     mem: float
     requires_docker: bool = False
     run_args: tuple[str, ...] = ()
+    gpu: int = 0
 
 
 class Capacity:
