@@ -194,15 +194,15 @@ class DockerBackend(Backend):
             try:  # a runner builds images first (showing the log); a direct caller may not
                 await self.build_image(job.image, lambda line: None)
             except BackendError as e:
-                return _cannot(str(e), output)
+                return _cannot(str(e))
         try:
             pool = self._pool(job)
             if job.command.is_call:
                 job.command.pickled()
         except BackendError as e:
-            return _cannot(str(e.message), output)
+            return _cannot(str(e.message))
         except Exception as e:  # pickling raises many kinds
-            return _cannot(f"cannot pickle the callable: {type(e).__name__}: {e}", output)
+            return _cannot(f"cannot pickle the callable: {type(e).__name__}: {e}")
         try:
             container = await pool.take()
         except BackendError as e:
@@ -222,7 +222,7 @@ class DockerBackend(Backend):
                 except BackendError as e:
                     return Outcome(State.WORKER_ERROR, message=str(e))
                 if problem:
-                    return _cannot(problem, output)
+                    return _cannot(problem)
             run = await container.run(job, output, started)
         finally:
             pool.put(container)
@@ -341,7 +341,7 @@ class DockerBackend(Backend):
         ]
 
 
-def _cannot(message: str, output: OutputSink) -> Outcome:
-    """A job that cannot run as asked: an ERROR whose reason is also in its stderr."""
-    output("stderr", message + "\n")
+def _cannot(message: str) -> Outcome:
+    """A job that cannot run as asked: an ERROR saying why (the runner adds the reason to the
+    node's stderr, as for every outcome with a message)."""
     return Outcome(State.ERROR, message=message)

@@ -91,7 +91,7 @@ class LocalBackend(Backend):
             env = {**os.environ, **job.env} if job.env else None
             child = Child(["/bin/sh", "-c", job.command.shell], streams.feed, cwd=job.cwd, env=env)
         except OSError as e:
-            return _cannot("start the command", e, output)
+            return _cannot("start the command", e)
         self._children.add(child)
         try:
             started()
@@ -116,11 +116,11 @@ class LocalBackend(Backend):
         try:
             payload = job.command.pickled()
         except Exception as e:  # pickling raises many kinds
-            return _cannot("pickle the callable", e, output)
+            return _cannot("pickle the callable", e)
         try:
             Path(job.cwd).mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            return _cannot("create the working directory", e, output)
+            return _cannot("create the working directory", e)
         try:
             worker = await self.pool.take()
         except OSError as e:
@@ -145,7 +145,7 @@ class LocalBackend(Backend):
             await asyncio.gather(*(asyncio.shield(c.finished) for c in children))
 
 
-def _cannot(what: str, error: Exception, output: OutputSink) -> Outcome:
-    """A job that could not start: an ERROR whose reason is also in its stderr."""
-    output("stderr", f"cannot {what}: {type(error).__name__}: {error}\n")
-    return Outcome(State.ERROR, message=f"cannot {what}: {error}")
+def _cannot(what: str, error: Exception) -> Outcome:
+    """A job that could not start: an ERROR saying why (the runner adds the reason to the
+    node's stderr, as for every outcome with a message)."""
+    return Outcome(State.ERROR, message=f"cannot {what}: {type(error).__name__}: {error}")
