@@ -138,8 +138,14 @@ def test_a_killed_callable_stops_and_the_warm_python_takes_the_next() -> None:
             again = await _killed(backend, ignore_term=True, took=(1.5, 4))  # SIGKILL after
             assert again == warm  # the kill spared the warm Python
             ps = "for d in /proc/[0-9]*; do cat $d/cmdline 2>/dev/null | tr '\\0' ' '; echo; done"
-            out, sink = await run(backend, shell(ps, image=PYTHON))
-            assert out.state == State.DONE and "sleep" not in sink.text("stdout")
+            for _ in range(30):  # the killed job's `sleep` is gone (a dying one may linger)
+                out, sink = await run(backend, shell(ps, image=PYTHON))
+                assert out.state == State.DONE
+                if "sleep" not in sink.text("stdout"):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError(f"the killed job left processes: {sink.text('stdout')}")
             out, sink = await run(backend, call(leave_traces, "next"))
             assert out.state == State.DONE, sink.text("stderr")
             assert (out.result["parent"], out.result["ppid"]) == ("warm", warm)
@@ -160,9 +166,10 @@ def test_the_warm_python_outlives_the_pooled_cleanup_and_comes_back_if_killed() 
             warm = first.result["ppid"]
             # The child it forked ahead for the next call dies as a kill of everything would
             # kill it (SIGKILL): the next call gets another.
-            spare = (
-                "for d in /proc/[0-9]*; do read -r _ _ _ ppid _ < $d/stat; "
-                f'if [ "$ppid" = {warm} ]; then kill -KILL ${{d#/proc/}} && echo killed; fi; done'
+            spare = (  # (forked once the last call ended: it may take a moment to appear)
+                "for _ in $(seq 50); do for d in /proc/[0-9]*; do read -r _ _ _ ppid _ < $d/stat;"
+                f' if [ "$ppid" = {warm} ]; then kill -KILL ${{d#/proc/}} && echo killed'
+                " && exit; fi; done; sleep 0.1; done"
             )
             out, sink = await run(backend, shell(spare, image=PYTHON))
             assert sink.text("stdout") == "killed\n"
