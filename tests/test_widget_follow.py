@@ -13,7 +13,6 @@ import shutil
 import threading
 import time
 import weakref
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,19 +24,12 @@ if os.environ.get("CI"):
 else:
     pytest.importorskip("anywidget", reason="pip install 'conducto_nb[lab]'")
 
-import comm
 
 from conducto_nb import launch
 from conducto_nb.widget import encode as E
 from conducto_nb.widget.feed import INTERVAL
 from conducto_nb.widget.follow import followers
 from tests.widget_kit import RecordingComm, finished, wait_for, widget_of
-
-
-@pytest.fixture
-def recording(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(comm, "create_comm", RecordingComm)
-    yield
 
 
 def two_steps(first: str = "sleep 0.6") -> co.Serial:

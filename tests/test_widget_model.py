@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,19 +28,12 @@ if os.environ.get("CI"):
 else:
     pytest.importorskip("anywidget", reason="pip install 'conducto_nb[lab]'")
 
-import comm
 
 from conducto_nb.widget import encode as E
 from conducto_nb.widget.feed import INTERVAL
 from conducto_nb.widget.markdown import BlockScanner, to_html
 from conducto_nb.widget.static_svg import to_dot
-from tests.widget_kit import RecordingComm, finished, image_state, wait_for, widget_of
-
-
-@pytest.fixture
-def recording(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(comm, "create_comm", RecordingComm)
-    yield
+from tests.widget_kit import finished, image_state, wait_for, widget_of
 
 
 def decode(tree: dict[str, Any]) -> dict[str, tuple[str, str | None]]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+from backend_kit import BUSYBOX, PYTHON
 
 IN_CI = bool(os.environ.get("CI"))
 HERE = Path(__file__).parent
@@ -148,3 +149,17 @@ def containers(docker_client: Any) -> Iterator[Containers]:
         yield made
     finally:
         made.remove_all()
+
+
+@pytest.fixture
+def repo_name(docker_client: Any, containers: Containers) -> Iterator[str]:
+    """A fresh `name=` for a test's co.Images (built on the project's busybox and python
+    images); every tag of it is removed afterwards."""
+    containers.image(PYTHON)
+    containers.image(BUSYBOX)
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    yield name
+    for image in docker_client.images.list(name=f"conducto-nb/{name}"):
+        for tag in image.tags:
+            if tag.startswith(f"conducto-nb/{name}:"):
+                docker_client.images.remove(tag, force=True)  # a container may linger

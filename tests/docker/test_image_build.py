@@ -13,7 +13,6 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +26,6 @@ pytestmark = pytest.mark.docker
 
 PYTHON = "python:3.11-slim"
 BUSYBOX = "busybox:latest"
-
-
-@pytest.fixture
-def repo_name(docker_client: Any, containers: Any) -> Iterator[str]:
-    """A fresh `name=` for the test's images; every tag of it is removed afterwards."""
-    containers.image(PYTHON)
-    containers.image(BUSYBOX)
-    name = f"test-{uuid.uuid4().hex[:10]}"
-    yield name
-    for image in docker_client.images.list(name=f"conducto-nb/{name}"):
-        for tag in image.tags:
-            if tag.startswith(f"conducto-nb/{name}:"):
-                docker_client.images.remove(tag, noprune=False)
 
 
 def cat(containers: Any, tag: str, script: str) -> str:

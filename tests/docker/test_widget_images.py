@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -25,29 +24,10 @@ if os.environ.get("CI"):
 else:
     pytest.importorskip("anywidget", reason="pip install 'conducto_nb[lab]'")
 
-import comm
 
-from tests.widget_kit import RecordingComm, finished, image_state, wait_for, widget_of
+from tests.widget_kit import finished, image_state, wait_for, widget_of
 
 BUSYBOX = "busybox:latest"
-
-
-@pytest.fixture
-def recording(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(comm, "create_comm", RecordingComm)
-    yield
-
-
-@pytest.fixture
-def repo_name(docker_client: Any, containers: Any) -> Iterator[str]:
-    """A fresh `name=` for the test's image; its tags are removed afterwards."""
-    containers.image(BUSYBOX)
-    name = f"test-{uuid.uuid4().hex[:10]}"
-    yield name
-    for image in docker_client.images.list(name=f"conducto-nb/{name}"):
-        for tag in image.tags:
-            if tag.startswith(f"conducto-nb/{name}:"):
-                docker_client.images.remove(tag, force=True)  # a container may linger
 
 
 @pytest.fixture

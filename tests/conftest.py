@@ -1,0 +1,19 @@
+"""Fixtures the test folders share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture
+def recording(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Widgets made in the test send through a RecordingComm (tests/widget_kit.py), which
+    keeps what would go to the browser."""
+    import comm
+
+    from tests.widget_kit import RecordingComm
+
+    monkeypatch.setattr(comm, "create_comm", RecordingComm)
+    yield
