@@ -94,9 +94,12 @@ class ImageBuilds:
         from .image import Image
 
         users: dict[str, tuple[Image, list[str]]] = {}
+        keys: dict[int, str] = {}  # children share their ancestor's Image: hash it once
         for job in jobs:
             if isinstance(job.image, Image):
-                key = image_key(job.image)
+                key = keys.get(id(job.image))
+                if key is None:
+                    key = keys[id(job.image)] = image_key(job.image)
                 users.setdefault(key, (job.image, []))[1].append(job.path)
         honoured = self.backend.honours_images()
         for key, (image, nodes) in users.items():

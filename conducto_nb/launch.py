@@ -126,7 +126,8 @@ def _execute(
             restore=restore,
         )
         await chosen.open()
-        await chosen.prepare(pipeline_id, ex.job_specs())  # bad images etc.: before anything
+        jobs = ex.job_specs()
+        await chosen.prepare(pipeline_id, jobs)  # bad images etc.: before anything
         statuses = ex.scheduler.statuses()
         record.replace_statuses(statuses)
         if restore is not None:
@@ -150,7 +151,7 @@ def _execute(
                     raise TakenOver(pipeline_id, holder.pid)
                 writer.set_statuses(pipeline_id, [(p, *v) for p, v in rows.items()])
             own.register(ex)
-        ex.begin()
+        ex.begin(jobs)
         if restore is None:
             ex.act("run", "/")
         return Run(record, ex)

@@ -118,16 +118,20 @@ class Execution:
         self._chores.add(task)
         task.add_done_callback(self._chores.discard)
 
-    def job_specs(self) -> list[Job]:
-        """One Job per Exec of the tree, without env, for `Backend.prepare`."""
+    def job_specs(self, under: str = "/") -> list[Job]:
+        """One Job per Exec (of the subtree at `under`), without env: for `Backend.prepare`
+        and the image builds."""
+        inside = "/" if under == "/" else under + "/"
         return [
             self._job(StartExec(path, 0, node, group), resolve_env=False)
             for path, node, group in self.scheduler.execs()
+            if path == under or path.startswith(inside)
         ]
 
-    def begin(self) -> None:
-        """Start building the pipeline's co.Images (publishing them), then run it."""
-        self.images.plan(self.job_specs())
+    def begin(self, jobs: list[Job]) -> None:
+        """Start building the co.Images that `jobs` (every Exec's, as `prepare` had them)
+        need, publishing them; running is up to the actions that follow."""
+        self.images.plan(jobs)
         self.images.start()
 
     def act(self, name: str, path: str = "/") -> None:
@@ -182,7 +186,7 @@ class Execution:
             else:
                 self._publish(ins)
                 if isinstance(ins, TreeChanged):  # a generated subtree may use new images
-                    self.images.plan(self.job_specs())
+                    self.images.plan(self.job_specs(ins.path))
                     self.images.start()
         return rejected
 
