@@ -68,6 +68,17 @@ class CappedText:
             self.size -= cut
             self.dropped += cut
 
+    def tail(self, n: int) -> str:
+        """About the last `n` characters (whole chunks), without joining the rest."""
+        picked: list[str] = []
+        size = 0
+        for chunk in reversed(self.chunks):
+            if size >= n:
+                break
+            picked.append(chunk)
+            size += len(chunk)
+        return "".join(reversed(picked))[-n:]
+
     def __str__(self) -> str:
         text = "".join(self.chunks)
         return f"[... {self.dropped} characters dropped ...]\n{text}" if self.dropped else text
@@ -186,7 +197,10 @@ class Record:
         with self._lock:
             return list(self._images.values())
 
-    def image_log(self, key: str) -> str:
+    def image_log(self, key: str, tail: int | None = None) -> str:
+        """An image's build log (`tail`: only about its last characters, cheaply)."""
         with self._lock:
             text = self._image_logs.get(key)
-        return str(text) if text is not None else ""
+            if text is None:
+                return ""
+            return str(text) if tail is None else text.tail(tail)

@@ -63,7 +63,8 @@ def images_table(run: Run, live: bool = False) -> Table | None:
         if img.state is ImageState.ERROR and img.message:
             state.append(f"\n{one_line(img.message, 60)}", style="red dim")
         elif img.state is ImageState.BUILDING and live:
-            last = [line for line in img.log.splitlines() if line.strip()][-1:]
+            recent = run.record.image_log(img.key, tail=2000)  # 8 times a second: not it all
+            last = [line for line in recent.splitlines() if line.strip()][-1:]
             state.append(f"\n{one_line(last[0], 60)}" if last else "", style="dim")
         nodes = ", ".join(img.nodes[:3]) + (f" +{len(img.nodes) - 3}" if len(img.nodes) > 3 else "")
         table.add_row(str(n), img.label, state, img.tag or "", nodes)
