@@ -17,6 +17,7 @@ from backend_kit import BUSYBOX, PYTHON, call, in_thread, opened, run, shell
 
 from conducto_nb import Exec, Serial
 from conducto_nb.states import State
+from tests.async_kit import Sink
 
 # This module's functions run in containers, which cannot import it: send them by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -108,10 +109,16 @@ def test_max_time_and_a_command_that_ignores_sigterm() -> None:
     async def body() -> None:
         async with opened() as backend:
             job = shell("trap '' TERM; echo started; sleep 60")
+            sink = Sink()
+            task = asyncio.create_task(backend.run(job, sink, sink.started))
+            for _ in range(400):  # (a loaded machine takes a while to start the container)
+                if "started" in sink.text("stdout"):
+                    break
+                await asyncio.sleep(0.025)
             t0 = time.monotonic()
             with pytest.raises(TimeoutError):
-                async with asyncio.timeout(0.5):  # what the runner does for max_time
-                    await run(backend, job)
+                async with asyncio.timeout(0.1):  # what the runner does for max_time
+                    await task
             assert 1.5 < time.monotonic() - t0 < 4  # SIGKILL after the grace
             out, sink = await run(backend, shell("echo next"))
             assert out.state == State.DONE and sink.text("stdout") == "next\n"
