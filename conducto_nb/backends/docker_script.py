@@ -94,6 +94,9 @@ __co_pywait() {
 #: the worker shell, its warm Python and this one (one job at a time: the rest is the job's),
 #: no fork needed. `worker` is the shell's pid, or "SHELL|PYTHON".
 KILL_ALL = (
+    # It ignores TERM itself: the worker's `kill -TERM -1` once the job's process has died
+    # must not stop this sweep before it reaches the job's other processes.
+    "trap '' TERM; "
     "for d in /proc/[0-9]*; do p=${{d#/proc/}}; case $p in 1|{worker}|$$) ;; "
     "*) kill -{signal} $p 2>/dev/null ;; esac; done"
 )
