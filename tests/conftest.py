@@ -17,3 +17,13 @@ def recording(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     monkeypatch.setattr(comm, "create_comm", RecordingComm)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage() -> Iterator[None]:
+    """Collect garbage after each test, so an object it leaked (an unclosed socket...) warns
+    in that test, not in whichever test runs next in the worker."""
+    yield
+    import gc
+
+    gc.collect()
