@@ -227,6 +227,9 @@ def _child(job: int) -> NoReturn:
     try:
         mark, kind, env, data = line.split()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        with contextlib.suppress(OSError):  # out of memory: the job goes before the worker
+            with open("/proc/self/oom_score_adj", "w") as adj:
+                adj.write("500")
         os.environ.update(json.loads(base64.b64decode(env)))
         sys.argv = ["-c", mark.decode()]
         _streams(bool(os.environ.get("PYTHONUNBUFFERED")))

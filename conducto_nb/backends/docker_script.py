@@ -107,6 +107,12 @@ def init_script(token: str) -> str:
     return INIT + f"__co_id={token}\n"
 
 
+#: A job's processes go before the worker shell when the container runs out of memory: the
+#: kernel kills what it must to get under `mem` (not always only one process), and the
+#: worker has to outlive the job to report it. Raising one's own score needs no privilege.
+_OOM_FIRST = "echo 500 >/proc/self/oom_score_adj 2>/dev/null; "
+
+
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
@@ -114,7 +120,7 @@ def _quote(text: str) -> str:
 def job_script(mark: str, job: Job, python: str = "python3") -> bytes:
     """The script that runs `job` in the worker shell and ends with the marked end lines."""
     env = {k: v for k, v in job.env.items() if k.isidentifier()}
-    exports = "".join(f"export {k}={_quote(v)}; " for k, v in env.items())
+    exports = _OOM_FIRST + "".join(f"export {k}={_quote(v)}; " for k, v in env.items())
     wait = "wait $__co_p; __co_r=$?\n"
     if job.command.is_call:
         kind = "G" if job.generates else "C"

@@ -139,6 +139,9 @@ def test_out_of_memory_is_an_error_that_says_so() -> None:
             assert out.state == State.DONE and sink.text("stdout") == "fine\n"
             killed, _ = await run(backend, shell("kill -9 $$", mem=0.05))
             assert (killed.state, killed.exit_code, killed.message) == (State.ERROR, 137, None)
+            # The job goes first when memory runs out, so the worker lives to report it.
+            out, sink = await run(backend, shell("cat /proc/self/oom_score_adj", mem=0.05))
+            assert sink.text("stdout") == "500\n"
 
     in_thread(body)
 
