@@ -106,7 +106,16 @@ class Notebook:
         page.goto(f"{self.lab.url}/lab/tree/{self.name}")
         page.wait_for_selector(".jp-Notebook .jp-Cell")
         self.wait_idle()
+        self.accept_kernel_dialog()
         return self
+
+    def accept_kernel_dialog(self) -> None:
+        """JupyterLab sometimes asks which kernel to start (its kernel specs arrived late on
+        a busy machine) though the notebook names one: take the one it offers."""
+        dialog = self.page.locator(".jp-Dialog:has-text('Select Kernel')")
+        if dialog.count() and dialog.first.is_visible():
+            dialog.first.locator(".jp-mod-accept").click()
+            dialog.first.wait_for(state="detached")
 
     def wait_idle(self, timeout: float = 60) -> None:
         self.page.wait_for_selector(
@@ -120,9 +129,12 @@ class Notebook:
         """Click cell `i` and press Ctrl+Enter; returns its prompt from before."""
         before = self.prompt(i)
         for _ in range(3):  # a key pressed while the kernel connects can be lost: press again
-            self.page.locator(".jp-Notebook .jp-Cell").nth(i).locator(
-                ".jp-InputArea-editor"
-            ).click()
+            self.accept_kernel_dialog()
+            editor = self.page.locator(".jp-Notebook .jp-Cell").nth(i)
+            try:
+                editor.locator(".jp-InputArea-editor").click(timeout=10000)
+            except Exception:
+                continue  # a dialog came up meanwhile: accept it and try again
             self.page.keyboard.press("Control+Enter")
             try:
                 self.page.wait_for_function(
