@@ -11,8 +11,10 @@ imported cloudpickle once, reads one request line per job from the fifo Q (alrea
 8) — `MARKER KIND ENV PAYLOAD`, ENV the base64 of the job's env as JSON — and hands it to a
 child it forked ahead (while the shell was busy reporting the previous job), which runs the
 call just as `main` would, with the job's env on top of the container's, stdin /dev/null and fd
-1 and 2 the container's. On the fifo A (fd 9) it answers that child's pid (or "-": run this
-job in a fresh python3), then, when the child ends, its exit code as `wait` gives it. It and
+1 and 2 the container's. The child acknowledges the job on a pipe of its own: a child killed
+before it took the job is replaced, not reported as the job's end. On the fifo A (fd 9) the
+server answers the pid of the child that took the job (or "-": run this job in a fresh
+python3), then, when the child ends, its exit code as `wait` gives it. It and
 its waiting child ignore SIGTERM, so the `kill -TERM -1` that ends a pooled job spares them;
 the kill of a job spares the server, and a waiting child it kills is replaced.
 
@@ -45,6 +47,8 @@ REQUESTS, ANSWERS = 8, 9
 #: Variables a Python reads as it starts (which python3, its path, locale, user site...): a
 #: job that sets one to another value than the container's runs in a fresh python3.
 _STARTUP = ("PATH", "HOME", "LANG", "TZ", "PYTHON", "LC_", "LD_")
+#: A child forked ahead: its pid, the pipe its job goes down, the pipe it acknowledges it on.
+Spare = tuple[int, int, int]
 
 
 def _control(mark: str, kind: str, data: bytes) -> None:
@@ -143,7 +147,7 @@ def serve(*fifos: str) -> int:
         sys.path.insert(0, PACKAGE_MOUNT)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     requests = open(REQUESTS, "rb", closefd=True)  # noqa: SIM115 - for the server's life
-    spare: tuple[int, int] | None = None
+    spare: Spare | None = None
     try:
         while True:
             spare = spare or _fork_ahead(requests)  # the fork is done while no job waits
@@ -167,48 +171,56 @@ def _servable(env: dict[str, str]) -> bool:
     )
 
 
-def _fork_ahead(requests: io.BufferedReader) -> tuple[int, int] | None:
-    """A child that waits for its job on a pipe: its pid and the pipe (None: no room)."""
+def _fork_ahead(requests: io.BufferedReader) -> Spare | None:
+    """A child that waits for its job on a pipe (None: no room for one)."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
     gc.freeze()  # the server's objects: the child's collections and exit skip them
     job, hand = os.pipe()
+    took, ack = os.pipe()
     try:
         pid = os.fork()
     except OSError:
-        os.close(job)
-        os.close(hand)
+        for fd in (job, hand, took, ack):
+            os.close(fd)
         return None
     if pid == 0:  # never back into the server's loop, whatever happens
         try:
             os.close(hand)
+            os.close(took)
             requests.close()
             os.close(ANSWERS)
-            _child(job)
+            _child(job, ack)
         finally:
             os._exit(1)
     os.close(job)
-    return pid, hand
+    os.close(ack)
+    return pid, hand, took
 
 
-def _hand(spare: tuple[int, int] | None, line: bytes, requests: io.BufferedReader) -> int:
+def _hand(spare: Spare | None, line: bytes, requests: io.BufferedReader) -> int:
     """Give the job to the spare child, or to a new one if it was killed: its pid, or 0."""
     for child in (spare, None):
         child = child or _fork_ahead(requests)
         if child is None:
             return 0
-        pid, hand = child
+        pid, hand, took = child
         try:
             rest = memoryview(line)
             while rest:
                 rest = rest[os.write(hand, rest) :]
-        except OSError:  # it died waiting (a kill of every process): reap it
-            os.waitpid(pid, 0)
-            continue
+        except OSError:
+            pass  # it is dead: no acknowledgement will come
         finally:
             os.close(hand)
-        return pid
+        try:
+            taken = os.read(took, 1) == b"!"
+        finally:
+            os.close(took)
+        if taken:
+            return pid
+        os.waitpid(pid, 0)  # it died waiting (a kill of every process): reap it, fork another
     return 0
 
 
@@ -217,12 +229,15 @@ def _exit_code(status: int) -> int:
     return 128 - code if code < 0 else code
 
 
-def _child(job: int) -> NoReturn:
-    """Wait for a job on the pipe `job`, then run it as `main` would, with its env."""
+def _child(job: int, ack: int) -> NoReturn:
+    """Wait for a job on the pipe `job`, say on `ack` it is taken, then run it as `main` would,
+    with its env."""
     with open(job, "rb") as pipe:
         line = pipe.read()
     if not line:  # the server is gone
         os._exit(0)
+    os.write(ack, b"!")
+    os.close(ack)
     code = 1
     try:
         mark, kind, env, data = line.split()

@@ -166,16 +166,19 @@ def test_the_warm_python_outlives_the_pooled_cleanup_and_comes_back_if_killed() 
             warm = first.result["ppid"]
             # The child it forked ahead for the next call dies as a kill of everything would
             # kill it (SIGKILL): the next call gets another.
-            spare = (  # (forked once the last call ended: it may take a moment to appear)
-                "for _ in $(seq 50); do for d in /proc/[0-9]*; do read -r _ _ _ ppid _ < $d/stat;"
-                f' if [ "$ppid" = {warm} ]; then kill -KILL ${{d#/proc/}} && echo killed'
-                " && exit; fi; done; sleep 0.1; done"
-            )
-            out, sink = await run(backend, shell(spare, image=PYTHON))
-            assert sink.text("stdout") == "killed\n"
+            out, sink = await run(backend, shell(signal_spare(warm, "kill -KILL"), image=PYTHON))
+            assert sink.text("stdout") == "signalled\n"
             again, sink = await run(backend, call(leave_traces, "again"))
-            assert again.state == State.DONE, sink.text("stderr")
+            assert (again.state, again.exit_code) == (State.DONE, 0), sink.text("stderr")
             assert again.result["ppid"] == warm
+            # Killed after the job went down its pipe but before it took it (held stopped
+            # until then): the job is not lost with it, another child runs it.
+            stop_then_kill = "kill -STOP $pid; (trap '' TERM; sleep 1; kill -KILL $pid) >/dev/null 2>&1 &"
+            out, sink = await run(backend, shell(signal_spare(warm, stop_then_kill), image=PYTHON))
+            assert sink.text("stdout") == "signalled\n"
+            later, sink = await run(backend, call(leave_traces, "later"))
+            assert (later.state, later.exit_code) == (State.DONE, 0), sink.text("stderr")
+            assert later.result["ppid"] == warm
             out, _ = await run(backend, shell(f"kill -KILL {warm}", image=PYTHON))
             assert out.state == State.DONE
             third, sink = await run(backend, call(leave_traces, "3"))
@@ -184,6 +187,17 @@ def test_the_warm_python_outlives_the_pooled_cleanup_and_comes_back_if_killed() 
             assert len(backend.containers()) == 1
 
     in_thread(body)
+
+
+def signal_spare(warm: int, signal: str) -> str:
+    """A shell job running `signal` on the child the warm Python `warm` forked ahead ($pid);
+    it prints "signalled". (The child is forked once the last call ended: it may take a moment
+    to appear.)"""
+    return (
+        "for _ in $(seq 50); do for d in /proc/[0-9]*; do read -r _ _ _ ppid _ < $d/stat;"
+        f' if [ "$ppid" = {warm} ]; then pid=${{d#/proc/}}\n{signal}\necho signalled; exit;'
+        " fi; done; sleep 0.1; done"
+    )
 
 
 def exits_with_leftovers() -> None:
