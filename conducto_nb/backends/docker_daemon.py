@@ -2,18 +2,16 @@
 thread pool of its own (never on the event loop), and a daemon that does not answer becomes
 one BackendError that names it, whatever the SDK raised.
 
-A failed connect to a unix socket leaks the socket inside docker-py (a ResourceWarning when it
-is collected, at some random later moment): failures are collected here, quietly.
+A failed connect to a unix socket leaves docker-py's socket open in the failing frame (a
+ResourceWarning when it is collected, at some random later moment): failures close it here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 import socket
-import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -115,13 +113,8 @@ class Daemon:
         except docker.errors.APIError:
             raise  # the daemon answered: NotFound, Conflict, a bad request...
         except (docker.errors.DockerException, OSError) as e:  # requests' errors are OSErrors
-            failure: BaseException | None = e
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ResourceWarning)
-            why = _one_line(failure)
-            failure = None  # frees the traceback, and the socket docker-py leaked in it
-            gc.collect()
-        raise self.gone(why)
+            close_sockets_left_in(e)
+            raise self.gone(_one_line(e)) from None
 
     async def alive(self) -> str:
         """Empty when the daemon answers a ping, else why not."""
@@ -241,9 +234,40 @@ class Daemon:
             self._threads = None
 
 
-def _one_line(error: BaseException | None) -> str:
-    text = " ".join(str(error).split()) if error is not None else ""
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def close_sockets_left_in(error: BaseException) -> None:
+    """Close the sockets that never connected in the frames `error` (or what caused it) went
+    through: docker-py's unix connect drops its socket there when the connect fails. Explicit,
+    because silencing the warning instead would change the process's warning filters from one
+    of the daemon's threads while others run."""
+    pending: list[object] = [error]
+    seen: set[int] = set()
+    while pending:
+        e = pending.pop()
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        pending += [e.__cause__, e.__context__, getattr(e, "reason", None)]  # urllib3 keeps it
+        tb = e.__traceback__
+        while tb is not None:
+            for value in list(tb.tb_frame.f_locals.values()):
+                if isinstance(value, socket.socket) and _unconnected(value):
+                    value.close()
+            tb = tb.tb_next
+
+
+def _unconnected(sock: socket.socket) -> bool:
+    if sock.fileno() < 0:
+        return False
+    try:
+        sock.getpeername()
+    except OSError:
+        return True
+    return False
 
 
 def clean_orphans(store: Store, base_url: str | None = None) -> list[str]:

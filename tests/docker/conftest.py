@@ -10,10 +10,8 @@ containers a test starts are removed when it ends.
 
 from __future__ import annotations
 
-import gc
 import os
 import uuid
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,8 @@ from typing import Any, NoReturn
 
 import pytest
 from backend_kit import BUSYBOX, PYTHON
+
+from conducto_nb.backends.docker_daemon import close_sockets_left_in
 
 IN_CI = bool(os.environ.get("CI"))
 HERE = Path(__file__).parent
@@ -50,6 +50,7 @@ def _ping(docker: Any) -> str:
     try:
         probe.ping()
     except (docker.errors.DockerException, OSError) as e:  # requests' errors are OSErrors
+        close_sockets_left_in(e)  # docker-py leaves a failed unix connect's socket open
         return str(e) or type(e).__name__
     finally:
         probe.close()
@@ -65,12 +66,7 @@ def _connect() -> tuple[Any, str]:
     # Without the SDK, `import docker` can find this very folder as a namespace package.
     if docker is None or not hasattr(docker, "from_env"):
         return None, "the docker SDK is missing: pip install 'conducto_nb[docker]'"
-    with warnings.catch_warnings():
-        # docker-py leaks the socket of a failed unix connect; its ResourceWarning would be an
-        # error under our filters, at some later test's teardown. Finalize it here, quietly.
-        warnings.simplefilter("ignore", ResourceWarning)
-        reason = _ping(docker)
-        gc.collect()
+    reason = _ping(docker)
     if reason:
         return None, f"no Docker daemon answers ({reason}); start one with `bash scripts/docker.sh`"
     client = docker.from_env(timeout=10)  # negotiates the API version (1.41 for Debian's 20.10)

@@ -150,6 +150,24 @@ def test_no_daemon_is_one_clear_error_from_open() -> None:
     assert out.state == State.WORKER_ERROR
 
 
+def test_failed_connects_to_a_missing_daemon_leave_no_socket_open() -> None:
+    """docker-py drops the socket of a failed unix connect: the backend closes it, so a kernel
+    retrying a dead daemon does not run out of descriptors (nor warn at random moments)."""
+
+    def sockets() -> int:
+        return sum(os.readlink(f"/proc/self/fd/{fd}").startswith("socket:") for fd in fds())
+
+    def fds() -> list[str]:
+        return [fd for fd in os.listdir("/proc/self/fd") if os.path.exists(f"/proc/self/fd/{fd}")]
+
+    before = sockets()
+    for _ in range(5):
+        backend = DockerBackend(base_url="unix:///tmp/conducto-nb-no-such/docker.sock")
+        with pytest.raises(BackendError):
+            in_thread(backend.open)
+    assert sockets() == before
+
+
 def test_requires_docker_gives_the_daemon_to_that_node_only() -> None:
     async def body() -> None:
         async with opened() as backend:
@@ -174,26 +192,32 @@ class Proxy:
         self.path = path
         self.conns: list[socket.socket] = []
         self.listener: socket.socket | None = None
+        self.lock = threading.Lock()  # a connection accepted as stop() runs is closed, not lost
 
     def start(self) -> None:
-        self.listener = socket.socket(socket.AF_UNIX)
-        self.listener.bind(self.path)
-        self.listener.listen()
-        self.listener.settimeout(0.05)
-        threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
+        listener = socket.socket(socket.AF_UNIX)
+        listener.bind(self.path)
+        listener.listen()
+        listener.settimeout(0.05)
+        self.listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
 
     def _accept(self, listener: socket.socket) -> None:
-        while listener.fileno() >= 0:
+        while True:
             try:
                 client, _ = listener.accept()
             except TimeoutError:
                 continue
             except OSError:
                 return
-            client.settimeout(None)
-            daemon = socket.socket(socket.AF_UNIX)
-            daemon.connect("/var/run/docker.sock")
-            self.conns += [client, daemon]
+            with self.lock:
+                if self.listener is not listener:  # stopped meanwhile: as if never accepted
+                    client.close()
+                    return
+                client.settimeout(None)
+                daemon = socket.socket(socket.AF_UNIX)
+                daemon.connect("/var/run/docker.sock")
+                self.conns += [client, daemon]
             for a, b in ((client, daemon), (daemon, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
 
@@ -207,14 +231,17 @@ class Proxy:
             pass
 
     def stop(self) -> None:
-        assert self.listener is not None
-        self.listener.close()
-        os.unlink(self.path)
-        for conn in self.conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-            conn.close()
-        self.conns.clear()
+        with self.lock:
+            if self.listener is None:
+                return
+            self.listener.close()
+            self.listener = None
+            os.unlink(self.path)
+            for conn in self.conns:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+                conn.close()
+            self.conns.clear()
 
 
 def test_a_daemon_that_stops_mid_run_fails_running_jobs_and_the_backend_recovers(
