@@ -10,13 +10,9 @@
 
 A section is an event (`push`, `pr`, `pr_close`, `create-branch`, `delete-branch`, `create-tag`,
 `delete-tag`) and an optional label; keys before any section belong to `push`. Every section of
-an event whose filter matches runs, in file order. Commands run WITHOUT a shell: the command is
-split with shlex first and `{variables}` are substituted inside each argument, so a branch
-called `x; rm -rf ~` stays one literal argument. `{{name}}` is a literal `{name}`; `${HOME}` and
-braces that hold no bare name (`{print $1}`, `{}`) pass through. A `{variable}` inside the
-script of `sh -c` / `python -c` is refused: there it would be code (use `$CONDUCTO_BRANCH`).
-Every problem is a ConfigError naming the file and line, raised when the file is read, before
-any event arrives.
+an event whose filter matches runs, in file order. Commands run without a shell, `{variables}`
+put into each argument (cfg_variables.py); filters are cfg_filter.py's. Every problem is a
+ConfigError naming the file and line, raised when the file is read, before any event arrives.
 
 Keys: `command` (required), `filter`, `duplicate` (SUPPRESS_NEW, the default; ALLOW; SLEEP_OLD;
 DEFER) and image keys (`image`, `dockerfile`, `install_pip`, `copy_repo`... and Conducto's
@@ -30,13 +26,13 @@ from __future__ import annotations
 import configparser
 import difflib
 import json
-import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .cfg_filter import Filter, FilterError, parse_filter
+from .cfg_variables import code_reference, names, substitute, substitute_all
 from .errors import ConfigError
 
 __all__ = [
@@ -48,7 +44,6 @@ __all__ = [
     "Section",
     "Step",
     "parse",
-    "substitute",
 ]
 
 EVENTS = ("push", "pr", "pr_close", "create-branch", "delete-branch", "create-tag", "delete-tag")
@@ -75,27 +70,6 @@ KEYS = ("command", "filter", "duplicate", *IMAGE_KEYS, *ALIASES)
 _EXCLUSIVE = (("image", "dockerfile", "dockerfile_text"), ("copy_dir", "copy_url", "copy_repo"))
 
 _TOP = "\0top"  # the section that holds keys written before any [section]
-# `{{name}}` escapes, `${name}` is the shell's, `{name}` is ours.
-_REF = re.compile(r"\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}|(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_SHELLS = re.compile(r"(?:ba|da|z|k|fi)?sh|python[0-9.]*")
-_CODE_FLAG = re.compile(r"-[A-Za-z]*c")
-
-
-def substitute(text: str, values: Mapping[str, str]) -> str:
-    """Put values in for `{name}`s in one pass, so a value is never itself substituted into."""
-
-    def one(m: re.Match[str]) -> str:
-        if m.group(1) is not None:
-            return "{" + m.group(1) + "}"
-        if m.group(2):
-            return m.group(0)
-        return values.get(m.group(3), "")
-
-    return _REF.sub(one, text)
-
-
-def _names(text: str) -> list[str]:
-    return [m.group(3) for m in _REF.finditer(text) if m.group(3) and not m.group(2)]
 
 
 @dataclass(frozen=True)
@@ -122,17 +96,9 @@ class Section:
 
     def image_json(self, values: Mapping[str, str]) -> str | None:
         """The image keys (aliases folded, `{variables}` put in) as JSON, None if there are none."""
-
-        def sub(v: Any) -> Any:
-            if isinstance(v, str):
-                return substitute(v, values)
-            if isinstance(v, list):
-                return [sub(x) for x in v]
-            if isinstance(v, dict):
-                return {k: sub(x) for k, x in v.items()}
-            return v
-
-        return json.dumps(sub(dict(self.image)), sort_keys=True) if self.image else None
+        if not self.image:
+            return None
+        return json.dumps(substitute_all(dict(self.image), values), sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -264,7 +230,7 @@ def _section(
     for key, value in sorted(keys.items(), key=lambda kv: where(kv[0])):
         if key not in KEYS:
             raise fail(f"unknown key `{key}` in {name}{_hint(key, KEYS)}", key)
-        for var in _names(value):
+        for var in names(value):
             if var not in known and key != "filter":
                 raise fail(f"unknown variable {{{var}}} in `{key}`; known: {', '.join(known)}", key)
     command = keys.get("command")
@@ -276,18 +242,8 @@ def _section(
         raise fail(f"`command` cannot be split into arguments: {e}", "command") from None
     if not argv:
         raise fail("`command` is empty", "command")
-    for i, arg in enumerate(argv):
-        if i >= 2 and _names(arg) and _CODE_FLAG.fullmatch(argv[i - 1]):
-            shell = next(
-                (a for a in argv[: i - 1] if _SHELLS.fullmatch(a.rsplit("/", 1)[-1])), None
-            )
-            if shell:
-                var = _names(arg)[0]
-                raise fail(
-                    f"{{{var}}} inside a `{shell} {argv[i - 1]}` script would be read as code; "
-                    f'pass it as its own argument, or read "$CONDUCTO_{var.upper()}" there',
-                    "command",
-                )
+    if refused := code_reference(argv):
+        raise fail(refused, "command")
     flt = None
     if "filter" in keys:
         try:

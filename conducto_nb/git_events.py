@@ -11,16 +11,12 @@ run side by side without meeting. Values reach the command as arguments and as e
 variables (`CONDUCTO_EVENT`, `CONDUCTO_BRANCH`, `CONDUCTO_PR`, `CONDUCTO_SHA`, ... one per
 variable, `--key=value` ones too), with this Python's bin folder first on PATH so `python` and
 `conducto-nb` are the ones that have conducto_nb. `duplicate` decides what a second run for the
-same section and branch / PR / tag does while the first is still going: SUPPRESS_NEW skips it,
-ALLOW runs both, DEFER waits for the first, SLEEP_OLD stops the first (SIGTERM to its process
-group) and runs the new one. The locks live in the repository's `.git/conducto_nb/events/`.
+same section and branch / PR / tag does while the first is still going (event_guard.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
 import os
 import re
 import shlex
@@ -29,13 +25,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from .cfg import EVENTS, IMAGE_ENV, VARIABLES, Config, Section, Step, parse
+from .cfg import EVENTS, IMAGE_ENV, VARIABLES, Config, Step, parse
 from .errors import ConfigError, PipelineError
+from .event_guard import Guard
 
 __all__ = ["CFG_NAME", "event_options", "load_config", "simulate"]
 
@@ -202,64 +198,13 @@ def _checkout(root: Path, sha: str) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-class _Guard:
-    """One lock file per (section, branch / PR / tag): says whether a run is still going."""
-
-    def __init__(self, root: Path, section: Section, values: Mapping[str, str]) -> None:
-        common = Path(_git(root, "rev-parse", "--git-common-dir") or ".git")
-        target = (
-            values["pr"] if section.event.startswith("pr") else values["tag"] or values["branch"]
-        )
-        self.key = f"{section.name} {target}"
-        digest = hashlib.sha256(self.key.encode("utf-8", "surrogateescape")).hexdigest()[:20]
-        folder = (root / common) / "conducto_nb" / "events"
-        folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / f"{digest}.lock"
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-
-    def acquire(self, policy: str, out: TextIO) -> bool:
-        """False when a run is going and `policy` says not to start another."""
-        if policy == "ALLOW":
-            return True
-        stopped = False
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return True
-            except BlockingIOError:
-                pass
-            if policy == "SUPPRESS_NEW":
-                return False
-            if policy == "DEFER":
-                print(
-                    f"    waiting: a run of {self.key} is still going (duplicate = DEFER)",
-                    file=out,
-                    flush=True,
-                )
-                fcntl.flock(self.fd, fcntl.LOCK_EX)
-                return True
-            pid = os.pread(self.fd, 32, 0).decode().strip()
-            if pid.isdigit() and not stopped:  # SLEEP_OLD: stop the older run, then go
-                print(
-                    f"    stopping the older run of {self.key} (duplicate = SLEEP_OLD)",
-                    file=out,
-                    flush=True,
-                )
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(int(pid), signal.SIGTERM)
-                stopped = True
-            time.sleep(0.05)
-
-    def record(self, pid: int | None) -> None:
-        os.ftruncate(self.fd, 0)
-        if pid is not None:
-            os.pwrite(self.fd, str(pid).encode(), 0)
-
-    def close(self) -> None:
-        os.close(self.fd)  # also releases the lock
+def _lock_folder(root: Path) -> Path:
+    """Where the `duplicate` locks of this repository live: shared by all its worktrees."""
+    common = Path(_git(root, "rev-parse", "--git-common-dir") or ".git")
+    return (root / common) / "conducto_nb" / "events"
 
 
-def _run(argv: Sequence[str], cwd: Path, env: dict[str, str], guard: _Guard) -> int:
+def _run(argv: Sequence[str], cwd: Path, env: dict[str, str], guard: Guard) -> int:
     """Run one command in its own process group, output streaming through; its exit code."""
     try:
         proc = subprocess.Popen(argv, cwd=cwd, env=env, process_group=0)
@@ -320,7 +265,7 @@ def simulate(
     first_failure = 0
     for step in todo:
         name = step.section.name
-        guard = _Guard(root, step.section, values)
+        guard = Guard(_lock_folder(root), step.section, values)
         try:
             if not guard.acquire(step.section.duplicate, out):
                 print(

@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import conducto_nb as co
-from conducto_nb.cfg import VARIABLES, parse, substitute
+from conducto_nb.cfg import VARIABLES, parse
 from conducto_nb.cfg_filter import FilterError, parse_filter
+from conducto_nb.cfg_variables import substitute
 
 VALUES = {
     "branch": "main",

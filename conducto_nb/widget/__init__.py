@@ -1,7 +1,8 @@
 """The live pipeline graph in a notebook: an anywidget whose model follows a run (model.py,
-feed.py, sources.py) and whose view is a TypeScript component bundled into static/graph.js
-(src/, built by scripts/build_widget.sh); and the static SVG graphviz draws for viewers without
-a kernel (static_svg.py). `Node` and `Run` import this package only when they are displayed.
+feed.py, sources.py, run_sources.py) and whose view is a TypeScript component bundled into
+static/graph.js (src/, built by scripts/build_widget.sh); and the static SVG graphviz draws for
+viewers without a kernel (static_svg.py). `Node` and `Run` import this package only when they
+are displayed.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .display import mimebundle, show, widget_for
-from .sources import DEBUG_HANDLERS
+from .run_sources import DEBUG_HANDLERS
 
 if TYPE_CHECKING:
     from ..runs import Run

@@ -23,7 +23,7 @@ from .static_svg import render
 if TYPE_CHECKING:
     from .model import PipelineWidget
 
-__all__ = ["bundle", "forget", "mimebundle", "show", "svg_of", "widget_for"]
+__all__ = ["Displays", "bundle", "forget", "mimebundle", "show", "svg_of", "widget_for"]
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 TEXT_LINES = 60  # of a run's text form kept in the output (a 10,000-node tree has as many)
@@ -80,9 +80,40 @@ def show(subject: Node | Run) -> None:
     widget = widget_for(subject)
     handle = display(bundle(subject, widget), raw=True, display_id=True)  # type: ignore[no-untyped-call]
     if widget is not None and handle is not None:
-        widget.display_ids.append(handle.display_id)
+        widget.displays.ids.append(handle.display_id)
         widget.displayed()
         _hook_cells()
+
+
+class Displays:
+    """The outputs one widget shows in, by display id. Drawn while its run was live, they are
+    re-sent with the final picture when it ends: once by the pump (live, outside any cell),
+    once after the next cell (for clients that keep only the messages of the cell they run:
+    nbclient)."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self._lock = threading.Lock()
+        self._stale = {"pump": False, "cell": False}
+
+    def outdated(self, shown_only: bool = False) -> None:
+        """What they show will need the final picture (with `shown_only`: if there are any)."""
+        with self._lock:
+            stale = bool(self.ids) or not shown_only
+            self._stale = {"pump": stale, "cell": stale}
+
+    def due(self, by: str) -> bool:
+        """Whether `by` ("pump" or "cell") is to re-send them now: not again until outdated."""
+        with self._lock:
+            stale, self._stale[by] = self._stale[by], False
+        return stale and bool(self.ids)
+
+    def update(self, data: dict[str, Any]) -> None:
+        """Re-send every one of them with `data`, a bundle."""
+        from IPython.display import update_display
+
+        for display_id in self.ids:
+            update_display(data, display_id=display_id, raw=True)  # type: ignore[no-untyped-call]
 
 
 _hooked: list[object] = []

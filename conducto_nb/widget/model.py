@@ -31,12 +31,13 @@ import traitlets
 from ..errors import PipelineError
 from ..nodes import Node
 from .details import OutputStreams
-from .display import forget
+from .display import Displays, forget
 from .encode import STATIC, Flat, encode, state_string
 from .feed import Feed, pump
 from .follow import follow_starts, forget_starts
 from .images import encode_images, log_messages
-from .sources import Source, source_for
+from .run_sources import source_for
+from .sources import Source
 
 if TYPE_CHECKING:
     from ..runs import Run
@@ -68,13 +69,8 @@ class PipelineWidget(anywidget.AnyWidget):
         self._rev = 0
         self._streams = OutputStreams()
         self._was_idle = self._source.idle
-        # Displays drawn while the run was live, to re-send with the final picture when it
-        # ends: once by the pump (live, outside any cell), once after the next cell (for
-        # clients that keep only the messages of the cell they run: nbclient).
-        self._stale = {"pump": False, "cell": False}
-        self._stale_lock = threading.Lock()
+        self.displays = Displays()  # the outputs showing it, re-sent when the run ends
         self.subject: Node | Run = subject
-        self.display_ids: list[str] = []
         self.closed = False
         self._broadcasting = False  # set while flush() re-sends the tree to every view
         with self._feed.lock:
@@ -111,21 +107,7 @@ class PipelineWidget(anywidget.AnyWidget):
         return state
 
     def _header(self) -> dict[str, Any]:
-        src, feed = self._source, self._feed
-        with feed.lock:
-            started, last_end = feed.started, feed.last_end
-        run = getattr(src, "run", None)
-        idle = src.idle
-        return {
-            "uid": self._uid,
-            "kind": src.kind,
-            "id": run.id if run is not None else None,
-            "started": started,
-            "ended": last_end if idle else None,
-            "live": not idle,
-            "actions": src.actions(),
-            "now": time.time(),  # the kernel's clock, so the browser can tick elapsed time
-        }
+        return {"uid": self._uid, **self._source.header(self._feed)}
 
     # -- from the browser (a kernel thread, maybe a subshell's) -----------------------------
     def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
@@ -184,8 +166,7 @@ class PipelineWidget(anywidget.AnyWidget):
             with self._feed.lock:
                 self._feed.stale.update(self._feed.watching)  # open panels: new actions, states
                 self._feed.stale_images.update(self._feed.watching_images)  # a log of its own
-            with self._stale_lock:  # the displays show another picture now: re-send at the end
-                self._stale = {"pump": bool(self.display_ids), "cell": bool(self.display_ids)}
+            self.displays.outdated(shown_only=True)  # they show another picture now
         self._feed.mark_tree_dirty()
 
     def _wake(self) -> None:
@@ -278,31 +259,16 @@ class PipelineWidget(anywidget.AnyWidget):
         """A display went out (or the run went on again): while the run is live, what it
         shows will need the final picture."""
         if not self._source.idle:
-            with self._stale_lock:
-                self._stale = {"pump": True, "cell": True}
+            self.displays.outdated()
 
     def refresh_if_ended(self, by: str) -> None:
-        """Re-send the displays with the final picture if the run ended since they were drawn;
-        `by` the pump, or after a cell (the kernel's post_execute, on its main thread)."""
-        if not self._source.idle:
-            return
-        with self._stale_lock:
-            stale, self._stale[by] = self._stale[by], False
-        if stale:
-            self._refresh_displays()
+        """Re-send the displays with the final static SVG if the run ended since they were
+        drawn, so a saved notebook shows the final states to viewers without a kernel; `by` the
+        pump, or after a cell (the kernel's post_execute, on its main thread)."""
+        if self._source.idle and self.displays.due(by):
+            from .display import bundle
 
-    def _refresh_displays(self) -> None:
-        """The run ended: re-send every display of this widget with its final static SVG, so
-        a saved notebook shows the final states to viewers without a kernel."""
-        if not self.display_ids:
-            return
-        from IPython.display import update_display
-
-        from .display import bundle
-
-        data = bundle(self.subject, self)
-        for display_id in self.display_ids:
-            update_display(data, display_id=display_id, raw=True)  # type: ignore[no-untyped-call]
+            self.displays.update(bundle(self.subject, self))
 
     def svg(self) -> str | None:
         from .display import svg_of
