@@ -542,3 +542,25 @@ def test_threads_left_behind() -> None:
     """The pump is one daemon thread, however many widgets there were."""
     pumps = [t for t in threading.enumerate() if t.name == "conducto_nb-widget-pump"]
     assert len(pumps) <= 1 and all(t.daemon for t in pumps)
+
+
+def test_a_state_that_comes_back_within_an_interval_is_not_sent(recording: None) -> None:
+    """A Serial goes queued between two children and running again in a few milliseconds:
+    the views, which never saw it queued, get no diff for it."""
+    root = big(2, 3)
+    w, sent = widget_of(root)
+    time.sleep(INTERVAL * 2)
+    before = len(sent.updates("diff"))
+    first, second = [n.path for n in root.walk()][1:3]
+    w._feed(StateChanged(first, NodeStatus(), NodeStatus(State.RUNNING)))
+    wait_for(lambda: len(sent.updates("diff")) > before)
+    shown = len(sent.updates("diff"))
+    with w._source_lock:  # no flush in between, however busy the machine
+        for state in (State.QUEUED, State.RUNNING):
+            w._feed(StateChanged(first, NodeStatus(), NodeStatus(state)))
+        w._feed(StateChanged(second, NodeStatus(), NodeStatus(State.DONE)))
+    wait_for(lambda: len(sent.updates("diff")) > shown)
+    time.sleep(INTERVAL * 2)
+    diffs = sent.updates("diff")[shown:]
+    assert [d["s"] for d in diffs] == [{second: "d"}]
+    w.close()

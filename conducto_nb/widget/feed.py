@@ -41,6 +41,7 @@ class Feed:
         self.flat = Flat("/", [], [], "", [], [], {})
         self.codes: dict[str, str] = {}  # path -> state letter, the truth
         self.changed: dict[str, str] = {}  # since the last flush: the diff to send
+        self.shown: dict[str, str | None] = {}  # for those paths: the letter the views hold
         self.seq = 0  # diffs sent so far; a full state carries the seq it includes
         self.tree_dirty = False
         self.watching: Counter[str] = Counter()  # paths whose panel is open, per view
@@ -62,9 +63,7 @@ class Feed:
         """The observer: on the loop thread, so record and return."""
         with self.lock:
             if isinstance(event, StateChanged):
-                letter = code(event.new)
-                if self.codes.get(event.path) != letter:
-                    self.codes[event.path] = self.changed[event.path] = letter
+                self._set_code(event.path, code(event.new))
             elif isinstance(event, OutputChunk):
                 if event.path in self.watching:
                     self.chunks.append((event.path, event.attempt, event.stream, event.text))
@@ -114,14 +113,32 @@ class Feed:
         """A new snapshot: the next full state carries it, so pending diffs are moot."""
         with self.lock:
             self.flat, self.codes = flat, dict(codes)
-            self.changed.clear()
+            self.drop_changes()
 
     def update(self, codes: Mapping[str, str]) -> None:
         """Statuses read afresh (from the store): keep what differs as the diff."""
         with self.lock:
             for path, letter in codes.items():
-                if self.codes.get(path) != letter:
-                    self.codes[path] = self.changed[path] = letter
+                self._set_code(path, letter)
+
+    def _set_code(self, path: str, letter: str) -> None:
+        """(Under the lock.)"""
+        old = self.codes.get(path)
+        if old != letter:
+            self.shown.setdefault(path, old)
+            self.codes[path] = self.changed[path] = letter
+
+    def take_changes(self) -> dict[str, str]:
+        """(Under the lock.) The net changes since the last flush, for the next diff: a state
+        that came back within one interval to what the views hold is not among them."""
+        net = {p: s for p, s in self.changed.items() if self.shown.get(p) != s}
+        self.drop_changes()
+        return net
+
+    def drop_changes(self) -> None:
+        """(Under the lock.) A full state goes out: what changed is in it."""
+        self.changed.clear()
+        self.shown.clear()
 
     def restart_stream(self, path: str) -> None:
         """Drop the output kept for `path`: called in the same step as its details are read

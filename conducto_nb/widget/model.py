@@ -100,7 +100,7 @@ class PipelineWidget(anywidget.AnyWidget):
                 if self._broadcasting:
                     # Every view gets this tree: the changes it already holds must not come
                     # again in the next diff (a view would see states repeat).
-                    feed.changed.clear()
+                    feed.drop_changes()
             if self._encoded is None or self._encoded[0] is not flat:
                 self._encoded = (flat, encode(flat))
             state["tree"] = {**state["tree"], **self._encoded[1], "states": states, "seq": seq}
@@ -225,7 +225,7 @@ class PipelineWidget(anywidget.AnyWidget):
         keys = dict.fromkeys([*asked_images, *stale_images])
         details += [src.image_detail(feed, k) for k in keys]
         with feed.lock:
-            changed, feed.changed = feed.changed, {}
+            changed = feed.take_changes()
             chunks, feed.chunks = feed.chunks, []
             logs, feed.image_chunks = feed.image_chunks, []
             replies, feed.replies = feed.replies, []
