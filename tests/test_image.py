@@ -16,7 +16,8 @@ import pytest
 
 import conducto_nb as co
 from conducto_nb.image import CODE_DIR
-from conducto_nb.image_build import context_tar, derived_dockerfile, pip_config
+from conducto_nb.image_context import context_tar
+from conducto_nb.image_dockerfile import derived_dockerfile, pip_config
 
 # ---------------------------------------------------------------- helpers
 
