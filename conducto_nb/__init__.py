@@ -31,7 +31,8 @@ from .image import Image
 from .main import main
 from .nodes import Node, Parallel, Serial
 from .params import ContainerReuseContext, SameContainer
-from .runs import ImageResult, NodeResult, Run, load
+from .results import ImageResult, NodeResult
+from .runs import Run, load
 from .secrets import secret
 from .states import ImageState, NodeStatus, State
 

@@ -1,13 +1,11 @@
 """Starting pipelines: `root.start()`, `root.run()`, `await root.run_async()`, detached runs
 in a process of their own, and adopting a stored pipeline whose owner died so an action on it
-(rerun...) can proceed here.
+(rerun...) can proceed here. The backend a run gets, by name, comes from backends/choice.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import atexit
-import contextlib
 import os
 import subprocess
 import sys
@@ -19,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .backends.choice import backend_named
 from .control import request
 from .errors import ActionError, PipelineError
 from .loop import background_loop
@@ -273,81 +272,6 @@ def _start_detached(
         )
     threading.Thread(target=proc.wait, name=f"conducto_nb-reap-{proc.pid}", daemon=True).start()
     return Run(record_from_store(pipeline_id))
-
-
-_BACKENDS: dict[str, Backend] = {}
-
-
-def backend_named(choice: str | Backend | None) -> Backend:
-    """The process-wide backend of that name. By default ($CONDUCTO_NB_BACKEND unset): docker
-    when a daemon answers, else local. The local and docker backends' cores come from
-    $CONDUCTO_NB_CPU_BUDGET, else the machine's (the daemon's)."""
-    from .backends.base import Backend
-
-    if isinstance(choice, Backend):
-        return choice
-    name = choice or os.environ.get("CONDUCTO_NB_BACKEND") or default_backend_name()
-    if name not in _BACKENDS:
-        budget = _number_env("CONDUCTO_NB_CPU_BUDGET")
-        if name == "local":
-            from .backends.local import LocalBackend
-
-            _BACKENDS[name] = LocalBackend(cpu_budget=budget)
-        elif name == "docker":
-            from .backends.docker import DockerBackend
-
-            _BACKENDS[name] = DockerBackend(
-                cpu_budget=budget,
-                mem_budget=_number_env("CONDUCTO_NB_MEM_BUDGET"),
-                idle_timeout=_number_env("CONDUCTO_NB_IDLE_TIMEOUT") or 30.0,
-            )
-        else:
-            raise PipelineError(f"unknown backend `{name}`; one of: local, docker")
-    return _BACKENDS[name]
-
-
-def _number_env(name: str) -> float | None:
-    text = os.environ.get(name)
-    try:
-        return float(text) if text else None
-    except ValueError:
-        raise PipelineError(f"{name} must be a number, not {text!r}") from None
-
-
-@atexit.register
-def _close_backends() -> None:
-    """Stop workers and remove containers now, rather than after their idle timeout."""
-    for backend in list(_BACKENDS.values()):
-        with contextlib.suppress(Exception):
-            background_loop().submit(backend.close()).result(timeout=15)
-
-
-_DEFAULT: list[str] = []
-
-
-def default_backend_name() -> str:
-    """`docker` when the docker SDK is installed and a daemon answers within a second, else
-    `local`; decided once per process."""
-    if not _DEFAULT:
-        _DEFAULT.append("docker" if _docker_answers() else "local")
-    return _DEFAULT[0]
-
-
-def _docker_answers() -> bool:
-    try:
-        import docker
-    except ImportError:
-        return False
-    try:
-        client = docker.from_env(timeout=1)
-    except Exception:
-        return False
-    try:
-        return bool(client.ping())
-    except Exception:
-        return False
-    finally:
-        client.close()
 
 
 _WRITERS: dict[Path, StoreWriter] = {}

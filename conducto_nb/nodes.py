@@ -1,4 +1,7 @@
-"""The pipeline tree: Serial, Parallel, Exec and Lazy nodes, their names, paths and parameters.
+"""The pipeline tree: the Node every kind shares (its children, paths and parameters) and the
+containers Serial and Parallel; Exec and Lazy are in execs.py. Around it: building.py (how a
+node joins a `with` block, and what it may be named), node_params.py (parameters as a node
+sees them) and tree_text.py (the tree as text).
 
 Nothing here runs anything: a tree is plain data that the scheduler core walks and that
 serialises losslessly (serialize.py) for the store, the widget and remote workers.
@@ -6,36 +9,20 @@ serialises losslessly (serialize.py) for the store, the widget and remote worker
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-import re
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import params as P
+from .building import detached, enter, free_name, innermost, leave, valid_name
+from .errors import NodeNotFound, ParameterError, TreeError
+from .node_params import EffectiveParams, param_property, resolve
+from .tree_text import PrettyTree, render_tree
 
 if TYPE_CHECKING:
     from .runs import Run
 
-from .errors import NodeNotFound, ParameterError, TreeError
-
 __all__ = ["Node", "Parallel", "Serial"]
-
-# The `with` blocks being built, innermost last; None hides them (a node built for internal use).
-_BUILDING: contextvars.ContextVar[tuple[Node | None, ...]] = contextvars.ContextVar(
-    "conducto_nb_building", default=()
-)
-
-
-@contextlib.contextmanager
-def detached() -> Iterator[None]:
-    """Build nodes that must not join the user's enclosing `with` block."""
-    token = _BUILDING.set((*_BUILDING.get(), None))
-    try:
-        yield
-    finally:
-        _BUILDING.reset(token)
 
 
 class Node:
@@ -67,13 +54,13 @@ class Node:
         self._children: dict[str, Node] = {}
         self._parent: Node | None = None
         self._name: str | None = None
-        enclosing = _BUILDING.get()[-1] if _BUILDING.get() else None
+        enclosing = innermost()
         #: Joined a `with` block by being built in it; `block["x"] = node` may still move it.
         self._from_block = enclosing is not None
         if enclosing is not None:
             enclosing._adopt(self, name)
         elif name is not None:
-            self._name = _valid_name(name, "/")
+            self._name = valid_name(name, "/")
         try:
             self.update_params(params)
             self._validate()
@@ -135,14 +122,14 @@ class Node:
         return MappingProxyType(self._own)
 
     @property
-    def params(self) -> P.EffectiveParams:
+    def params(self) -> EffectiveParams:
         """Every parameter this node takes, its effective value, and where that came from."""
         chain = []
         node: Node | None = self
         while node is not None:
             chain.append((node.path, node._own))
             node = node._parent
-        return P.resolve(self.kind, chain)
+        return resolve(self.kind, chain)
 
     # -- tree ---------------------------------------------------------------------------
     @property
@@ -206,11 +193,8 @@ class Node:
     def _adopt(self, child: Node, name: str | None) -> None:
         self._check_adopt(child)
         if name is None:
-            base = _slug(child._default_name())
-            name, n = base, 2
-            while name in self._children:
-                name, n = f"{base}-{n}", n + 1
-        name = _valid_name(name, self.path)
+            name = free_name(child._default_name(), self._children)
+        name = valid_name(name, self.path)
         if name in self._children:
             raise TreeError(f"duplicate child name `{name}`", path=self.path)
         child._name, child._parent = name, self
@@ -230,19 +214,17 @@ class Node:
         *parents, name = [p for p in path.split("/") if p] or [""]
         node = self.root if path.startswith("/") else self
         for part in [*parents, name]:
-            _valid_name(part, node.path)
+            valid_name(part, node.path)
         missing = list(parents)
         while missing and missing[0] in node._children:
             node = node._children[missing.pop(0)]
         # `root["x"] = co.Exec(...)` inside a `with` block: the Exec joined the block as it was
         # built, one statement ago; the assignment says where it really goes.
-        stack = _BUILDING.get()
         old = child._parent
         moving = (
             old is not None
             and child._from_block
-            and bool(stack)
-            and stack[-1] is old
+            and innermost() is old
             and next(reversed(old._children.values())) is child
         )
         node._check_adopt(child, moving=moving)
@@ -266,28 +248,15 @@ class Node:
         return True
 
     def __enter__(self) -> Node:
-        _BUILDING.set((*_BUILDING.get(), self))
+        enter(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        stack = _BUILDING.get()
-        _BUILDING.set(stack[:-1])
+        leave()
 
     def pretty(self, statuses: Mapping[str, Any] | None = None) -> PrettyTree:
         """The tree as text, one node a line; with `statuses` (path -> label) beside each."""
-        lines: list[str] = []
-
-        def line(node: Node, prefix: str, branch: str) -> None:
-            label = node.path if node is self else node.name
-            extra = f"  [{statuses[node.path]}]" if statuses and node.path in statuses else ""
-            lines.append(f"{prefix}{branch}{label}  {node._describe()}{extra}")
-            kids = list(node._children.values())
-            inner = prefix + ("" if node is self else ("   " if branch == "└─ " else "│  "))
-            for i, kid in enumerate(kids):
-                line(kid, inner, "└─ " if i == len(kids) - 1 else "├─ ")
-
-        line(self, "", "")
-        return PrettyTree("\n".join(lines))
+        return render_tree(self, statuses)
 
     def _describe(self) -> str:
         return type(self).__name__
@@ -349,30 +318,8 @@ class Node:
         return tree_from_json(data)
 
 
-class PrettyTree(str):
-    """A string that shows as itself, so `root.pretty()` as a cell's last line reads well."""
-
-    def __repr__(self) -> str:
-        return str(self)
-
-
-def _param_property(name: str) -> property:
-    def get(self: Node) -> Any:
-        if self.kind not in P.PARAMS[name].kinds:  # so hasattr() and getattr(.., default) work
-            raise AttributeError(f"{type(self).__name__} nodes have no parameter `{name}`")
-        value = self.get_param(name)
-        # `node.env["X"] = "1"` would change a merged copy and be lost: make it fail instead;
-        # `node.env = {**node.env, "X": "1"}` sets it.
-        return MappingProxyType(value) if isinstance(value, dict) else value
-
-    def set_(self: Node, value: Any) -> None:
-        self.set_param(name, value)
-
-    return property(get, set_, doc=P.PARAMS[name].doc)
-
-
 for _name in P.PARAMS:
-    setattr(Node, _name, _param_property(_name))
+    setattr(Node, _name, param_property(_name))
 
 
 class Serial(Node):
@@ -393,21 +340,3 @@ class Parallel(Node):
 
     kind = "parallel"
     max_concurrent: int | None
-
-
-_NAME_FORBIDDEN = re.compile(r"[/\x00-\x1f]")
-
-
-def _valid_name(name: object, parent_path: str) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise TreeError(f"a node name must be a non-empty string, not {name!r}", path=parent_path)
-    if _NAME_FORBIDDEN.search(name):
-        raise TreeError(
-            f"node name {name!r} may not contain '/' or control characters", path=parent_path
-        )
-    return name
-
-
-def _slug(text: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:40]
-    return slug or "node"

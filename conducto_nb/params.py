@@ -11,7 +11,7 @@ import enum
 import math
 import re
 import shlex
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,13 +21,10 @@ if TYPE_CHECKING:
 __all__ = [
     "PARAMS",
     "ContainerReuseContext",
-    "EffectiveParams",
     "Inherit",
     "Param",
-    "ParamValue",
     "SameContainer",
     "parse_duration",
-    "resolve",
     "reuse_root",
     "suggest",
 ]
@@ -308,50 +305,3 @@ def to_json(name: str, value: Any) -> Any:
     if isinstance(value, dict):
         return {k: to_json(name, v) for k, v in value.items()}
     return value
-
-
-@dataclass(frozen=True)
-class ParamValue:
-    """An effective value and where it came from: a node path, or 'default'."""
-
-    value: Any
-    source: str
-
-
-class EffectiveParams(dict[str, ParamValue]):
-    """`node.params`: every parameter the node takes, its effective value and its source."""
-
-    def __repr__(self) -> str:
-        width = max((len(k) for k in self), default=0)
-        lines = [f"{k:<{width}}  {to_json(k, v.value)!r:<28} {v.source}" for k, v in self.items()]
-        return "\n".join(lines)
-
-    def values_only(self) -> dict[str, Any]:
-        return {k: v.value for k, v in self.items()}
-
-
-def resolve(kind: str, chain: Sequence[tuple[str, Mapping[str, Any]]]) -> EffectiveParams:
-    """Effective parameters of a node from its chain of (path, own params), the node first and
-    the root last: the node's own value wins, then the nearest ancestor's, then the default."""
-    out = EffectiveParams()
-    own_path, own = chain[0]
-    for name, param in PARAMS.items():
-        if kind not in param.kinds:
-            continue
-        if param.inherit is Inherit.MERGE:
-            merged: dict[str, Any] = {}
-            sources: list[str] = []
-            for path, params in reversed(chain):
-                if name in params:
-                    merged.update(params[name])
-                    sources.append(path)
-            out[name] = ParamValue(merged, ", ".join(sources) if sources else "default")
-            continue
-        scope = chain if param.inherit is Inherit.OVERRIDE else [(own_path, own)]
-        for path, params in scope:
-            if name in params:
-                out[name] = ParamValue(params[name], path)
-                break
-        else:
-            out[name] = ParamValue(param.default, "default")
-    return out

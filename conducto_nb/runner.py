@@ -1,18 +1,19 @@
 """Runs a pipeline: feeds the pure scheduler core events and carries out its instructions on a
 backend, on the process's background loop (loop.py). Observers (the in-memory record, the
-store, the widget, the terminal view) receive every state change, tree change and output chunk.
+store (store_observer.py), the widget, the terminal view) receive every state change, tree
+change and output chunk; an attempt's output reaches them through attempt_output.py's sink.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .attempt_output import OutputCollector, generated_tree
 from .backends.base import Backend, Job, Outcome
 from .errors import ActionError, NodeNotFound, PipelineError
 from .execs import Command, Exec
@@ -31,20 +32,9 @@ from .scheduler import (
     Scheduler,
     StartExec,
 )
-from .secrets import Secret, mask
-from .serialize import loads, tree_from_json
-from .states import (
-    ACTIVE,
-    AttemptEnded,
-    AttemptStarted,
-    ImageChanged,
-    ImageLog,
-    NodeStatus,
-    OutputChunk,
-    State,
-    StateChanged,
-    TreeChanged,
-)
+from .secrets import Secret
+from .states import ACTIVE, AttemptEnded, AttemptStarted, NodeStatus, State, TreeChanged
+from .store_observer import StoreObserver
 
 if TYPE_CHECKING:
     from .record import Attempt
@@ -94,7 +84,7 @@ class Execution:
         self.secret_values: set[str] = set()
         self.observers: list[Observer] = [record.observe]
         if writer is not None:
-            self.observers.append(_StoreObserver(pipeline_id, writer, self.scheduler))
+            self.observers.append(StoreObserver(pipeline_id, writer, self.scheduler))
         self.images = ImageBuilds(backend, self._publish)
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self._chores: set[asyncio.Task[None]] = set()
@@ -198,7 +188,9 @@ class Execution:
     async def _run_job(self, ins: StartExec) -> None:
         """One attempt from start to ExecFinished; whatever goes wrong becomes its outcome."""
         path, attempt = ins.path, ins.attempt
-        out = _OutputCollector(self, path, attempt, keep_stdout=ins.node.generates)
+        out = OutputCollector(
+            self._publish, self.secret_values, path, attempt, keep_stdout=ins.node.generates
+        )
         try:
             outcome = await self._attempt(ins, out)
         except asyncio.CancelledError:
@@ -210,7 +202,7 @@ class Execution:
             outcome = Outcome(State.WORKER_ERROR, message=f"backend failed: {e!r}")
         result = None
         if ins.node.generates and outcome.state is State.DONE:
-            result, problem = _generated_tree(outcome.result, out.stdout_text())
+            result, problem = generated_tree(outcome.result, out.stdout_text())
             if problem:
                 outcome = Outcome(State.ERROR, outcome.exit_code, problem)
         out.flush()
@@ -225,7 +217,7 @@ class Execution:
             del self.tasks[path]
         self.handle(ExecFinished(path, attempt, outcome.state, result))
 
-    async def _attempt(self, ins: StartExec, out: _OutputCollector) -> Outcome:
+    async def _attempt(self, ins: StartExec, out: OutputCollector) -> Outcome:
         job = self._job(ins)
         self._note_image(job, out)
         await self.images.ready(job)  # queued while its co.Image builds; ImageBuildError
@@ -272,7 +264,7 @@ class Execution:
             reuse_group=ins.reuse_group,
         )
 
-    def _note_image(self, job: Job, out: _OutputCollector) -> None:
+    def _note_image(self, job: Job, out: OutputCollector) -> None:
         if job.image and not self._noted_images and not self.backend.honours_images():
             self._noted_images = True
             out(
@@ -286,95 +278,6 @@ class Execution:
         if self.tasks:
             self.handle(Action("kill", "/"))
             await asyncio.gather(*self.tasks.values(), return_exceptions=True)
-
-
-class _OutputCollector:
-    """The OutputSink of one attempt: masks secrets line by line, publishes chunks."""
-
-    def __init__(self, ex: Execution, path: str, attempt: int, keep_stdout: bool) -> None:
-        self.ex, self.path, self.attempt = ex, path, attempt
-        self.partial = {"stdout": "", "stderr": ""}
-        self.kept: list[str] | None = [] if keep_stdout else None
-
-    def __call__(self, stream: str, text: str) -> None:
-        if self.kept is not None and stream == "stdout":
-            self.kept.append(text)
-        if self.ex.secret_values:  # hold partial lines so a secret split across reads is masked
-            text = self.partial[stream] + text
-            cut = text.rfind("\n") + 1
-            text, self.partial[stream] = text[:cut], text[cut:]
-            text = mask(text, self.ex.secret_values)
-        if text:
-            self.ex._publish(OutputChunk(self.path, self.attempt, stream, text))
-
-    def flush(self) -> None:
-        for stream, rest in self.partial.items():
-            if rest:
-                self.partial[stream] = ""
-                self.ex._publish(
-                    OutputChunk(self.path, self.attempt, stream, mask(rest, self.ex.secret_values))
-                )
-
-    def stdout_text(self) -> str:
-        return "".join(self.kept or [])
-
-
-def _generated_tree(result: Any, stdout: str) -> tuple[Node | None, str | None]:
-    """The tree a Lazy generator produced: the callable's node JSON, or the command's stdout."""
-    try:
-        if isinstance(result, dict):
-            return tree_from_json(result), None
-        if isinstance(result, Node):
-            return result, None
-        text = stdout.strip()
-        if not text:
-            return None, "the Lazy generator printed no tree (expected a serialised node)"
-        try:
-            return loads(text), None
-        except PipelineError:
-            return loads(text.splitlines()[-1]), None
-    except (PipelineError, json.JSONDecodeError) as e:
-        return None, f"the Lazy generator's output is not a tree: {e}"
-
-
-class _StoreObserver:
-    """Writes what an Execution publishes to the store, through the batching writer."""
-
-    def __init__(self, pipeline_id: str, writer: StoreWriter, scheduler: Scheduler) -> None:
-        self.id, self.writer, self.scheduler = pipeline_id, writer, scheduler
-
-    def __call__(self, event: object) -> None:
-        w = self.writer
-        if isinstance(event, StateChanged):
-            w.set_statuses(self.id, [(event.path, event.new.state.value, event.new.skipped)])
-        elif isinstance(event, OutputChunk):
-            w.append_output(self.id, event.path, event.attempt, event.stream, event.text)
-        elif isinstance(event, AttemptStarted):
-            w.start_attempt(self.id, event.path, event.attempt, event.started)
-        elif isinstance(event, AttemptEnded):
-            w.finish_attempt(
-                self.id,
-                event.path,
-                event.attempt,
-                state=event.state,
-                exit_code=event.exit_code,
-                ended=event.ended,
-                message=event.message,
-            )
-        elif isinstance(event, ImageChanged):
-            w.set_image(self.id, event)
-        elif isinstance(event, ImageLog):
-            w.append_image_log(self.id, event.key, event.text)
-        elif isinstance(event, TreeChanged):
-            w.set_tree(self.id, self.scheduler.root.to_json())
-            w.set_statuses(
-                self.id,
-                [
-                    (p, s.state.value, s.skipped)
-                    for p, s in self.scheduler.statuses().items()
-                    if p.startswith(event.path)
-                ],
-            )
 
 
 def _human(seconds: float) -> str:

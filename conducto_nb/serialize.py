@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import params as P
+from .building import detached
 from .errors import PipelineError, SerializationError
 from .execs import Command, Exec, Lazy
-from .nodes import Node, Parallel, Serial, detached
+from .nodes import Node, Parallel, Serial
 
 __all__ = ["FORMAT", "dumps", "loads", "tree_from_json", "tree_to_json"]
 

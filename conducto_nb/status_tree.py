@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from .building import detached
 from .errors import NodeNotFound
 from .execs import Exec
-from .nodes import Node, Serial, detached
+from .nodes import Node, Serial
 from .params import ContainerReuseContext
 from .states import (
     ACTIVE,

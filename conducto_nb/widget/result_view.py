@@ -18,7 +18,7 @@ from .encode import COLOURS, INK
 
 if TYPE_CHECKING:
     from ..nodes import Node
-    from ..runs import NodeResult
+    from ..results import NodeResult
 
 __all__ = ["TAIL_LINES", "html_of", "tail", "text_of"]
 
