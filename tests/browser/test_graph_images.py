@@ -116,12 +116,12 @@ def test_a_node_waits_for_its_image_while_the_build_log_streams(page: Any, lab: 
         page.wait_for_selector(".co-image[data-state='done']", timeout=60_000)
         nb.wait_panel("took")
         nb.wait_state("/uses", "done", timeout=60)
-        # The run's end re-draws the output (its final static SVG): the panel comes back.
-        page.wait_for_function(
-            "(document.querySelector('.co-panel .co-image-log pre')?.textContent || '')"
-            f".includes('end-{token}')"
-        )
-        log = page.inner_text(".co-panel .co-image-log pre")
+        # The run's end re-draws the output (its final static SVG): the panel comes back, and
+        # its log fills again; read it in the same moment it is seen whole.
+        log = page.wait_for_function(
+            "(() => { const t = document.querySelector('.co-panel .co-image-log pre')"
+            f"?.textContent || ''; return t.includes('end-{token}') && t; }})()"
+        ).json_value()
         assert log.count("Step 1/4") == 1 and log.count(f"\nbegin-{token}\n") == 1, log
         assert log.startswith("building conducto-nb/") and f"built conducto-nb/{name}:" in log
         shot(page, "image-built")
