@@ -96,6 +96,10 @@ def write_notebook(path: Path, cells: list[str]) -> None:
     path.write_text(json.dumps(nb))
 
 
+IDLE = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
+KERNEL_DIALOG = ".jp-Dialog:has-text('Select Kernel')"
+
+
 class Notebook:
     def __init__(self, page: Any, lab: Any, cells: list[str], name: str = "test.ipynb") -> None:
         self.page, self.lab, self.name = page, lab, name
@@ -105,22 +109,22 @@ class Notebook:
         page = self.page
         page.goto(f"{self.lab.url}/lab/tree/{self.name}")
         page.wait_for_selector(".jp-Notebook .jp-Cell")
-        self.wait_idle()
+        # The kernel starts, unless JupyterLab asks which one first (no kernel till answered).
+        page.wait_for_selector(f"{IDLE}, {KERNEL_DIALOG}", timeout=60_000)
         self.accept_kernel_dialog()
+        self.wait_idle()
         return self
 
     def accept_kernel_dialog(self) -> None:
         """JupyterLab sometimes asks which kernel to start (its kernel specs arrived late on
         a busy machine) though the notebook names one: take the one it offers."""
-        dialog = self.page.locator(".jp-Dialog:has-text('Select Kernel')")
+        dialog = self.page.locator(KERNEL_DIALOG)
         if dialog.count() and dialog.first.is_visible():
             dialog.first.locator(".jp-mod-accept").click()
             dialog.first.wait_for(state="detached")
 
     def wait_idle(self, timeout: float = 60) -> None:
-        self.page.wait_for_selector(
-            ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout * 1000
-        )
+        self.page.wait_for_selector(IDLE, timeout=timeout * 1000)
 
     def prompt(self, i: int) -> str:
         return str(self.page.evaluate(f"{PROMPT.format(i=i)}.textContent")).strip()

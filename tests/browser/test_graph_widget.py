@@ -213,7 +213,7 @@ def test_a_click_during_a_busy_cell(page: Any, lab: Lab, subshells: str) -> None
             IMPORT + "with co.Serial() as root:\n"
             "    co.Exec('sleep 60', name='long')\n"
             "run = root.start()\nrun",
-            "import time\ntime.sleep(5)",
+            "import time\ntime.sleep(15)",
         ],
     ).open()
     nb.run(0)
@@ -227,10 +227,12 @@ def test_a_click_during_a_busy_cell(page: Any, lab: Lab, subshells: str) -> None
     took = time.monotonic() - started
     busy = nb.prompt(1) == "[*]:"
     print(f"comms over subshells {subshells}: kill landed after {took:.1f} s, cell busy: {busy}")
+    # Told apart by whether the busy cell (15 s) still ran when the kill landed, not by a time
+    # a slow machine could exceed.
     if subshells == "disabled":
         assert took > 3 and not busy
     else:
-        assert took < 3 and busy
+        assert busy
 
 
 def test_a_run_followed_from_the_store_across_reload_and_new_kernel(page: Any, lab: Lab) -> None:
