@@ -12,6 +12,7 @@ import os
 from ..errors import PipelineError
 from ..loop import background_loop
 from .base import Backend
+from .docker_daemon import close_sockets_left_in
 
 __all__ = ["backend_named", "default_backend_name"]
 
@@ -79,11 +80,13 @@ def _docker_answers() -> bool:
         return False
     try:
         client = docker.from_env(timeout=1)
-    except Exception:
+    except Exception as e:
+        close_sockets_left_in(e)
         return False
     try:
         return bool(client.ping())
-    except Exception:
+    except Exception as e:
+        close_sockets_left_in(e)
         return False
     finally:
         client.close()

@@ -20,6 +20,7 @@ from docker import errors as docker_errors
 
 import conducto_nb as co
 from conducto_nb import launch
+from conducto_nb.backends import choice
 from conducto_nb.backends.docker import DockerBackend, clean_orphans
 from conducto_nb.backends.docker_args import BACKEND_LABEL, parse_run_args
 from conducto_nb.errors import BackendError
@@ -150,22 +151,28 @@ def test_no_daemon_is_one_clear_error_from_open() -> None:
     assert out.state == State.WORKER_ERROR
 
 
-def test_failed_connects_to_a_missing_daemon_leave_no_socket_open() -> None:
+def open_sockets() -> int:
+    """How many sockets this process holds open."""
+    fds = [f"/proc/self/fd/{fd}" for fd in os.listdir("/proc/self/fd")]
+    return sum(os.readlink(fd).startswith("socket:") for fd in fds if os.path.exists(fd))
+
+
+def test_failed_connects_to_a_missing_daemon_leave_no_socket_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """docker-py drops the socket of a failed unix connect: the backend closes it, so a kernel
     retrying a dead daemon does not run out of descriptors (nor warn at random moments)."""
-
-    def sockets() -> int:
-        return sum(os.readlink(f"/proc/self/fd/{fd}").startswith("socket:") for fd in fds())
-
-    def fds() -> list[str]:
-        return [fd for fd in os.listdir("/proc/self/fd") if os.path.exists(f"/proc/self/fd/{fd}")]
-
-    before = sockets()
+    nowhere = "unix:///tmp/conducto-nb-no-such/docker.sock"
+    before = open_sockets()
     for _ in range(5):
-        backend = DockerBackend(base_url="unix:///tmp/conducto-nb-no-such/docker.sock")
+        backend = DockerBackend(base_url=nowhere)
         with pytest.raises(BackendError):
             in_thread(backend.open)
-    assert sockets() == before
+    assert open_sockets() == before
+    # Choosing the default backend asks the daemon too.
+    monkeypatch.setenv("DOCKER_HOST", nowhere)
+    assert [choice._docker_answers() for _ in range(5)] == [False] * 5
+    assert open_sockets() == before
 
 
 def test_requires_docker_gives_the_daemon_to_that_node_only() -> None:
