@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
+from .backends.docker_daemon import close_sockets_left_in
 from .errors import BackendError, ImageBuildError
 from .image_context import BASE_DOCKERFILE, context_tar
 from .image_hash import docker_sdk
@@ -271,6 +272,7 @@ def build_sync(image: Image, client: Any = None, log: Log | None = None) -> str:
     try:
         own = docker.from_env()
     except docker.errors.DockerException as e:
+        close_sockets_left_in(e)
         raise BackendError(f"no Docker daemon answers: {e}") from e
     try:
         return _start(image, own, log).result()

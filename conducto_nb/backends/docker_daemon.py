@@ -278,6 +278,7 @@ def clean_orphans(store: Store, base_url: str | None = None) -> list[str]:
     try:
         api = docker.APIClient(base_url=url, version="auto")
     except docker.errors.DockerException as e:
+        close_sockets_left_in(e)
         raise BackendError(f"no Docker daemon answers at {url}: {e}") from None
     removed = []
     try:

@@ -169,9 +169,12 @@ def test_failed_connects_to_a_missing_daemon_leave_no_socket_open(
         with pytest.raises(BackendError):
             in_thread(backend.open)
     assert open_sockets() == before
-    # Choosing the default backend asks the daemon too.
+    # Choosing the default backend asks the daemon too, and so does building an Image alone.
     monkeypatch.setenv("DOCKER_HOST", nowhere)
     assert [choice._docker_answers() for _ in range(5)] == [False] * 5
+    for _ in range(5):
+        with pytest.raises(BackendError, match="no Docker daemon answers"):
+            co.Image(dockerfile_text=f"FROM {BUSYBOX}\n").build()
     assert open_sockets() == before
 
 
