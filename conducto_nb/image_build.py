@@ -41,6 +41,16 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 # ---------------------------------------------------------------- one build, blocking
+_STEP = re.compile(r"^Step (\d+)/(\d+) : ", re.MULTILINE)
+
+
+def build_step(log: str) -> str | None:
+    """How far a build is ("3/7"), from the last `Step 3/7 : ...` line in `log`: the legacy
+    builder prints one as it begins each instruction of a Dockerfile."""
+    found = _STEP.findall(log)
+    return "/".join(found[-1]) if found else None
+
+
 class _Lines:
     """Splits the daemon's stream chunks into lines for `emit`, keeping the last ones that
     say something for an error message."""

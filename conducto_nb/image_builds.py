@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .errors import ImageBuildError, PipelineError
+from .image_build import build_step
 from .states import ImageChanged, ImageLog, ImageState
 
 if TYPE_CHECKING:
@@ -147,7 +148,7 @@ class ImageBuilds:
         await asyncio.shield(build.task)  # a killed node leaves the build to the others
 
     def _start(self, build: _Build) -> None:
-        self._set(build, state=ImageState.BUILDING, started=time.time(), tag=None)
+        self._set(build, state=ImageState.BUILDING, started=time.time(), tag=None, step=None)
         build.task = asyncio.get_running_loop().create_task(self._build(build))
         build.task.add_done_callback(_retrieve)
 
@@ -157,13 +158,16 @@ class ImageBuilds:
         except Exception as e:
             self._flush(build)
             why = str(e) if isinstance(e, PipelineError) else f"{type(e).__name__}: {e}"
-            self._set(build, state=ImageState.ERROR, message=why, ended=time.time())
+            self._set(build, state=ImageState.ERROR, message=why, ended=time.time(), step=None)
             raise ImageBuildError(f"image {build.status.label} did not build: {why}") from e
         self._flush(build)
-        self._set(build, state=ImageState.DONE, tag=tag, ended=time.time())
+        self._set(build, state=ImageState.DONE, tag=tag, ended=time.time(), step=None)
         return tag
 
     def _log(self, build: _Build, line: str) -> None:
+        step = build_step(line)
+        if step is not None and step != build.status.step:
+            self._set(build, step=step)  # at once: the log lines follow in a batch
         build.lines.append(line + "\n")
         if build.flush is None:
             loop = asyncio.get_running_loop()

@@ -31,6 +31,7 @@ class ImageResult:
     message: str | None
     started: float | None
     ended: float | None
+    step: str | None  # how far its build is ("3/7"), while it builds
     record: Record = field(repr=False, compare=False)
 
     @classmethod

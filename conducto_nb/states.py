@@ -154,7 +154,8 @@ class ImageState(enum.StrEnum):
 class ImageChanged:
     """Observer event: one of the pipeline's co.Images changed state. `key` tells images
     apart within a pipeline; `label` is what a person recognises it by; `nodes` are the
-    Execs that need it; `message` says why it failed or is unused."""
+    Execs that need it; `message` says why it failed or is unused; `step` is how far a
+    build is, as Docker counts its steps ("3/7"), while it builds."""
 
     key: str
     label: str
@@ -164,6 +165,7 @@ class ImageChanged:
     message: str | None = None
     started: float | None = None
     ended: float | None = None
+    step: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

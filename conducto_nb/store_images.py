@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from .image_build import build_step
 from .states import ImageChanged, ImageState
 from .store_db import StoreDB
 
@@ -58,8 +59,17 @@ class ImageStore(StoreDB):
             ).fetchall()
         images = [
             ImageChanged(
-                key, label, ImageState(state), tuple(json.loads(nodes)), tag, message, start, end
+                key,
+                label,
+                ImageState(state),
+                tuple(json.loads(nodes)),
+                tag,
+                message,
+                start,
+                end,
+                # Not stored: the log says it, as it said it to the process building it.
+                step=build_step(log or "") if state == ImageState.BUILDING.value else None,
             )
-            for key, label, state, nodes, tag, message, start, end, _ in rows
+            for key, label, state, nodes, tag, message, start, end, log in rows
         ]
         return images, {row[0]: row[-1] for row in rows if row[-1]}

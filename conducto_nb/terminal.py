@@ -59,7 +59,8 @@ def images_table(run: Run, live: bool = False) -> Table | None:
         return None
     table = Table("#", "image", "state", "tag", "needed by", title="images", title_justify="left")
     for n, img in enumerate(images, 1):
-        state = Text(img.state.value, style=IMAGE_COLOURS[img.state])
+        word = f"{img.state.value} {img.step}" if img.step else img.state.value
+        state = Text(word, style=IMAGE_COLOURS[img.state])
         if img.state is ImageState.ERROR and img.message:
             state.append(f"\n{one_line(img.message, 60)}", style="red dim")
         elif img.state is ImageState.BUILDING and live:

@@ -276,6 +276,23 @@ def test_images_keep_their_order_state_and_the_end_of_their_log(db: Path):
     s.close()
 
 
+def test_a_building_image_read_back_says_how_far_its_build_is(db: Path):
+    """The step is not stored: read from the log, as the building process read it."""
+    s = Store(db)
+    create(s)
+    s.set_image("abc-def", ImageChanged("k1", "one", ImageState.BUILDING, ("/a",), started=1.0))
+    s.append_image_log("abc-def", "k1", "Step 1/3 : FROM busybox\n ---> 1a2b\n")
+    s.append_image_log(
+        "abc-def", "k1", "Step 2/3 : RUN make\nmake: Step 9/9 : not at a line start\n"
+    )
+    [image], _ = s.images("abc-def")
+    assert image.step == "2/3"
+    s.set_image("abc-def", ImageChanged("k1", "one", ImageState.DONE, ("/a",), "t:1"))
+    [image], _ = s.images("abc-def")
+    assert image.step is None  # done: no step to tell
+    s.close()
+
+
 def test_of_two_claims_on_a_dead_owners_pipeline_exactly_one_wins(db: Path):
     first, second = Store(db), Store(db)  # two connections, as two processes have
     create(first, owner=Owner(2**22 + 7, boot_id(), time.time()))  # no such process

@@ -62,6 +62,7 @@ def encode_images(images: Iterable[ImageChanged]) -> list[dict[str, Any]]:
             "message": i.message,
             "started": i.started,
             "ended": i.ended,
+            "step": i.step,
         }
         for i in images
     ]

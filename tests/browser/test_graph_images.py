@@ -112,6 +112,9 @@ def test_a_node_waits_for_its_image_while_the_build_log_streams(page: Any, lab: 
         shot(page, "image-waiting")
         row.locator(".co-link").click()
         nb.wait_panel(f"begin-{token}")  # the log so far, then streamed in
+        # The RUN under way is Docker's step 2 of 4: the chip and the panel say how far it is.
+        page.wait_for_selector(".co-image:has-text('building 2/4')")
+        nb.wait_panel("building 2/4")
         nb.wait_panel(f"end-{token}", timeout=60)
         page.wait_for_selector(".co-image[data-state='done']", timeout=60_000)
         nb.wait_panel("took")

@@ -58,9 +58,15 @@ def test_a_real_build_reaches_the_widget_building_then_done_with_its_log(
     assert run["/uses"].state is State.DONE, run["/uses"].stderr
     assert run["/uses"].stdout == "ran-in-the-image\n"
 
-    states = [next(i["state"] for i in u if i["key"] == key) for u in sent.updates("images") if u]
+    shown = [next(i for i in u if i["key"] == key) for u in sent.updates("images") if u]
+    states = [i["state"] for i in shown]
     assert states[-2:] == ["building", "done"], states
+    # The chip counts Docker's steps while it builds: the 3 s RUN is step 2 of 4 (FROM, RUN,
+    # then the two labels the build adds).
+    steps = [i["step"] for i in shown if i["state"] == "building" and i["step"]]
+    assert "2/4" in steps, shown
     final = sent.updates("images")[-1][0]
+    assert final["step"] is None
     [built] = run.images
     assert final["tag"] == built.tag and final["tag"].startswith(f"conducto-nb/{repo_name}:")
     assert final["n"] == 1 and final["started"] and final["ended"]

@@ -3,7 +3,7 @@
 // and its build log, streamed in while the panel is open. State and times come from the
 // `images` trait; the nodes and the log from the kernel's `image` and `ilog` messages.
 import { h, link, time } from "./dom";
-import { nodesText, paint } from "./images";
+import { nodesText, paint, stateText } from "./images";
 import type { ImageDetailMsg, ImageLogMsg, ImageMsg } from "./protocol";
 
 export class ImagePanel {
@@ -76,7 +76,7 @@ export class ImagePanel {
       this.log = null;
       return;
     }
-    const rows: [string, string][] = [["state", image.state]];
+    const rows: [string, string][] = [["state", stateText(image)]];
     if (image.tag) rows.push(["tag", image.tag]);
     if (image.message) rows.push([image.state === "error" ? "why" : "note", image.message]);
     if (image.started !== null) rows.push(["started", time(image.started)]);

@@ -25,6 +25,11 @@ export function paint(el: HTMLElement, state: ImageState): void {
   el.dataset.state = state;
 }
 
+/** Its state, with how far it is while it builds ("building 3/7"). */
+export function stateText(image: ImageMsg): string {
+  return image.step ? `${image.state} ${image.step}` : image.state;
+}
+
 export function nodesText(n: number): string {
   return n === 1 ? "1 node" : `${n} nodes`;
 }
@@ -54,8 +59,8 @@ export class ImageStrip {
       paint(chip, image.state);
       chip.classList.toggle("co-selected-image", image.key === selected);
       h("span", "co-image-label", chip, fit(image.label, LABEL_PX));
-      h("span", "co-image-count", chip, ` · ${image.state} · ${nodesText(image.n)}`);
-      chip.title = `${image.label}: ${image.state}${image.message ? ` (${image.message})` : ""}`;
+      h("span", "co-image-count", chip, ` · ${stateText(image)} · ${nodesText(image.n)}`);
+      chip.title = `${image.label}: ${stateText(image)}${image.message ? ` (${image.message})` : ""}`;
       chip.onclick = () => this.pick(image.key);
     }
   }

@@ -47,6 +47,7 @@ export interface ImageMsg {
   message: string | null; // why it failed, or is unused
   started: number | null;
   ended: number | null;
+  step: string | null; // how far its build is, as Docker counts steps ("3/7"), while it builds
 }
 
 export interface AttemptMsg {
