@@ -10,7 +10,8 @@ OOM killer ends ERROR "out of memory (mem=... GB)". `requires_docker=True` bind-
 daemon's socket and this machine's docker CLI; no other container gets them. Containers carry
 labels (`conducto_nb.pipeline`, `conducto_nb.pool`, `conducto_nb.owner_pid`) and are removed
 when their pipeline is released or the backend closes; `clean_orphans` removes those whose
-owner died. The pools are docker_pool.py, a container and its worker docker_worker.py.
+owner died. The pools are docker_pool.py, a container and its worker docker_worker.py, what
+a job's container is docker_launch.py, the check of an image's Python docker_python.py.
 """
 
 from __future__ import annotations
@@ -18,11 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import sys
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendError
@@ -30,31 +29,18 @@ from ..states import State
 from .base import Backend, Job, Outcome, OutputSink
 from .docker_args import (
     BACKEND_LABEL,
-    OWNER_LABEL,
-    PIPELINE_LABEL,
-    POOL_LABEL,
     parse_run_args,
-    signature_hash,
 )
-from .docker_boot import PACKAGE_MOUNT
-from .docker_daemon import Daemon, Launch, clean_orphans, import_docker
-from .docker_pool import Capacity, Pool, Pools, Spec
+from .docker_daemon import Daemon, clean_orphans, import_docker
+from .docker_launch import ContainerPlan, docker_binds
+from .docker_pool import Capacity, Pool, Pools
+from .docker_python import PythonChecks
 from .docker_worker import Container, outcome_of
 
 if TYPE_CHECKING:
     from ..image import Image
 
 __all__ = ["DockerBackend", "clean_orphans", "default_image"]
-
-# This package, read-only, for callables that build nodes (a Lazy generator): the boot script
-# puts it first on sys.path. It needs only the standard library and cloudpickle.
-_PACKAGE = Path(__file__).resolve().parents[1]
-# The docker CLI is mounted at /usr/local/bin/docker: make sure it is on the PATH.
-_ON_PATH = 'case ":$PATH:" in *:/usr/local/bin:*) ;; *) PATH=$PATH:/usr/local/bin ;; esac\n'
-_PYTHON_PROBE = (
-    "command -v python3 >/dev/null 2>&1 || { echo none; exit 0; }; "
-    "python3 -c 'import sys; print(\"%d.%d\" % sys.version_info[:2]); import cloudpickle'"
-)
 
 
 def default_image() -> str:
@@ -92,7 +78,7 @@ class DockerBackend(Backend):
         self.ncpu = float(os.cpu_count() or 1)
         self.closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pythons: dict[str, asyncio.Future[str | None]] = {}
+        self._pythons = PythonChecks()
         self._tags: dict[Any, str] = {}  # co.Image -> the tag it was built as
         self._client: Any = None  # a high-level DockerClient, for co.Image builds
 
@@ -154,7 +140,7 @@ class DockerBackend(Backend):
         for job in jobs:
             parse_run_args(job.docker_run_args, job.path)  # a BackendError naming the node
             if job.requires_docker:
-                self._docker_binds(job.path)
+                docker_binds(self.daemon.socket_path, self.daemon.url, job.path)
             if not isinstance(job.image, Image):
                 needs.setdefault(self.image_name(job.image), []).append(job.path)
         names = list(needs)
@@ -218,7 +204,7 @@ class DockerBackend(Backend):
         try:
             if job.command.is_call:
                 try:
-                    problem = await self._python_problem(container, pool.spec.image, job.path)
+                    problem = await self._pythons.problem(container, pool.spec.image, job.path)
                 except BackendError as e:
                     return Outcome(State.WORKER_ERROR, message=str(e))
                 if problem:
@@ -232,91 +218,11 @@ class DockerBackend(Backend):
 
     def _pool(self, job: Job) -> Pool:
         assert self.pools is not None
-        spec, launch = self._launch(job)
+        plan = ContainerPlan(self.id, self.ncpu, self.daemon.socket_path, self.daemon.url)
+        spec, launch = plan.launch(job, self.image_name(job.image))
         if job.reuse_group is not None:
             return self.pools.get((job.pipeline_id, "group", job.reuse_group), spec, launch, True)
         return self.pools.get((job.pipeline_id, spec), spec, launch)
-
-    def _launch(self, job: Job) -> tuple[Spec, Launch]:
-        """The job's signature and how to start a container for it; a BackendError naming
-        the node when it cannot have one (a flag off the allowlist...)."""
-        args = parse_run_args(job.docker_run_args, job.path)
-        spec = Spec(
-            self.image_name(job.image),
-            job.cpu,
-            job.mem,
-            job.requires_docker,
-            tuple(job.docker_run_args),
-            job.gpu,
-        )
-        sig = signature_hash(
-            (spec.image, spec.cpu, spec.mem, spec.requires_docker, spec.run_args, spec.gpu)
-        )
-        labels = {
-            **args.create.pop("labels", {}),
-            PIPELINE_LABEL: job.pipeline_id,
-            POOL_LABEL: sig,
-            OWNER_LABEL: str(os.getpid()),
-            BACKEND_LABEL: self.id,
-        }
-        host = dict(args.host)
-        host["nano_cpus"] = int(min(job.cpu, self.ncpu) * 1e9)
-        host["mem_limit"] = host["memswap_limit"] = max(int(job.mem * 2**30), 6 * 2**20)
-        if self.daemon.socket_path is not None:  # a local daemon: lend it this package
-            host["binds"] = [*host.get("binds", []), f"{_PACKAGE}:{PACKAGE_MOUNT}/conducto_nb:ro"]
-        if job.requires_docker:
-            host["binds"] = [*host.get("binds", []), *self._docker_binds(job.path)]
-        if job.gpu:  # as `docker run --gpus N`: the daemon's GPU runtime picks the devices
-            device = import_docker().types.DeviceRequest(count=job.gpu, capabilities=[["gpu"]])
-            host["device_requests"] = [device]
-        setup = _ON_PATH if job.requires_docker else ""
-        return spec, Launch(spec.image, labels, args.create, host, setup)
-
-    def _docker_binds(self, path: str) -> list[str]:
-        sock = self.daemon.socket_path
-        if sock is None:
-            why = f"requires_docker needs a daemon on this machine, not {self.daemon.url}"
-            raise BackendError(why, path=path)
-        binds = [f"{sock}:/var/run/docker.sock"]
-        cli = shutil.which("docker")
-        if cli:
-            binds.append(f"{os.path.realpath(cli)}:/usr/local/bin/docker:ro")
-        return binds
-
-    async def _python_problem(self, container: Container, image: str, path: str) -> str | None:
-        """Why callables cannot run in `image` (no Python, no cloudpickle, another version);
-        asked once per image."""
-        probe = self._pythons.get(image)
-        if probe is None:
-            probe = self._pythons[image] = asyncio.get_running_loop().create_future()
-            try:
-                code, out = await container.probe(_PYTHON_PROBE)
-                if code is None:
-                    raise BackendError(
-                        f"container {container.short} ended while checking its Python"
-                    )
-            except BaseException:
-                del self._pythons[image]
-                probe.cancel()
-                raise
-            word = out.strip().splitlines()[0] if out.strip() else ""
-            probe.set_result(word if code == 0 else f"nocloudpickle {word}")
-        found = await asyncio.shield(probe)
-        ours = f"{sys.version_info.major}.{sys.version_info.minor}"
-        if found == "none" or not found:
-            why = (
-                f"image {image} has no python3: a Python callable needs Python {ours} in its image"
-            )
-        elif found.startswith("nocloudpickle"):
-            why = f"image {image} has no cloudpickle: pip install cloudpickle in the image"
-        elif found != ours:
-            why = (
-                f"image {image} has Python {found} but this kernel runs Python {ours}: "
-                "cloudpickle needs the same version on both ends"
-            )
-        else:
-            return None
-        return f"{path}: {why}"
 
     async def _lost(self, container: Container, why: str) -> Outcome:
         down = await self.daemon.alive()
