@@ -52,12 +52,12 @@ import docker
 
 import conducto_nb as co
 from conducto_nb import launch
-from conducto_nb.backends import docker_script
 from conducto_nb.backends.base import Backend, Job, Outcome, OutputSink
-from conducto_nb.backends.docker import DockerBackend
-from conducto_nb.backends.local import LocalBackend
-from conducto_nb.loop import background_loop
-from conducto_nb.states import State
+from conducto_nb.backends.docker import script as docker_script
+from conducto_nb.backends.docker.backend import DockerBackend
+from conducto_nb.backends.local.backend import LocalBackend
+from conducto_nb.model.states import State
+from conducto_nb.run.loop import background_loop
 
 CONCURRENCY = 2
 

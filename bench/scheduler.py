@@ -32,7 +32,7 @@ PREFECT_VENV = HERE / ".venv-prefect"
 os.environ.setdefault("CONDUCTO_NB_HOME", tempfile.mkdtemp(prefix="conducto_nb-bench-"))
 
 import conducto_nb as co  # noqa: E402
-from conducto_nb.backends.local import LocalBackend  # noqa: E402
+from conducto_nb.backends.local.backend import LocalBackend  # noqa: E402
 
 
 def noop() -> None:

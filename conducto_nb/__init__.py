@@ -26,15 +26,15 @@ from .errors import (
     StoreError,
     TreeError,
 )
-from .execs import Exec, Lazy
-from .image import Image
+from .images.image import Image
 from .main import main
-from .nodes import Node, Parallel, Serial
-from .params import ContainerReuseContext, SameContainer
-from .results import ImageResult, NodeResult
-from .runs import Run, load
-from .secrets import secret
-from .states import ImageState, NodeStatus, State
+from .model.execs import Exec, Lazy
+from .model.nodes import Node, Parallel, Serial
+from .model.params import ContainerReuseContext, SameContainer
+from .model.secrets import secret
+from .model.states import ImageState, NodeStatus, State
+from .run.results import ImageResult, NodeResult
+from .run.runs import Run, load
 
 __version__ = "0.1.0"
 

@@ -13,10 +13,10 @@ from rich.table import Table
 from rich.text import Text
 
 from .errors import PipelineError
-from .launch import start
-from .params import reuse_root
-from .runs import Run, load
-from .states import NodeStatus, State
+from .model.params import reuse_root
+from .model.states import NodeStatus, State
+from .run.launch import start
+from .run.runs import Run, load
 from .terminal import console, images_table, run_with_view, styled, tree_view
 
 app = typer.Typer(
@@ -54,7 +54,7 @@ def run(
 @app.command("ls")
 def list_pipelines() -> None:
     """Pipelines in the store, newest first."""
-    from .store import Store
+    from .store.pipelines import Store
 
     store = Store()
     try:
@@ -163,7 +163,7 @@ _DURATION = re.compile(r"^(\d+)([smhdw])$")
 @app.command()
 def gc(older_than: Annotated[str, typer.Option(help="e.g. 7d, 12h, 30m")] = "7d") -> None:
     """Delete pipelines (and their logs) older than this whose owner is gone."""
-    from .store import Store
+    from .store.pipelines import Store
 
     m = _DURATION.match(older_than)
     if not m:
@@ -204,7 +204,7 @@ def conducto_cfg(
     clean worktree of that commit; the exit code is the first failing command's. `cfg` is an
     alias of `.conducto.cfg`.
     """
-    from .git_events import event_options, simulate
+    from .events.simulate import event_options, simulate
 
     try:
         code = simulate(event, event_options(ctx.args), repo=repo_dir, dry_run=dry_run)
@@ -221,8 +221,8 @@ app.add_typer(docker_app, name="docker")
 @docker_app.command("clean")
 def docker_clean() -> None:
     """Remove containers of pipelines whose owning process is gone (orphans of a crash)."""
-    from .backends.docker import clean_orphans
-    from .runs import shared_store
+    from .backends.docker.backend import clean_orphans
+    from .run.runs import shared_store
 
     try:
         removed = clean_orphans(shared_store())

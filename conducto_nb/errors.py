@@ -16,10 +16,13 @@ The hierarchy::
         └── PipelineNotFound      no pipeline with that id (also a KeyError)
 
 Each message names the node path and the parameter in backticks, e.g.
-``/test/unit: unknown parameter `cpus` (did you mean `cpu`?)``.
+``/test/unit: unknown parameter `cpus` (did you mean `cpu`?)``; `suggest` words that hint.
 """
 
 from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
 
 __all__ = [
     "ActionError",
@@ -34,6 +37,7 @@ __all__ = [
     "SerializationError",
     "StoreError",
     "TreeError",
+    "suggest",
 ]
 
 
@@ -104,3 +108,9 @@ class StoreError(PipelineError):
 
 class PipelineNotFound(StoreError, KeyError):
     """No pipeline with that id in the store."""
+
+
+def suggest(name: str, choices: Iterable[str]) -> str:
+    """' (did you mean `cpu`?)' for a near miss, else ''."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean `{close[0]}`?)" if close else ""

@@ -21,12 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CommandError, PipelineError
-from .nodes import Node
+from .model.execs import GENERATE_ENV
+from .model.nodes import Node
 
-__all__ = ["GENERATE_ENV", "load_pipeline", "main", "parse_options"]
-
-#: Set in a Lazy generator's environment: scripts then print their tree as JSON.
-GENERATE_ENV = "CONDUCTO_NB_GENERATE"
+__all__ = ["load_pipeline", "main", "parse_options"]
 
 
 def parse_options(func: Callable[..., Any], options: Sequence[str]) -> dict[str, Any]:
@@ -178,6 +176,6 @@ def main(default: Callable[..., Node] | None = None, argv: Sequence[str] | None 
 
 
 def node_json(node: Node) -> str:
-    from .serialize import dumps
+    from .model.serialize import dumps
 
     return dumps(node)

@@ -10,10 +10,10 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from .launch import start
-from .nodes import Node
-from .runs import Run
-from .states import FINISHED, ImageState, NodeStatus, State
+from .model.nodes import Node
+from .model.states import FINISHED, ImageState, NodeStatus, State
+from .run.launch import start
+from .run.runs import Run
 
 __all__ = ["console", "images_table", "one_line", "run_with_view", "styled", "tree_view"]
 

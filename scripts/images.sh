@@ -118,11 +118,11 @@ build_python() {  # TAG HASH BASE
   # The host's CA bundle and index settings, so pip in the build gets through the same proxy.
   cert=${PIP_CERT:-${REQUESTS_CA_BUNDLE:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}}
   if [ -s "$cert" ]; then cp "$cert" "$ctx/pip/ca.crt"; else : >"$ctx/pip/ca.crt"; fi
-  # conducto_nb.image_dockerfile.pip_config keeps only the host's networked index settings; the
+  # conducto_nb.images.dockerfile.pip_config keeps only the host's networked index settings; the
   # venv exists whenever test.sh or demo.sh call this (they run setup.sh first).
   local py=$HERE/../../.venv/bin/python
   if [ -x "$py" ] && "$py" -c 'import conducto_nb' 2>/dev/null; then
-    "$py" -c 'import sys; from conducto_nb.image_dockerfile import pip_config
+    "$py" -c 'import sys; from conducto_nb.images.dockerfile import pip_config
 open(sys.argv[1], "w").write(pip_config(sys.argv[2]))' "$ctx/pip/pip.conf" /tmp/pip/ca.crt
   else
     printf '[global]\ncert = /tmp/pip/ca.crt\n' >"$ctx/pip/pip.conf"

@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 
-def in_thread(body: Callable[[], Coroutine[Any, Any, Any]], timeout: float = 30) -> Any:
+def in_thread(body: Callable[[], Coroutine[Any, Any, Any]], timeout: float = 180) -> Any:
     """Run `body()` on a new event loop in a non-main thread and return its result."""
     box: dict[str, Any] = {}
 

@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import conducto_nb as co
-from conducto_nb.cfg import VARIABLES, parse
-from conducto_nb.cfg_filter import FilterError, parse_filter
-from conducto_nb.cfg_variables import substitute
+from conducto_nb.events.cfg import VARIABLES, parse
+from conducto_nb.events.filter import FilterError, parse_filter
+from conducto_nb.events.variables import substitute
 
 VALUES = {
     "branch": "main",

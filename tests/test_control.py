@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import conducto_nb as co
-from conducto_nb.states import State
+from conducto_nb.model.states import State
 
 CLI = [sys.executable, "-m", "conducto_nb.cli"]
 
@@ -170,7 +170,7 @@ def test_detached_run_lives_in_its_own_process() -> None:
     run.wait(timeout=60)
     assert run.state is State.DONE, run["/a"].stderr
     assert run["/a"].stdout == "detached-output\n"
-    from conducto_nb.runs import shared_store
+    from conducto_nb.run.runs import shared_store
 
     owner = shared_store().load(run.id).owner
     assert owner is not None and owner.pid != os.getpid()
@@ -232,7 +232,7 @@ def test_gc_deletes_old_finished_pipelines_only() -> None:
     with co.Serial() as root:
         co.Exec("true", name="a")
     run = root.run()
-    from conducto_nb.launch import shared_writer
+    from conducto_nb.run.launch import shared_writer
 
     shared_writer().flush()
     kept = subprocess.run(

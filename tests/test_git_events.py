@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conducto_nb.git_events import default_branch, load_config
+from conducto_nb.events.simulate import default_branch, load_config
 
 _SCRIPT = Path(sys.executable).parent / "conducto-nb"
 CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "conducto_nb.cli"]

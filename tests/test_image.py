@@ -15,9 +15,9 @@ import cloudpickle
 import pytest
 
 import conducto_nb as co
-from conducto_nb.image import CODE_DIR
-from conducto_nb.image_context import context_tar
-from conducto_nb.image_dockerfile import derived_dockerfile, pip_config
+from conducto_nb.images.context import context_tar
+from conducto_nb.images.dockerfile import derived_dockerfile, pip_config
+from conducto_nb.images.image import CODE_DIR
 
 # ---------------------------------------------------------------- helpers
 

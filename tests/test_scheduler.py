@@ -10,7 +10,8 @@ import pytest
 
 import conducto_nb as co
 from conducto_nb.errors import ActionError
-from conducto_nb.scheduler import (
+from conducto_nb.model.states import NodeStatus, State, StateChanged, TreeChanged
+from conducto_nb.run.scheduler import (
     Action,
     ExecFinished,
     ExecStarted,
@@ -21,7 +22,6 @@ from conducto_nb.scheduler import (
     StartExec,
     tree_statuses,
 )
-from conducto_nb.states import NodeStatus, State, StateChanged, TreeChanged
 
 NEW = co.ContainerReuseContext.NEW
 GLOBAL = co.ContainerReuseContext.GLOBAL
@@ -941,7 +941,7 @@ def test_the_core_does_no_io() -> None:
         "typing",
     }
     src = pathlib.Path(co.__file__).parent
-    for name in ("scheduler.py", "status_tree.py", "states.py"):
+    for name in ("run/scheduler.py", "run/status_tree.py", "model/states.py"):
         tree = ast.parse((src / name).read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):

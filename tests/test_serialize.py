@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import conducto_nb as co
-from conducto_nb.serialize import FORMAT, dumps, loads
+from conducto_nb.model.serialize import FORMAT, dumps, loads
 
 
 def build_report(path: str, *, fmt: str = "html") -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conducto_nb.states import (
+from conducto_nb.model.states import (
     ACTIVE,
     FAILED,
     FINISHED,

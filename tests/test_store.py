@@ -16,9 +16,9 @@ from types import MappingProxyType
 import pytest
 
 from conducto_nb.errors import PipelineNotFound, StoreError
-from conducto_nb.record import IMAGE_LOG_CAP
-from conducto_nb.states import ImageChanged, ImageState
-from conducto_nb.store import (
+from conducto_nb.model.states import IMAGE_LOG_CAP, ImageChanged, ImageState
+from conducto_nb.store.db import SCHEMA_VERSION
+from conducto_nb.store.pipelines import (
     LEASE_TIMEOUT,
     Owner,
     Store,
@@ -27,7 +27,6 @@ from conducto_nb.store import (
     home,
     new_pipeline_id,
 )
-from conducto_nb.store_db import SCHEMA_VERSION
 
 TREE = {"format": "conducto_nb/1", "root": {"type": "Serial", "name": "/", "children": []}}
 STATUSES = {"/": ("pending", False), "/a": ("pending", False), "/b": ("pending", True)}
@@ -327,18 +326,16 @@ def test_another_process_reads_while_this_one_writes(store: Store, db: Path):
     try:
         writer.execute("BEGIN IMMEDIATE")  # a write transaction held open by this process
         writer.execute("UPDATE statuses SET state = 'done' WHERE path = '/'")
-        start = time.monotonic()
-        out = run_python(
+        out = run_python(  # it would fail (database is locked) if it needed the lock held here
             """
             import sys
             from pathlib import Path
-            from conducto_nb.store import Store
+            from conducto_nb.store.pipelines import Store
             with Store(Path(sys.argv[1])) as s:
                 print(s.load("abc-def").state, s.output("abc-def", "/a", "stdout"), end="")
             """,
             str(db),
         )
-        assert time.monotonic() - start < 8  # did not wait out the busy timeout
         assert out == "running committed\n"  # sees the last commit, not the open transaction
         writer.execute("COMMIT")
     finally:
@@ -356,7 +353,7 @@ def test_two_processes_append_at_once(store: Store, db: Path):
                 """
                 import sys
                 from pathlib import Path
-                from conducto_nb.store import Store
+                from conducto_nb.store.pipelines import Store
                 with Store(Path(sys.argv[1])) as s:
                     for i in range(300):
                         s.append_output("abc-def", "/b", 1, "stdout", f"{i}\\n")
@@ -378,7 +375,7 @@ def test_processes_opening_a_new_store_at_once(tmp_path: Path):
     code = """
         import sys, time
         from pathlib import Path
-        from conducto_nb.store import Store
+        from conducto_nb.store.pipelines import Store
         while time.time() < float(sys.argv[2]):
             pass
         with Store(Path(sys.argv[1])) as s:
@@ -479,7 +476,7 @@ def test_two_processes_racing_to_mark_interrupted(store: Store, db: Path):
     code = """
         import sys
         from pathlib import Path
-        from conducto_nb.store import Store
+        from conducto_nb.store.pipelines import Store
         with Store(Path(sys.argv[1])) as s:
             print(",".join(s.mark_interrupted("abc-def")))
         """
@@ -569,11 +566,10 @@ def test_writer_returns_at_once(store: Store, db: Path):
     try:
         with StoreWriter(store) as w:
             blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
-            start = time.monotonic()
-            for i in range(100):
+            for i in range(100):  # a call that waited for the lock would wait for ever here
                 w.append_output("abc-def", "/a", 1, "stdout", f"{i}\n")
                 w.set_statuses("abc-def", [("/a", "running", False)])
-            assert time.monotonic() - start < 0.5
+            assert store.output("abc-def", "/a", "stdout") == ""  # queued, not yet written
             blocker.execute("COMMIT")
             w.flush(timeout=30)
     finally:
@@ -587,7 +583,8 @@ def test_writes_queued_at_exit_are_not_lost(store: Store, db: Path):
         """
         import sys
         from pathlib import Path
-        from conducto_nb.store import Store, StoreWriter
+        from conducto_nb.store.pipelines import Store
+        from conducto_nb.store.writer import StoreWriter
         w = StoreWriter(Store(Path(sys.argv[1])))
         for i in range(500):
             w.append_output("abc-def", "/a", 1, "stdout", f"{i}\\n")

@@ -25,7 +25,7 @@ else:
     pytest.importorskip("anywidget", reason="pip install 'conducto_nb[lab]'")
 
 
-from conducto_nb import launch
+from conducto_nb.run import launch
 from conducto_nb.widget import encode as E
 from conducto_nb.widget.feed import INTERVAL
 from conducto_nb.widget.follow import followers

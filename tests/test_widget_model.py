@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import conducto_nb as co
-from conducto_nb.states import NodeStatus, State, StateChanged
+from conducto_nb.model.states import NodeStatus, State, StateChanged
 
 if os.environ.get("CI"):
     import anywidget  # noqa: F401  (CI installs the [lab] extra: a skip must not hide it)
@@ -396,8 +396,8 @@ def test_a_node_panel_names_its_images_and_the_new_subtree_its_actions_act_on(
 def test_image_logs_are_sent_only_while_their_panel_is_open(recording: None, local: None) -> None:
     """Build log lines published as the runner publishes them (its ImageBuilds' `publish`, on
     the loop): the panel gets the log so far when it opens, then only what was appended."""
-    from conducto_nb.loop import background_loop
-    from conducto_nb.states import ImageChanged, ImageLog, ImageState
+    from conducto_nb.model.states import ImageChanged, ImageLog, ImageState
+    from conducto_nb.run.loop import background_loop
 
     with co.Serial() as root:
         co.Exec("sleep 30", name="long")

@@ -1,1 +1,6 @@
-"""Backends run one Exec each: local processes, Docker worker pools, Dask."""
+"""Backends run one Exec each and report how it ended: base.py is the contract (read it
+first), choice.py picks one by name, local/ runs processes on this machine, docker/ runs warm
+containers; cpu_budget.py shares the cores.
+
+May import: errors, images, model, store. Never run/: the runner calls backends, not back.
+"""

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendError
-from ..execs import Command
-from ..states import State
+from ..model.execs import Command
+from ..model.states import State
 
 if TYPE_CHECKING:
-    from ..image import Image
+    from ..images.image import Image
 
 __all__ = ["Backend", "Job", "Outcome", "OutputSink"]
 

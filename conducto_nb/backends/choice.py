@@ -1,20 +1,17 @@
 """Which backend a pipeline runs on: one instance per name per process, shared by every run
 it starts, chosen by name, by $CONDUCTO_NB_BACKEND, or (neither given) docker when a daemon
-answers, else local; all are closed when the process exits.
+answers, else local; the runner closes them all when the process exits.
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import os
 
 from ..errors import PipelineError
-from ..loop import background_loop
+from ..images.docker_sdk import close_sockets_left_in
 from .base import Backend
-from .docker_daemon import close_sockets_left_in
 
-__all__ = ["backend_named", "default_backend_name"]
+__all__ = ["backend_named", "default_backend_name", "opened_backends"]
 
 
 _BACKENDS: dict[str, Backend] = {}
@@ -30,11 +27,11 @@ def backend_named(choice: str | Backend | None) -> Backend:
     if name not in _BACKENDS:
         budget = _number_env("CONDUCTO_NB_CPU_BUDGET")
         if name == "local":
-            from .local import LocalBackend
+            from .local.backend import LocalBackend
 
             _BACKENDS[name] = LocalBackend(cpu_budget=budget)
         elif name == "docker":
-            from .docker import DockerBackend
+            from .docker.backend import DockerBackend
 
             _BACKENDS[name] = DockerBackend(
                 cpu_budget=budget,
@@ -54,12 +51,9 @@ def _number_env(name: str) -> float | None:
         raise PipelineError(f"{name} must be a number, not {text!r}") from None
 
 
-@atexit.register
-def _close_backends() -> None:
-    """Stop workers and remove containers now, rather than after their idle timeout."""
-    for backend in list(_BACKENDS.values()):
-        with contextlib.suppress(Exception):
-            background_loop().submit(backend.close()).result(timeout=15)
+def opened_backends() -> list[Backend]:
+    """The backends this process has made, for closing them when it exits (run/launch.py)."""
+    return list(_BACKENDS.values())
 
 
 _DEFAULT: list[str] = []

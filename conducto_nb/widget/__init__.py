@@ -14,7 +14,7 @@ from .display import mimebundle, show, widget_for
 from .run_sources import DEBUG_HANDLERS
 
 if TYPE_CHECKING:
-    from ..runs import Run
+    from ..run.runs import Run
 
 __all__ = ["mimebundle", "set_debug_handler", "show", "widget_for"]
 

@@ -11,15 +11,15 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .. import params as P
 from ..errors import NodeNotFound
-from ..execs import Exec
+from ..model import params as P
+from ..model.execs import Exec
 from .markdown import BlockScanner, blocks, rendered, to_html
 
 if TYPE_CHECKING:
-    from ..nodes import Node
-    from ..record import Record
-    from ..states import ImageChanged
+    from ..model.nodes import Node
+    from ..model.states import ImageChanged
+    from ..run.record import Record
 
 __all__ = ["OUTPUT_SHOWN", "OutputStreams", "detail", "tail"]
 

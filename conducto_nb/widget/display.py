@@ -15,8 +15,8 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from ..nodes import Node
-from ..runs import Run
+from ..model.nodes import Node
+from ..run.runs import Run
 from .encode import Flat, code, flatten, state_string
 from .static_svg import render
 
@@ -46,7 +46,7 @@ def widget_for(subject: Node | Run) -> PipelineWidget | None:
     if not _in_kernel():
         return None
     try:
-        from .model import PipelineWidget
+        from .model import PipelineWidget  # lazy: needs anywidget, the [lab] extra
     except ImportError:  # no [lab] extra: pip install 'conducto_nb[lab]'
         return None
     with _LOCK:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..nodes import Node
-from ..states import NodeStatus, State, count_categories, derive_state
+from ..model.nodes import Node
+from ..model.states import NodeStatus, State, count_categories, derive_state
 
 __all__ = ["BUDGET", "CODES", "COLOURS", "GROUP", "Flat", "code", "encode", "expanded", "flatten"]
 
@@ -59,7 +59,7 @@ class Flat:
 
 
 def _kind(node: Node) -> str:
-    from ..execs import Lazy
+    from ..model.execs import Lazy
 
     if isinstance(node, Lazy):
         return "L"

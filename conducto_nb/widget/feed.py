@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from ..states import (
+from ..model.states import (
     AttemptEnded,
     AttemptStarted,
     ImageChanged,

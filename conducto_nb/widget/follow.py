@@ -1,7 +1,7 @@
 """Graphs of a tree follow the runs started from it. A widget made for a Node (`root` as a
 cell's last expression) registers here; `root.start()` in any cell, `root.run()`, a `co.main`
 script or the widget's own ▶ button then hands every such widget over to the new run
-(`start(detach=True)` too: the widget reads the store then). launch.py knows nothing of widgets:
+(`start(detach=True)` too: the widget reads the store then). run/launch.py knows nothing of widgets:
 it calls its ON_START hooks, and importing this module registers one.
 
 Only weak references: a closed widget is never called, and neither a closed or collected widget
@@ -15,11 +15,11 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Protocol
 
-from ..launch import ON_START
+from ..run.launch import ON_START
 
 if TYPE_CHECKING:
-    from ..nodes import Node
-    from ..runs import Run
+    from ..model.nodes import Node
+    from ..run.runs import Run
 
 __all__ = ["Follower", "follow_starts", "followers", "forget_starts"]
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..execs import Exec
-from ..image import Image
-from ..image_builds import describe, image_key
-from ..states import ImageChanged, ImageState
+from ..images.image import Image
+from ..model.execs import Exec
+from ..model.states import ImageChanged, ImageState
+from ..run.image_builds import describe, image_key
 from .details import CHUNK_SHOWN, tail
 
 if TYPE_CHECKING:
-    from ..nodes import Node
+    from ..model.nodes import Node
 
 __all__ = ["NODES_SHOWN", "encode_images", "image_detail", "log_messages", "tree_images"]
 

@@ -29,9 +29,9 @@ import anywidget
 import traitlets
 
 from ..errors import PipelineError
-from ..nodes import Node
+from ..model.nodes import Node
 from .details import OutputStreams
-from .display import Displays, forget
+from .display import Displays, bundle, forget, svg_of
 from .encode import STATIC, Flat, encode, state_string
 from .feed import Feed, pump
 from .follow import follow_starts, forget_starts
@@ -40,7 +40,7 @@ from .run_sources import source_for
 from .sources import Source
 
 if TYPE_CHECKING:
-    from ..runs import Run
+    from ..run.runs import Run
 
 __all__ = ["PipelineWidget"]
 
@@ -266,13 +266,9 @@ class PipelineWidget(anywidget.AnyWidget):
         drawn, so a saved notebook shows the final states to viewers without a kernel; `by` the
         pump, or after a cell (the kernel's post_execute, on its main thread)."""
         if self._source.idle and self.displays.due(by):
-            from .display import bundle
-
             self.displays.update(bundle(self.subject, self))
 
     def svg(self) -> str | None:
-        from .display import svg_of
-
         with self._feed.lock:
             flat, codes = self._feed.flat, dict(self._feed.codes)
             started, last_end = self._feed.started, self._feed.last_end

@@ -12,13 +12,13 @@ import time
 from typing import TYPE_CHECKING
 
 from ..errors import NodeNotFound
-from ..record import Attempt
-from ..states import NodeStatus, State
+from ..model.states import NodeStatus, State
+from ..run.record import Attempt
 from .encode import COLOURS, INK
 
 if TYPE_CHECKING:
-    from ..nodes import Node
-    from ..results import NodeResult
+    from ..model.nodes import Node
+    from ..run.results import NodeResult
 
 __all__ = ["TAIL_LINES", "html_of", "tail", "text_of"]
 

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ActionError
-from ..loop import background_loop
-from ..runs import Run, record_from_store
-from ..serialize import tree_from_json
+from ..model.serialize import tree_from_json
+from ..run.loop import background_loop
+from ..run.runs import Run, record_from_store
 from .details import detail
 from .encode import Flat, code, flatten
 from .feed import Feed
@@ -22,8 +22,8 @@ from .images import image_detail
 from .sources import NodeSource, Source
 
 if TYPE_CHECKING:
-    from ..nodes import Node
-    from ..record import Record
+    from ..model.nodes import Node
+    from ..run.record import Record
 
 __all__ = ["DEBUG_HANDLERS", "LiveSource", "StoreSource", "source_for"]
 

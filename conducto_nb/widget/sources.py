@@ -16,7 +16,7 @@ from .feed import Feed
 from .images import image_detail, tree_images
 
 if TYPE_CHECKING:
-    from ..nodes import Node
+    from ..model.nodes import Node
 
 __all__ = ["NodeSource", "Source"]
 

@@ -191,7 +191,7 @@ class Notebook:
     def fill(self, path: str) -> str:
         return str(self.node(path).locator("rect").first.get_attribute("fill"))
 
-    def wait_state(self, path: str, state: str, timeout: float = 30) -> None:
+    def wait_state(self, path: str, state: str, timeout: float = 90) -> None:
         letter = CODES[state]
         self.page.wait_for_function(
             f"document.querySelector(\".co-item[data-path='{path}']\")"
@@ -225,14 +225,14 @@ class Notebook:
     def panel_text(self) -> str:
         return str(self.page.inner_text(".co-panel"))
 
-    def wait_panel(self, text: str, timeout: float = 30) -> None:
+    def wait_panel(self, text: str, timeout: float = 90) -> None:
         self.page.wait_for_function(
             f"(document.querySelector('.co-panel')?.innerText || '').includes({json.dumps(text)})",
             timeout=timeout * 1000,
         )
 
 
-def wait_until(check: Any, timeout: float = 30, every: float = 0.1) -> None:
+def wait_until(check: Any, timeout: float = 90, every: float = 0.1) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:

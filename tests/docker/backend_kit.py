@@ -9,17 +9,20 @@ from pathlib import Path
 from typing import Any
 
 from conducto_nb.backends.base import Job, Outcome
-from conducto_nb.backends.docker import DockerBackend
-from conducto_nb.execs import Command
+from conducto_nb.backends.docker.backend import DockerBackend
+from conducto_nb.model.execs import Command
 from tests.async_kit import Sink
 from tests.async_kit import in_thread as _in_thread
+
+#: A SIGKILL grace no kill reaches by chance: a kill that ends before it took only SIGTERM.
+LONG_GRACE = 60.0
 
 BUSYBOX = "busybox:latest"
 PYTHON = "python:3.11-slim"
 PIPELINE = "test-pipe"
 
 
-def in_thread(body: Callable[[], Coroutine[Any, Any, Any]], timeout: float = 60) -> Any:
+def in_thread(body: Callable[[], Coroutine[Any, Any, Any]], timeout: float = 180) -> Any:
     """`tests.async_kit.in_thread`, with the longer wait container starts need."""
     return _in_thread(body, timeout)
 

@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 import pytest
 from backend_kit import BUSYBOX, PYTHON
 
-from conducto_nb.backends.docker_daemon import close_sockets_left_in
+from conducto_nb.images.docker_sdk import close_sockets_left_in
 
 IN_CI = bool(os.environ.get("CI"))
 HERE = Path(__file__).parent

@@ -13,10 +13,11 @@ from typing import Any
 
 import cloudpickle
 import pytest
-from backend_kit import BUSYBOX, PYTHON, call, in_thread, opened, run, shell
+from backend_kit import BUSYBOX, LONG_GRACE, PYTHON, call, in_thread, opened, run, shell
 
 from conducto_nb import Exec, Serial
-from conducto_nb.states import State
+from conducto_nb.backends.docker import worker
+from conducto_nb.model.states import State
 from tests.async_kit import Sink
 
 # This module's functions run in containers, which cannot import it: send them by value.
@@ -81,7 +82,11 @@ def test_a_warm_container_is_reused_and_pools_differ_by_signature(docker_client:
     in_thread(body)
 
 
-def test_kill_stops_only_that_node_and_the_container_takes_the_next() -> None:
+def test_kill_stops_only_that_node_and_the_container_takes_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(worker, "GRACE", LONG_GRACE)  # so a kill that needed SIGKILL shows
+
     async def body() -> None:
         async with opened(cpu_budget=2) as backend:
             victim = asyncio.create_task(
@@ -93,7 +98,7 @@ def test_kill_stops_only_that_node_and_the_container_takes_the_next() -> None:
             victim.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await victim
-            assert time.monotonic() - t0 < 1.0  # SIGTERM to the group was enough
+            assert time.monotonic() - t0 < LONG_GRACE  # SIGTERM to the group was enough
             out, sink = await other
             assert out.state == State.DONE and sink.text("stdout") == "survived\n"
             ps = "ps -o pid,comm 2>/dev/null || ps; hostname"
@@ -119,7 +124,7 @@ def test_max_time_and_a_command_that_ignores_sigterm() -> None:
             with pytest.raises(TimeoutError):
                 async with asyncio.timeout(0.1):  # what the runner does for max_time
                     await task
-            assert 1.5 < time.monotonic() - t0 < 4  # SIGKILL after the grace
+            assert time.monotonic() - t0 > worker.GRACE  # SIGKILL, after the grace
             out, sink = await run(backend, shell("echo next"))
             assert out.state == State.DONE and sink.text("stdout") == "next\n"
             assert len(backend.containers()) == 1  # the same container took it

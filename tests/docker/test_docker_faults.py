@@ -19,14 +19,14 @@ from backend_kit import BUSYBOX, PIPELINE, in_thread, opened, run, shell
 from docker import errors as docker_errors
 
 import conducto_nb as co
-from conducto_nb import launch
 from conducto_nb.backends import choice
-from conducto_nb.backends.docker import DockerBackend, clean_orphans
-from conducto_nb.backends.docker_args import BACKEND_LABEL, parse_run_args
+from conducto_nb.backends.docker.args import BACKEND_LABEL, parse_run_args
+from conducto_nb.backends.docker.backend import DockerBackend, clean_orphans
 from conducto_nb.errors import BackendError
-from conducto_nb.loop import background_loop
-from conducto_nb.states import State
-from conducto_nb.store import Store
+from conducto_nb.model.states import State
+from conducto_nb.run import launch
+from conducto_nb.run.loop import background_loop
+from conducto_nb.store.pipelines import Store
 
 
 def test_run_args_map_to_sdk_keywords() -> None:

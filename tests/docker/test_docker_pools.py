@@ -14,10 +14,10 @@ import cloudpickle
 from backend_kit import PIPELINE, in_thread, opened, run, shell
 
 import conducto_nb as co
-from conducto_nb import launch
-from conducto_nb.backends.docker import DockerBackend
-from conducto_nb.loop import background_loop
-from conducto_nb.states import State
+from conducto_nb.backends.docker.backend import DockerBackend
+from conducto_nb.model.states import State
+from conducto_nb.run import launch
+from conducto_nb.run.loop import background_loop
 
 # `grow` runs in a container, which cannot import this module: send it by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -55,16 +55,13 @@ def test_a_pool_grows_concurrently_up_to_the_budget() -> None:
 def test_many_quick_jobs_start_no_more_containers_than_the_cores() -> None:
     async def body() -> None:
         async with opened(cpu_budget=2) as backend:
-            t0 = time.monotonic()
             results = await asyncio.gather(
                 *(run(backend, shell("sleep 0.02; hostname")) for _ in range(200))
             )
-            took = time.monotonic() - t0
             assert all(out.state == State.DONE for out, _ in results)
             assert len({sink.text("stdout") for _, sink in results}) <= 2
             (pool,) = backend.pools.pools.values()  # type: ignore[union-attr]
             assert len(pool.started) == 2
-            assert took < 200 * 0.02 / 2 + 2.5, took
 
     in_thread(body)
 

@@ -13,9 +13,10 @@ from typing import Any
 
 import cloudpickle
 import pytest
-from backend_kit import PYTHON, call, in_thread, opened, run, shell
+from backend_kit import LONG_GRACE, PYTHON, call, in_thread, opened, run, shell
 
-from conducto_nb.states import State
+from conducto_nb.backends.docker import worker
+from conducto_nb.model.states import State
 from tests.async_kit import Sink
 
 # This module's functions run in containers, which cannot import it: send them by value.
@@ -109,11 +110,10 @@ def sleeper(ignore_term: bool) -> None:
     time.sleep(60)
 
 
-async def _killed(
-    backend: Any, ignore_term: bool, took: tuple[float, float], args: list[str] | None = None
-) -> int:
-    """Start `sleeper`, cancel it once it has printed, check how long the kill took: the pid
-    of the process that forked it."""
+async def _killed(backend: Any, ignore_term: bool, args: list[str] | None = None) -> int:
+    """Start `sleeper`, cancel it once it has printed, check that the kill took SIGTERM alone
+    (it ended before a grace no kill reaches by chance) or SIGKILL after the grace when SIGTERM
+    is ignored: the pid of the process that forked it."""
     sink = Sink()
     job = dataclasses.replace(call(sleeper, ignore_term), docker_run_args=args or [])
     task = asyncio.create_task(backend.run(job, sink, sink.started))
@@ -123,19 +123,28 @@ async def _killed(
             break
     else:
         raise AssertionError(f"the callable did not start: {sink.items}")
-    t0 = time.monotonic()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert took[0] <= time.monotonic() - t0 < took[1]
+    grace = worker.GRACE
+    worker.GRACE = grace if ignore_term else LONG_GRACE
+    try:
+        t0 = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        took = time.monotonic() - t0
+    finally:
+        worker.GRACE = grace
+    if ignore_term:
+        assert took > grace  # SIGKILL, after the grace
+    else:
+        assert took < LONG_GRACE  # SIGTERM was enough
     return int(sink.text("stdout").split()[1])
 
 
 def test_a_killed_callable_stops_and_the_warm_python_takes_the_next() -> None:
     async def body() -> None:
         async with opened(cpu_budget=1) as backend:
-            warm = await _killed(backend, ignore_term=False, took=(0, 1.0))  # SIGTERM did
-            again = await _killed(backend, ignore_term=True, took=(1.5, 4))  # SIGKILL after
+            warm = await _killed(backend, ignore_term=False)  # SIGTERM did
+            again = await _killed(backend, ignore_term=True)  # SIGKILL after
             assert again == warm  # the kill spared the warm Python
             ps = "for d in /proc/[0-9]*; do cat $d/cmdline 2>/dev/null | tr '\\0' ' '; echo; done"
             for _ in range(30):  # the killed job's `sleep` is gone (a dying one may linger)
@@ -309,7 +318,7 @@ def test_the_warm_python_under_a_busybox_worker_shell() -> None:
             out, sink = await run(backend, job)
             assert (out.state, out.exit_code) == (State.ERROR, 3)
             assert sink.text("stdout") == "thread done\natexit ran\n"
-            killed = await _killed(backend, ignore_term=True, took=(1.5, 4), args=args)
+            killed = await _killed(backend, ignore_term=True, args=args)
             assert killed == seen[0]["ppid"]  # the kill spared the warm Python
             assert len(backend.containers()) == 1
 
@@ -356,9 +365,9 @@ def server_up() -> None:
 
 def test_in_a_reuse_group_what_a_callable_starts_stays_up_for_the_next(tmp_path: Any) -> None:
     import conducto_nb as co
-    from conducto_nb import launch
-    from conducto_nb.backends.docker import DockerBackend
-    from conducto_nb.loop import background_loop
+    from conducto_nb.backends.docker.backend import DockerBackend
+    from conducto_nb.run import launch
+    from conducto_nb.run.loop import background_loop
 
     backend = DockerBackend(cpu_budget=2)
     with co.Serial(image=PYTHON) as root:

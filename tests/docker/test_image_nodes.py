@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 import conducto_nb as co
-from conducto_nb.backends.docker import DockerBackend
-from conducto_nb.launch import shared_writer
-from conducto_nb.loop import background_loop
-from conducto_nb.runs import Run, record_from_store
-from conducto_nb.states import State
+from conducto_nb.backends.docker.backend import DockerBackend
+from conducto_nb.model.states import State
+from conducto_nb.run.launch import shared_writer
+from conducto_nb.run.loop import background_loop
+from conducto_nb.run.runs import Run, record_from_store
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ export interface HeaderMsg {
   now: number; // the kernel's clock when sent (seconds)
 }
 
-/** Where a co.Image is (conducto_nb/states.py ImageState); unused: the backend runs none. */
+/** Where a co.Image is (conducto_nb/model/states.py ImageState); unused: the backend runs none. */
 export type ImageState = "pending" | "building" | "done" | "error" | "unused";
 
 /** One entry of the `images` trait: a co.Image of the pipeline, in order of first use. */

@@ -1,0 +1,151 @@
+"""The local backend, the embedded default where no Docker daemon answers (Binder, a laptop):
+shell commands run as subprocesses, Python callables in warm worker processes.
+
+Every process runs in its own session, so a kill reaches everything it started: SIGTERM to the
+whole process group, SIGKILL after `GRACE` seconds. When a command exits, what it left running
+in its group is stopped the same way (as a container would stop it), so its pipes close and
+the job ends. Processes are watched from the event loop itself (a pidfd per process, pipes read
+with `add_reader`), not by asyncio's child watcher: no thread per job, the cost of a job is
+about that of its fork and exec, and it works from any thread's loop.
+
+This module is the backend and its shell jobs; process.py watches one process and
+pool.py keeps the warm workers for callables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from ...model.states import State
+from ..base import Backend, Job, Outcome, OutputSink
+from ..cpu_budget import CpuBudget
+from .pool import Pool
+from .process import GRACE, Child, Streams, describe_exit
+
+__all__ = ["GRACE", "LocalBackend"]
+
+
+class LocalBackend(Backend):
+    """Runs jobs as local processes within a budget of CPUs (default: all of them)."""
+
+    name = "local"
+
+    def __init__(self, cpu_budget: float | None = None) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._start_afresh(cpu_budget if cpu_budget is not None else os.cpu_count() or 1)
+
+    def _start_afresh(self, cpu_budget: float) -> None:
+        self.budget = CpuBudget(cpu_budget)
+        self.pool = Pool(max(1, math.ceil(self.budget.total)))
+        self._children: set[Child] = set()
+
+    async def open(self) -> None:
+        self._on_this_loop()
+        self.pool.closed = False
+
+    def _on_this_loop(self) -> None:
+        """Everything here is bound to one event loop. Should the caller move to a new one (the
+        old one closed), start afresh instead of waiting on a loop that no longer runs."""
+        loop = asyncio.get_running_loop()
+        if loop is self._loop:
+            return
+        if self._loop is not None:
+            for worker in self.pool.workers:
+                worker.orphan()
+            for child in self._children:
+                child.orphan()
+            closed = self.pool.closed
+            self._start_afresh(self.budget.total)
+            self.pool.closed = closed
+        self._loop = loop
+
+    def honours_images(self) -> bool:
+        return False
+
+    async def run(self, job: Job, output: OutputSink, started: Callable[[], None]) -> Outcome:
+        self._on_this_loop()
+        amount = await self.budget.acquire(job.cpu)
+        try:
+            if self.pool.closed:
+                return Outcome(State.WORKER_ERROR, message="the local backend is closed")
+            if job.command.is_call:
+                return await self._run_call(job, output, started)
+            return await self._run_shell(job, output, started)
+        except Exception as e:
+            message = f"the local backend failed: {type(e).__name__}: {e}"
+            return Outcome(State.WORKER_ERROR, message=message)
+        finally:
+            self.budget.release(amount)
+
+    async def _run_shell(
+        self, job: Job, output: OutputSink, started: Callable[[], None]
+    ) -> Outcome:
+        assert job.command.shell is not None
+        streams = Streams(output)
+        try:
+            Path(job.cwd).mkdir(parents=True, exist_ok=True)
+            env = {**os.environ, **job.env} if job.env else None
+            child = Child(["/bin/sh", "-c", job.command.shell], streams.feed, cwd=job.cwd, env=env)
+        except OSError as e:
+            return _cannot("start the command", e)
+        self._children.add(child)
+        try:
+            started()
+            await asyncio.shield(child.finished)
+        except BaseException:
+            await child.stop()
+            raise
+        finally:
+            self._children.discard(child)
+            streams.close()
+        if streams.error is not None:
+            return Outcome(State.WORKER_ERROR, message=f"the output sink failed: {streams.error!r}")
+        code = child.returncode
+        if code == 0:
+            return Outcome(State.DONE, 0)
+        if code is None:
+            return Outcome(State.WORKER_ERROR, message=f"the command {describe_exit(code)}")
+        message = f"the command {describe_exit(code)}" if code < 0 else None
+        return Outcome(State.ERROR, code, message)
+
+    async def _run_call(self, job: Job, output: OutputSink, started: Callable[[], None]) -> Outcome:
+        try:
+            payload = job.command.pickled()
+        except Exception as e:  # pickling raises many kinds
+            return _cannot("pickle the callable", e)
+        try:
+            Path(job.cwd).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            return _cannot("create the working directory", e)
+        try:
+            worker = await self.pool.take()
+        except OSError as e:
+            return Outcome(State.WORKER_ERROR, message=f"cannot start a worker process: {e}")
+        try:
+            started()
+            outcome = await worker.run(job, payload, output)
+        except BaseException:
+            await worker.stop()
+            raise
+        self.pool.give_back(worker)
+        return outcome
+
+    async def close(self) -> None:
+        """Kill every job and worker (SIGTERM, then SIGKILL) and wait until they are gone."""
+        self._on_this_loop()
+        self.pool.closed = True
+        children = [*self._children, *(w.child for w in self.pool.workers)]
+        for child in children:
+            child.terminate()
+        if children:
+            await asyncio.gather(*(asyncio.shield(c.finished) for c in children))
+
+
+def _cannot(what: str, error: Exception) -> Outcome:
+    """A job that could not start: an ERROR saying why (the runner adds the reason to the
+    node's stderr, as for every outcome with a message)."""
+    return Outcome(State.ERROR, message=f"cannot {what}: {type(error).__name__}: {error}")

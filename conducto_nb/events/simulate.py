@@ -1,0 +1,287 @@
+"""Simulated git events: run what `.conducto.cfg` says, as a webhook would, on this machine.
+
+    conducto-nb .conducto.cfg push --branch=main
+    conducto-nb .conducto.cfg pr --pr=12 --branch=feat --base-branch=main --dry-run
+
+The cfg is read from the repository's default branch (`origin/HEAD`, else `main`, else
+`master`, else the current branch), never from the event's branch: a pull request cannot change
+which commands run. Each matching command runs in a fresh `git worktree` of the event's
+committed head (never uncommitted files), removed afterwards, so events on different branches
+run side by side without meeting. Values reach the command as arguments and as environment
+variables (`CONDUCTO_EVENT`, `CONDUCTO_BRANCH`, `CONDUCTO_PR`, `CONDUCTO_SHA`, ... one per
+variable, `--key=value` ones too), with this Python's bin folder first on PATH so `python` and
+`conducto-nb` are the ones that have conducto_nb. `duplicate` decides what a second run for the
+same section and branch / PR / tag does while the first is still going (guard.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from ..errors import ConfigError, PipelineError
+from .cfg import EVENTS, IMAGE_ENV, VARIABLES, Config, Step, parse
+from .guard import Guard
+
+__all__ = ["CFG_NAME", "event_options", "load_config", "simulate"]
+
+CFG_NAME = ".conducto.cfg"
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "push": ("branch",),
+    "pr": ("pr", "branch"),
+    "pr_close": ("pr", "branch"),
+    "create-branch": ("branch",),
+    "delete-branch": ("branch",),
+    "create-tag": ("tag",),
+    "delete-tag": ("tag",),
+}
+_GIT_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR")  # from a hook, say
+_OPTION = re.compile(r"--([A-Za-z_][A-Za-z0-9_-]*)(?:=(.*))?", re.DOTALL)
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in _GIT_ENV}
+
+
+def _git(root: Path, *args: str, check: bool = True) -> str | None:
+    """Run git in `root`; its stdout stripped, or None when it fails and `check` is off."""
+    proc = subprocess.run(
+        ["git", "-C", str(root), *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        env=_env(),
+    )
+    if proc.returncode:
+        if check:
+            raise PipelineError(f"git {shlex.join(args)}: {proc.stderr.strip()}")
+        return None
+    return proc.stdout.strip()
+
+
+def event_options(args: Sequence[str]) -> dict[str, str]:
+    """`--name=value` / `--name value` into variables (`--base-branch` is `base_branch`)."""
+    values: dict[str, str] = {}
+    items = list(args)
+    while items:
+        item = items.pop(0)
+        m = _OPTION.fullmatch(item)
+        if not m:
+            raise PipelineError(f"unexpected argument {item!r}; values look like --branch=main")
+        name, value = m.group(1).replace("-", "_"), m.group(2)
+        if value is None:
+            if not items or items[0].startswith("--"):
+                raise PipelineError(f"--{m.group(1)} needs a value")
+            value = items.pop(0)
+        if name in values:
+            raise PipelineError(f"--{m.group(1)} is given twice")
+        if "\0" in value:
+            raise PipelineError(f"--{m.group(1)} holds a NUL byte, which no argument can carry")
+        values[name] = value
+    return values
+
+
+def default_branch(root: Path) -> str:
+    """The ref Conducto scanned: origin/HEAD's target, else main, else master, else HEAD's."""
+    remote = _git(root, "symbolic-ref", "--quiet", "refs/remotes/origin/HEAD", check=False)
+    if remote:
+        return remote.removeprefix("refs/remotes/")
+    for name in ("main", "master"):
+        if _resolve(root, f"refs/heads/{name}"):
+            return name
+    current = _git(root, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+    if not current:
+        raise PipelineError(f"{root}: no default branch (no origin/HEAD, main, master or branch)")
+    return current
+
+
+def load_config(root: Path, extra: Sequence[str] = ()) -> tuple[Config, str]:
+    """Parse `.conducto.cfg` as committed on the default branch; returns it and that branch."""
+    ref = default_branch(root)
+    where = f"{ref}:{CFG_NAME}"
+    proc = subprocess.run(
+        ["git", "-C", str(root), "show", where], capture_output=True, env=_env(), check=False
+    )
+    if proc.returncode:
+        dirty = (
+            " (the one in the working tree is not committed)" if (root / CFG_NAME).exists() else ""
+        )
+        raise ConfigError(f"no {CFG_NAME} committed on the default branch {ref}{dirty}", where)
+    try:
+        text = proc.stdout.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"not UTF-8 text ({e.reason} at byte {e.start})", where) from None
+    return parse(text, where, extra), ref
+
+
+def _resolve(root: Path, rev: str) -> str | None:
+    """The full sha of the commit `rev` names, or None; a rev can never be read as an option."""
+    args = ("rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
+    return _git(root, *args, check=False)
+
+
+def _commit(root: Path, rev: str, what: str) -> str:
+    sha = _resolve(root, rev)
+    if not sha:
+        raise PipelineError(f"{what} {rev!r} is not a commit in {root}; pass --sha=COMMIT")
+    return sha
+
+
+def _values(root: Path, event: str, given: Mapping[str, str], default: str) -> dict[str, str]:
+    """The event's variables: those given, plus sha, repo, author and base_branch found by git."""
+    missing = [n for n in _NEEDS[event] if not given.get(n)]
+    if missing:
+        raise PipelineError(f"a {event} event needs --{missing[0].replace('_', '-')}=...")
+    values = dict.fromkeys(VARIABLES, "") | dict(given)
+    if given.get("sha"):
+        values["sha"] = _commit(root, given["sha"], "--sha")
+    elif event == "create-tag":
+        values["sha"] = _commit(root, f"refs/tags/{values['tag']}", "tag")
+    elif event.startswith("delete-"):
+        values["sha"] = _commit(root, default, "default branch")  # what was deleted is gone
+    else:
+        branch = values["branch"]
+        sha = _resolve(root, f"refs/heads/{branch}") or _resolve(
+            root, f"refs/remotes/origin/{branch}"
+        )
+        if not sha:
+            raise PipelineError(f"no branch {branch!r} here or on origin; pass --sha=COMMIT")
+        values["sha"] = sha
+    values["repo"] = values["repo"] or root.name
+    if not values["author"]:
+        values["author"] = _git(root, "log", "-1", "--format=%an", values["sha"]) or ""
+    if event in ("pr", "pr_close") and not values["base_branch"]:
+        values["base_branch"] = default.removeprefix("origin/")
+    return values
+
+
+#: Read by `start()`: the default working directory of pipelines the command launches.
+WORKDIR_ENV = "CONDUCTO_NB_WORKDIR"
+
+
+def _command_env(step: Step, event: str, values: Mapping[str, str]) -> dict[str, str]:
+    """The environment the command runs with: ours, CONDUCTO_* values, its image keys."""
+    env = _env()
+    env.pop(IMAGE_ENV, None)
+    env["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), env.get("PATH", os.defpath)))
+    env |= {f"CONDUCTO_{name.upper()}": value for name, value in values.items()}
+    env["CONDUCTO_EVENT"] = event
+    image = step.section.image_json(values)
+    if image:
+        env[IMAGE_ENV] = image
+    return env
+
+
+@contextlib.contextmanager
+def _checkout(root: Path, sha: str) -> Iterator[Path]:
+    """A detached worktree of `sha` named like the repository; gone again afterwards."""
+    tmp = Path(tempfile.mkdtemp(prefix="conducto_nb-event-"))
+    path = tmp / root.name
+    try:
+        _git(root, "worktree", "add", "--detach", "--quiet", str(path), sha)
+        yield path
+    finally:
+        if _git(root, "worktree", "remove", "--force", str(path), check=False) is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+            _git(root, "worktree", "prune", check=False)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _lock_folder(root: Path) -> Path:
+    """Where the `duplicate` locks of this repository live: shared by all its worktrees."""
+    common = Path(_git(root, "rev-parse", "--git-common-dir") or ".git")
+    return (root / common) / "conducto_nb" / "events"
+
+
+def _run(argv: Sequence[str], cwd: Path, env: dict[str, str], guard: Guard) -> int:
+    """Run one command in its own process group, output streaming through; its exit code."""
+    try:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, process_group=0)
+    except FileNotFoundError:
+        print(f"conducto-nb: {argv[0]}: command not found", file=sys.stderr, flush=True)
+        return 127
+    except PermissionError:
+        print(f"conducto-nb: {argv[0]}: permission denied", file=sys.stderr, flush=True)
+        return 126
+    guard.record(proc.pid)
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGINT)
+        code = proc.wait()
+    finally:
+        guard.record(None)
+    return 128 - code if code < 0 else code
+
+
+def simulate(
+    event: str,
+    given: Mapping[str, str],
+    *,
+    repo: str | os.PathLike[str] = ".",
+    dry_run: bool = False,
+    out: TextIO | None = None,
+) -> int:
+    """Run what `.conducto.cfg` says for this event; the exit code (the first failure's, or 0)."""
+    out = out or sys.stdout
+    if event not in EVENTS:
+        raise ConfigError(f"unknown event {event!r}; use one of: {', '.join(EVENTS)}")
+    top = _git(Path(repo), "rev-parse", "--show-toplevel", check=False)
+    if not top:
+        raise PipelineError(f"{os.fspath(repo)!r} is not in a git repository")
+    root = Path(top)
+    config, default = load_config(root, [n for n in given if n not in VARIABLES])
+    values = _values(root, event, given, default)
+    shown = "  ".join(f"{k}={shlex.quote(v)}" for k, v in values.items() if v)
+    print(f"event {event}  {shown}  ({config.filename})", file=out)
+    steps = config.plan(event, values)
+    for step in steps:
+        if step.matches:
+            print(f"{step.section.name} runs: {step.display}", file=out)
+        elif step.section.filter:
+            flt = step.section.filter.text
+            print(f"{step.section.name} skipped: filter {flt!r} is false", file=out)
+    todo = [s for s in steps if s.matches]
+    if not todo:
+        print(
+            f"no action: no section of {CFG_NAME} matches this {event} event", file=out, flush=True
+        )
+        return 0
+    if dry_run:
+        out.flush()
+        return 0
+    first_failure = 0
+    for step in todo:
+        name = step.section.name
+        guard = Guard(_lock_folder(root), step.section, values)
+        try:
+            if not guard.acquire(step.section.duplicate, out):
+                print(
+                    f"--- {name} suppressed: a run of {guard.key} is still going"
+                    " (duplicate = SUPPRESS_NEW)",
+                    file=out,
+                    flush=True,
+                )
+                continue
+            print(f"--- {name} in a clean checkout of {values['sha'][:12]}", file=out, flush=True)
+            with _checkout(root, values["sha"]) as cwd:
+                env = _command_env(step, event, values)
+                env[WORKDIR_ENV] = str(cwd)  # the pipeline's Execs run in the checkout too
+                code = _run(step.argv, cwd, env, guard)
+        finally:
+            guard.close()
+        print(f"--- {name} exit {code}", file=out, flush=True)
+        first_failure = first_failure or code
+    return first_failure

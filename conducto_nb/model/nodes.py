@@ -1,0 +1,342 @@
+"""The pipeline tree: the Node every kind shares (its children, paths and parameters) and the
+containers Serial and Parallel; Exec and Lazy are in execs.py. Around it: building.py (how a
+node joins a `with` block, and what it may be named), node_params.py (parameters as a node
+sees them) and tree_text.py (the tree as text).
+
+Nothing here runs anything: a tree is plain data that the scheduler core walks and that
+serialises losslessly (serialize.py) for the store, the widget and remote workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..errors import NodeNotFound, ParameterError, TreeError, suggest
+from . import params as P
+from .building import detached, enter, free_name, innermost, leave, valid_name
+from .node_params import EffectiveParams, param_property, resolve
+from .tree_text import PrettyTree, render_tree
+
+if TYPE_CHECKING:
+    from ..run.runs import Run  # up a layer, for typing only
+
+__all__ = ["Node", "Parallel", "Serial"]
+
+
+class Node:
+    """A node of the pipeline tree. Use Serial, Parallel or Exec; every parameter of the table
+    in params.py is a keyword here and an attribute afterwards (`node.cpu = 2`)."""
+
+    kind: ClassVar[str] = ""
+    #: Public attributes, other than parameters and properties, that instances set.
+    _ATTRIBUTES: ClassVar[frozenset[str]] = frozenset()
+
+    # Parameter attributes are generated from params.PARAMS below; declared for type checkers.
+    image: Any
+    cpu: float
+    mem: float
+    gpu: int
+    env: dict[str, str]
+    requires_docker: bool
+    docker_run_args: list[str]
+    max_time: float
+    retries: int
+    skip: bool
+    suppress_errors: bool
+    doc: str | None
+    title: str | None
+    tags: list[str]
+
+    def __init__(self, *, name: str | None = None, **params: Any) -> None:
+        self._own: dict[str, Any] = {}
+        self._children: dict[str, Node] = {}
+        self._parent: Node | None = None
+        self._name: str | None = None
+        enclosing = innermost()
+        #: Joined a `with` block by being built in it; `block["x"] = node` may still move it.
+        self._from_block = enclosing is not None
+        if enclosing is not None:
+            enclosing._adopt(self, name)
+        elif name is not None:
+            self._name = valid_name(name, "/")
+        try:
+            self.update_params(params)
+            self._validate()
+        except BaseException:
+            if enclosing is not None:  # leave no half-built node in the user's tree
+                enclosing._children.pop(self._name or "", None)
+                self._parent = None
+            raise
+
+    # -- parameters ---------------------------------------------------------------------
+    def update_params(self, params: Mapping[str, Any]) -> None:
+        """Validate and set several parameters at once; nothing is set if one is bad."""
+        checked = {self._param_name(k): v for k, v in params.items()}
+        staged = {k: self._check(k, v) for k, v in checked.items()}
+        self._own.update(staged)
+
+    def _param_name(self, given: str) -> str:
+        name = P.ALIASES.get(given, given)
+        param = P.PARAMS.get(name)
+        if param is None:
+            raise self._unknown(given)
+        if self.kind not in param.kinds:
+            takers = " and ".join(sorted(k.capitalize() for k in param.kinds))
+            raise ParameterError(
+                f"`{given}` applies only to {takers} nodes, not {type(self).__name__}",
+                path=self.path,
+                param=name,
+            )
+        return name
+
+    def _unknown(self, name: str) -> ParameterError:
+        hint = suggest(name, [*P.PARAMS, "name"])
+        return ParameterError(f"unknown parameter `{name}`{hint}", path=self.path, param=name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # `node.cpus = 2` would otherwise make a new attribute and be silently ignored.
+        if name.startswith("_") or hasattr(type(self), name) or name in self._ATTRIBUTES:
+            object.__setattr__(self, name, value)
+        else:
+            raise self._unknown(name)
+
+    def _check(self, name: str, value: Any) -> Any:
+        try:
+            return P.PARAMS[name].check(value)
+        except ValueError as e:
+            raise ParameterError(str(e), path=self.path, param=name) from None
+
+    def get_param(self, name: str) -> Any:
+        """The effective value: own, else inherited, else the default."""
+        return self.params[self._param_name(name)].value
+
+    def set_param(self, name: str, value: Any) -> None:
+        name = self._param_name(name)
+        self._own[name] = self._check(name, value)
+
+    @property
+    def own_params(self) -> Mapping[str, Any]:
+        """Only the parameters set on this node itself."""
+        return MappingProxyType(self._own)
+
+    @property
+    def params(self) -> EffectiveParams:
+        """Every parameter this node takes, its effective value, and where that came from."""
+        chain = []
+        node: Node | None = self
+        while node is not None:
+            chain.append((node.path, node._own))
+            node = node._parent
+        return resolve(self.kind, chain)
+
+    # -- tree ---------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return "/" if self._parent is None else (self._name or "")
+
+    @property
+    def parent(self) -> Node | None:
+        return self._parent
+
+    @property
+    def children(self) -> Mapping[str, Node]:
+        return MappingProxyType(self._children)
+
+    @property
+    def root(self) -> Node:
+        node = self
+        while node._parent is not None:
+            node = node._parent
+        return node
+
+    @property
+    def path(self) -> str:
+        if self._parent is None:
+            return "/"
+        parent = self._parent.path
+        return f"{parent}{self._name}" if parent == "/" else f"{parent}/{self._name}"
+
+    def walk(self) -> Iterator[Node]:
+        """This node and all its descendants, parents before children, in order."""
+        yield self
+        for child in self._children.values():
+            yield from child.walk()
+
+    def _default_name(self) -> str:
+        return self.kind
+
+    def _validate(self) -> None:
+        """Subclass checks that need the node's path for their error messages."""
+
+    def replace_child(self, name: str, new: Node) -> Node:
+        """Put `new` where the child `name` is, same name and position; returns the old child."""
+        old = self._children[name]
+        if new._parent is not None:
+            raise TreeError(f"node is already in a tree at {new.path}", path=self.path)
+        old._parent, new._parent, new._name = None, self, name
+        self._children = {k: (new if k == name else v) for k, v in self._children.items()}
+        return old
+
+    def _check_adopt(self, child: Node, *, moving: bool = False) -> None:
+        if not self.kind or self.kind == "exec":
+            raise TreeError("an Exec cannot have children", path=self.path)
+        if child._parent is not None and not moving:
+            raise TreeError(f"node is already in a tree at {child.path}", path=self.path)
+        node: Node | None = self
+        while node is not None:
+            if node is child:
+                raise TreeError("a node cannot be placed inside its own subtree", path=self.path)
+            node = node._parent
+
+    def _adopt(self, child: Node, name: str | None) -> None:
+        self._check_adopt(child)
+        if name is None:
+            name = free_name(child._default_name(), self._children)
+        name = valid_name(name, self.path)
+        if name in self._children:
+            raise TreeError(f"duplicate child name `{name}`", path=self.path)
+        child._name, child._parent = name, self
+        self._children[name] = child
+
+    def __getitem__(self, path: str) -> Node:
+        node = self.root if path.startswith("/") else self
+        for part in filter(None, path.split("/")):
+            if part not in node._children:
+                raise NodeNotFound(f"no node at `{path}`", path=self.path)
+            node = node._children[part]
+        return node
+
+    def __setitem__(self, path: str, child: Node) -> None:
+        """`root["test/unit"] = co.Exec(...)`: put `child` at `path`, making missing Serials.
+        Everything is checked first, so a failed assignment changes nothing."""
+        *parents, name = [p for p in path.split("/") if p] or [""]
+        node = self.root if path.startswith("/") else self
+        for part in [*parents, name]:
+            valid_name(part, node.path)
+        missing = list(parents)
+        while missing and missing[0] in node._children:
+            node = node._children[missing.pop(0)]
+        # `root["x"] = co.Exec(...)` inside a `with` block: the Exec joined the block as it was
+        # built, one statement ago; the assignment says where it really goes.
+        old = child._parent
+        moving = (
+            old is not None
+            and child._from_block
+            and innermost() is old
+            and next(reversed(old._children.values())) is child
+        )
+        node._check_adopt(child, moving=moving)
+        if not missing and node._children.get(name, child) is not child:
+            raise TreeError(f"duplicate child name `{name}`", path=node.path)
+        if moving and old is not None:
+            del old._children[child._name or ""]
+            child._parent = None
+        child._from_block = False
+        for part in missing:
+            with detached():
+                node._adopt(Serial(), part)
+            node = node._children[part]
+        node._adopt(child, name)
+
+    def __contains__(self, path: str) -> bool:
+        try:
+            self[path]
+        except NodeNotFound:
+            return False
+        return True
+
+    def __enter__(self) -> Node:
+        enter(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        leave()
+
+    def pretty(self, statuses: Mapping[str, Any] | None = None) -> PrettyTree:
+        """The tree as text, one node a line; with `statuses` (path -> label) beside each."""
+        return render_tree(self, statuses)
+
+    def _describe(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        n = len(self._children)
+        return f"<{type(self).__name__} {self.path} ({n} child{'ren' if n != 1 else ''})>"
+
+    # -- display in a notebook: the live graph (conducto_nb.widget, imported only here) ------
+    def _ipython_display_(self) -> None:
+        from ..widget import show  # up a layer: the graph is the widget's
+
+        show(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        from ..widget import mimebundle  # up a layer: the graph is the widget's
+
+        return mimebundle(self)
+
+    # -- running (run/runner.py does the work; these are the doors) --------------------------
+    def start(
+        self,
+        *,
+        detach: bool = False,
+        backend: Any = None,
+        workdir: Any = None,
+        name: str | None = None,
+    ) -> Run:
+        """Run this tree in the background and return its Run at once; the kernel stays
+        usable. `detach=True` runs it in a process of its own that outlives this one."""
+        from ..run.launch import start  # up a layer: running is run/'s
+
+        return start(self, detach=detach, backend=backend, workdir=workdir, name=name)
+
+    def run(self, *, backend: Any = None, workdir: Any = None, name: str | None = None) -> Run:
+        """Run this tree to the end, blocking; a kernel interrupt (Ctrl-C) kills it cleanly."""
+        from ..run.launch import run  # up a layer: running is run/'s
+
+        return run(self, backend=backend, workdir=workdir, name=name)
+
+    async def run_async(
+        self, *, backend: Any = None, workdir: Any = None, name: str | None = None
+    ) -> Run:
+        """`await root.run_async()`: run to the end without blocking the event loop."""
+        from ..run.launch import run_async  # up a layer: running is run/'s
+
+        return await run_async(self, backend=backend, workdir=workdir, name=name)
+
+    def to_json(self) -> dict[str, Any]:
+        """This subtree as JSON-ready data; `Node.from_json` reads it back losslessly."""
+        from .serialize import tree_to_json  # lazy: serialize imports every node class
+
+        return tree_to_json(self)
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> Node:
+        from .serialize import tree_from_json  # lazy: serialize imports every node class
+
+        return tree_from_json(data)
+
+
+for _name in P.PARAMS:
+    setattr(Node, _name, param_property(_name))
+
+
+class Serial(Node):
+    """Runs its children one after another; with `stop_on_error` (default) it stops at the
+    first failure, else it runs the rest and then reports the error."""
+
+    kind = "serial"
+    stop_on_error: bool
+    container_reuse_context: P.ContainerReuseContext
+    max_concurrent: int | None
+
+    #: True on a Lazy node's `Execute` placeholder until its subtree has been generated.
+    awaiting_generation: bool = False
+
+
+class Parallel(Node):
+    """Runs its children at the same time (within `max_concurrent` and the backend's budget)."""
+
+    kind = "parallel"
+    max_concurrent: int | None

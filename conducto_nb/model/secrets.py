@@ -1,0 +1,68 @@
+"""Secret environment values: `env={"TOKEN": co.secret("GITHUB_TOKEN")}`.
+
+A secret is only a name in the tree. Its value is read when the pipeline runs, from the owner
+process's environment or from `$CONDUCTO_NB_HOME/secrets.env` (KEY=value lines), so it is
+never serialised, stored, or shown: every log line masks it as `***`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..errors import ParameterError
+
+__all__ = ["Secret", "mask", "secret"]
+
+MASK = "***"
+
+
+class Secret:
+    """A named secret; its value is looked up at run time, never kept in the tree."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name or ""):
+            raise ParameterError(f"secret name {name!r} is not a valid environment variable name")
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"secret({self.name!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(("secret", self.name))
+
+    def to_json(self) -> dict[str, str]:
+        return {"secret": self.name}
+
+    def resolve(self, home: Path | None = None) -> str:
+        """The value from the environment, else from the secrets file; an error names it."""
+        if self.name in os.environ:
+            return os.environ[self.name]
+        if home is not None:
+            file = home / "secrets.env"
+            if file.exists():
+                for line in file.read_text().splitlines():
+                    key, sep, value = line.partition("=")
+                    if sep and key.strip() == self.name:
+                        return value.strip()
+        where = f" or {home / 'secrets.env'}" if home else ""
+        raise ParameterError(f"secret `{self.name}` is not set in the environment{where}")
+
+
+def secret(name: str) -> Secret:
+    """Mark an env value as secret: `co.Exec(..., env={"TOKEN": co.secret("TOKEN")})`."""
+    return Secret(name)
+
+
+def mask(text: str, values: Iterable[str]) -> str:
+    """Replace every secret value in `text` with `***` (longest first, so overlaps mask fully)."""
+    for value in sorted((v for v in values if v), key=len, reverse=True):
+        text = text.replace(value, MASK)
+    return text

@@ -1,0 +1,299 @@
+"""Starting pipelines: `root.start()`, `root.run()`, `await root.run_async()`, detached runs
+in a process of their own, and adopting a stored pipeline whose owner died so an action on it
+(rerun...) can proceed here. The backend a run gets, by name, comes from backends/choice.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..backends.choice import backend_named, opened_backends
+from ..errors import ActionError, PipelineError
+from ..model.nodes import Node
+from ..model.serialize import tree_from_json
+from ..model.states import NodeStatus, State
+from .control import request
+from .loop import background_loop
+from .ownership import ownership
+from .record import Attempt, Record
+from .runs import LIVE, LIVE_LOCK, Run, record_from_store, shared_store
+
+if TYPE_CHECKING:
+    from ..backends.base import Backend
+    from ..store.writer import StoreWriter
+    from .runner import Restore
+
+__all__ = ["ON_START", "TakenOver", "act_elsewhere", "adopt", "run", "run_async", "start"]
+
+#: `hook(root, run)` after each successful `start(root)`, `root` the very object passed in: the
+#: widget registers one when it is imported, so graphs of `root` follow runs started anywhere.
+ON_START: list[Callable[[Node, Run], None]] = []
+
+
+@atexit.register
+def _close_backends() -> None:
+    """Stop workers and remove containers when the process exits, rather than after their idle
+    timeout."""
+    for backend in opened_backends():
+        with contextlib.suppress(Exception):
+            background_loop().submit(backend.close()).result(timeout=15)
+
+
+class TakenOver(ActionError):
+    """Another process adopted the pipeline first: act through it instead."""
+
+    def __init__(self, pipeline_id: str, pid: int) -> None:
+        super().__init__(f"pipeline {pipeline_id} was just taken over by process {pid}")
+
+
+def start(
+    root: Node,
+    *,
+    backend: str | Backend | None = None,
+    workdir: str | Path | None = None,
+    name: str | None = None,
+    detach: bool = False,
+    persist: bool = True,
+) -> Run:
+    """Start running `root` in the background and return its Run at once. With `detach`, it
+    runs in a process of its own that outlives this one (a kernel restart, a closed terminal)."""
+    from ..store.pipelines import home, new_pipeline_id
+
+    tree = tree_from_json(root.to_json())  # the run's own copy: later edits do not race it
+    pipeline_id = new_pipeline_id()
+    workdir = workdir or os.environ.get("CONDUCTO_NB_WORKDIR")  # set by git event simulation
+    work = Path(workdir) if workdir else home() / "work" / pipeline_id
+    work.mkdir(parents=True, exist_ok=True)
+    name = name or root.title or "pipeline"
+    if detach:
+        handle = _start_detached(tree, pipeline_id, name, backend, work)
+    else:
+        handle = _execute(
+            tree, pipeline_id, name=name, backend=backend, workdir=work, persist=persist
+        )
+    for hook in list(ON_START):
+        try:
+            hook(root, handle)
+        except Exception as e:  # the run has started: its handle must reach the caller
+            warnings.warn(f"conducto_nb: an on-start hook failed: {e!r}", stacklevel=2)
+    return handle
+
+
+def run(root: Node, **kwargs: Any) -> Run:
+    """Run `root` to the end, blocking; Ctrl-C (a kernel interrupt) kills it cleanly."""
+    return start(root, **kwargs).wait()
+
+
+async def run_async(root: Node, **kwargs: Any) -> Run:
+    """`await root.run_async()`: run to the end without blocking the caller's event loop."""
+    handle = await asyncio.to_thread(start, root, **kwargs)
+    await asyncio.to_thread(handle.wait)
+    return handle
+
+
+def _execute(
+    tree: Node,
+    pipeline_id: str,
+    *,
+    name: str,
+    backend: str | Backend | None,
+    workdir: Path,
+    persist: bool,
+    restore: Restore | None = None,
+    force: bool = False,
+) -> Run:
+    """Run `tree` in this process; `restore` carries a stored run's statuses and attempts
+    (TakenOver if another process adopted it first, unless `force`)."""
+    from ..store.pipelines import home
+    from .runner import Execution
+
+    chosen = backend_named(backend)
+    writer = shared_writer() if persist else None
+    own = ownership(home(), writer) if writer is not None else None
+
+    async def create() -> Run:
+        record = Record(pipeline_id, tree.to_json(), {})
+        ex = Execution(
+            tree,
+            pipeline_id=pipeline_id,
+            backend=chosen,
+            workdir=workdir.resolve(),
+            record=record,
+            writer=writer,
+            secrets_home=home(),
+            restore=restore,
+        )
+        await chosen.open()
+        jobs = ex.job_specs()
+        await chosen.prepare(pipeline_id, jobs)  # bad images etc.: before anything
+        statuses = ex.scheduler.statuses()
+        record.replace_statuses(statuses)
+        if restore is not None:
+            record.add_attempts(restore.attempt_list)
+        if writer is not None and own is not None:
+            rows = {p: (s.state.value, s.skipped) for p, s in statuses.items()}
+            if restore is None:
+                writer.create_pipeline(
+                    pipeline_id,
+                    name=name,
+                    tree=record.tree,
+                    backend=chosen.name,
+                    owner=own.owner(),
+                    statuses=rows,
+                )
+            else:
+                # Claimed and registered in one step of the loop: a control request that
+                # follows the claim finds the execution here.
+                holder = shared_store().claim(pipeline_id, own.owner(), force=force)
+                if holder is not None:
+                    raise TakenOver(pipeline_id, holder.pid)
+                writer.set_statuses(pipeline_id, [(p, *v) for p, v in rows.items()])
+            own.register(ex)
+        ex.begin(jobs)
+        if restore is None:
+            ex.act("run", "/")
+        return Run(record, ex)
+
+    handle = background_loop().submit(create()).result()
+    with LIVE_LOCK:
+        LIVE[pipeline_id] = handle
+    return handle
+
+
+def adopt(
+    pipeline_id: str,
+    *,
+    backend: str | None = None,
+    workdir: Path | None = None,
+    force: bool = False,
+) -> Run:
+    """Become the owner of a stored pipeline whose owner is gone (`force`: whatever it is)."""
+    from ..store.pipelines import home
+    from .runner import Restore
+
+    store = shared_store()
+    store.mark_interrupted(pipeline_id)
+    rec = store.load(pipeline_id)
+    if rec.owner_alive and rec.owner is not None and not force:
+        raise TakenOver(pipeline_id, rec.owner.pid)
+    attempts = [
+        Attempt(a.path, a.attempt, a.started, a.ended, a.state, a.exit_code, a.message)
+        for atts in rec.attempts.values()
+        for a in atts
+    ]
+    restore = Restore(
+        statuses={p: NodeStatus(State(s), sk) for p, (s, sk) in rec.statuses.items()},
+        attempts={p: max((a.attempt for a in atts), default=0) for p, atts in rec.attempts.items()},
+        attempt_list=attempts,
+    )
+    work = workdir or home() / "work" / pipeline_id
+    work.mkdir(parents=True, exist_ok=True)
+    return _execute(
+        tree_from_json(rec.tree),
+        pipeline_id,
+        name=rec.name,
+        backend=backend or rec.backend,
+        workdir=work,
+        persist=True,
+        restore=restore,
+        force=force,
+    )
+
+
+def act_elsewhere(
+    pipeline_id: str, action: str, path: str, args: dict[str, Any] | None = None
+) -> Run | None:
+    """Send `action` to the live owner of a pipeline (None), or adopt the pipeline when its
+    owner died and return the live Run for the caller to act on."""
+    store = shared_store()
+    deadline = time.monotonic() + 15
+    while True:
+        rec = store.load(pipeline_id)
+        if not rec.owner_alive or rec.owner is None:
+            if action == "stop":
+                return None  # nothing runs: the owner is gone
+            try:
+                return adopt(pipeline_id)
+            except TakenOver:  # another process adopted it first: ask that one
+                continue
+        if rec.owner.control:
+            request(rec.owner.control, pipeline_id, action, path, args=args)
+            return None
+        if time.monotonic() > deadline:  # a detached run that never came up
+            raise ActionError(
+                f"pipeline {pipeline_id}: its process {rec.owner.pid} does not "
+                "answer on a control socket"
+            )
+        time.sleep(0.1)
+
+
+def _start_detached(
+    tree: Node, pipeline_id: str, name: str, backend: str | Backend | None, work: Path
+) -> Run:
+    """Record the pipeline, owned for now by this process as its launcher, and start a
+    process that adopts it (conducto_nb.run.detached), runs it, and exits when it is idle."""
+    from ..store.pipelines import home
+    from .scheduler import Scheduler
+
+    if backend is not None and not isinstance(backend, str):
+        raise PipelineError("a detached run takes a backend by name (e.g. 'local')")
+    chosen = backend or os.environ.get("CONDUCTO_NB_BACKEND", "local")
+    writer = shared_writer()
+    launcher = ownership(home(), writer).owner()
+    statuses = Scheduler(tree_from_json(tree.to_json())).statuses()
+    writer.create_pipeline(
+        pipeline_id,
+        name=name,
+        tree=tree.to_json(),
+        backend=chosen,
+        owner=replace(launcher, control=None),
+        statuses={p: (s.state.value, s.skipped) for p, s in statuses.items()},
+    )
+    writer.flush()
+    log = open(work.parent / f"{pipeline_id}.log", "ab")  # noqa: SIM115 - handed to the child
+    with log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "conducto_nb.run.detached",
+                pipeline_id,
+                "--backend",
+                chosen,
+                "--workdir",
+                str(work),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "CONDUCTO_NB_HOME": str(home())},
+        )
+    threading.Thread(target=proc.wait, name=f"conducto_nb-reap-{proc.pid}", daemon=True).start()
+    return Run(record_from_store(pipeline_id))
+
+
+_WRITERS: dict[Path, StoreWriter] = {}
+
+
+def shared_writer() -> StoreWriter:
+    """This process's batching writer to the store at `home()`."""
+    from ..store.pipelines import home
+    from ..store.writer import StoreWriter
+
+    path = home()
+    if path not in _WRITERS:
+        _WRITERS[path] = StoreWriter(shared_store())
+    return _WRITERS[path]

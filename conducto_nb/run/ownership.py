@@ -1,0 +1,73 @@
+"""This process as the owner of the pipelines it runs: the registry of live executions, the
+control socket other processes act through, the heartbeats that keep each lease fresh, and the
+adoption of a pipeline whose owner died (so `rerun` finishes it here).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ActionError
+from .control import ControlServer, socket_path
+from .loop import background_loop
+
+if TYPE_CHECKING:
+    from ..store.pipelines import Owner, StoreWriter
+    from .runner import Execution
+
+__all__ = ["Ownership", "ownership"]
+
+
+class Ownership:
+    """One per process and store home; lives on the background loop."""
+
+    def __init__(self, home: Path, writer: StoreWriter) -> None:
+        self.home, self.writer = home, writer
+        self.executions: dict[str, Execution] = {}
+        self.server = ControlServer(socket_path(home), self._handle, self._heartbeat)
+
+    async def start(self) -> None:
+        await self.server.start()
+
+    def owner(self) -> Owner:
+        from ..store.pipelines import Owner, boot_id
+
+        return Owner(os.getpid(), boot_id(), time.time(), str(self.server.path))
+
+    def register(self, ex: Execution) -> None:
+        self.executions[ex.id] = ex
+
+    def _handle(self, pipeline_id: str, action: str, path: str, args: dict[str, Any]) -> Any:
+        ex = self.executions.get(pipeline_id)
+        if ex is None:
+            raise ActionError(f"pipeline {pipeline_id} is not run by process {os.getpid()}")
+        if action == "stop":
+            return ex.stop()
+        if action == "modify":
+            ex.modify(path, args.get("command"), args.get("env"))
+            return None
+        ex.act(action, path)
+        return None
+
+    def _heartbeat(self) -> None:
+        now = time.time()
+        for pipeline_id in self.executions:
+            self.writer.heartbeat(pipeline_id, now)
+
+
+_OWNERSHIPS: dict[Path, Ownership] = {}
+_LOCK = threading.Lock()
+
+
+def ownership(home: Path, writer: StoreWriter) -> Ownership:
+    """This process's Ownership for `home`, its control server started."""
+    with _LOCK:
+        if home not in _OWNERSHIPS:
+            own = Ownership(home, writer)
+            background_loop().submit(own.start()).result()
+            _OWNERSHIPS[home] = own
+        return _OWNERSHIPS[home]

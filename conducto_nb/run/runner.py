@@ -1,0 +1,287 @@
+"""Runs a pipeline: feeds the pure scheduler core events and carries out its instructions on a
+backend, on the process's background loop (loop.py). Observers (the in-memory record, the
+store (store_observer.py), the widget, the terminal view) receive every state change, tree
+change and output chunk; an attempt's output reaches them through attempt_output.py's sink.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..backends.base import Backend, Job, Outcome
+from ..errors import ActionError, NodeNotFound, PipelineError
+from ..model.execs import GENERATE_ENV, Command, Exec
+from ..model.nodes import Node
+from ..model.secrets import Secret
+from ..model.states import ACTIVE, AttemptEnded, AttemptStarted, NodeStatus, State, TreeChanged
+from .attempt_output import OutputCollector, generated_tree
+from .image_builds import ImageBuilds
+from .record import Record
+from .scheduler import (
+    Action,
+    Event,
+    ExecFinished,
+    ExecStarted,
+    Instruction,
+    KillExec,
+    Rejected,
+    Scheduler,
+    StartExec,
+)
+from .store_observer import StoreObserver
+
+if TYPE_CHECKING:
+    from ..store.writer import StoreWriter
+    from .record import Attempt
+
+__all__ = ["Execution"]
+
+
+Observer = Callable[[object], None]
+
+
+@dataclass(frozen=True)
+class Restore:
+    """A stored run's state, for an Execution that takes it over: statuses, the last attempt
+    number per Exec (new attempts continue from it), and the attempts themselves."""
+
+    statuses: Mapping[str, NodeStatus]
+    attempts: Mapping[str, int]
+    attempt_list: list[Attempt]
+
+
+class Execution:
+    """One pipeline run by this process. Lives on the background loop: every method but
+    `__init__` is called on the loop thread."""
+
+    def __init__(
+        self,
+        tree: Node,
+        *,
+        pipeline_id: str,
+        backend: Backend,
+        workdir: Path,
+        record: Record,
+        writer: StoreWriter | None,
+        secrets_home: Path | None,
+        restore: Restore | None = None,
+    ) -> None:
+        self.id = pipeline_id
+        self.scheduler = Scheduler(tree)
+        if restore is not None:
+            self.scheduler.restore(restore.statuses, restore.attempts)
+        self.backend = backend
+        self.workdir = workdir
+        self.record = record
+        self.writer = writer
+        self.secrets_home = secrets_home
+        self.secret_values: set[str] = set()
+        self.observers: list[Observer] = [record.observe]
+        if writer is not None:
+            self.observers.append(StoreObserver(pipeline_id, writer, self.scheduler))
+        self.images = ImageBuilds(backend, self._publish)
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self._chores: set[asyncio.Task[None]] = set()
+        self._noted_images = False
+        record.set_idle(True)
+
+    # -- events in --------------------------------------------------------------------------
+    def handle(self, event: Event) -> list[Rejected]:
+        was_idle = self.record.idle
+        instructions = self.scheduler.handle(event)
+        rejected = self._carry_out(instructions)
+        idle = self.scheduler.idle
+        self.record.set_idle(idle)
+        if idle and not was_idle:  # let the backend free containers until the next action
+            self._background(self.backend.release(self.id))
+        return rejected
+
+    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run `coro` without waiting for it, keeping a reference until it is done."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+
+    def job_specs(self, under: str = "/") -> list[Job]:
+        """One Job per Exec (of the subtree at `under`), without env: for `Backend.prepare`
+        and the image builds."""
+        inside = "/" if under == "/" else under + "/"
+        return [
+            self._job(StartExec(path, 0, node, group), resolve_env=False)
+            for path, node, group in self.scheduler.execs()
+            if path == under or path.startswith(inside)
+        ]
+
+    def begin(self, jobs: list[Job]) -> None:
+        """Start building the co.Images that `jobs` (every Exec's, as `prepare` had them)
+        need, publishing them; running is up to the actions that follow."""
+        self.images.plan(jobs)
+        self.images.start()
+
+    def act(self, name: str, path: str = "/") -> None:
+        """A user's action; raises ActionError when the core rejects it."""
+        if name in ("run", "rerun", "reset"):
+            self.images.retry_failed()
+        rejected = self.handle(Action(name, path))
+        if rejected:
+            raise ActionError(rejected[0].reason, path=rejected[0].action.path)
+
+    def modify(
+        self, path: str, command: str | None = None, env: Mapping[str, Any] | None = None
+    ) -> None:
+        """Give the Exec at `path` a new shell command and/or own env, then reset and run it.
+        Both are checked before either changes; the stored tree follows."""
+        try:
+            node: Node | None = self.scheduler.root[path]
+        except NodeNotFound:
+            node = None
+        if not isinstance(node, Exec):
+            raise ActionError(f"no Exec at `{path}`", path=path)
+        if self.scheduler.status(path).state in ACTIVE:
+            raise ActionError(f"{path} is running; kill it first", path=path)
+        new_command = None
+        if command is not None:
+            if node.command_obj.is_call:
+                raise ActionError("a Python callable cannot be edited as text", path=path)
+            if not command.strip():
+                raise ActionError("the command is empty", path=path)
+            new_command = Command.of_shell(command)
+        if env is not None:
+            node.set_param("env", dict(env))  # raises ParameterError, naming the node
+        if new_command is not None:
+            node.command_obj = new_command
+        if self.writer is not None:
+            self.writer.set_tree(self.id, self.scheduler.root.to_json())
+        self.act("reset", path)
+        self.act("run", path)
+
+    def _carry_out(self, instructions: list[Instruction]) -> list[Rejected]:
+        rejected = []
+        for ins in instructions:
+            if isinstance(ins, StartExec):
+                task = asyncio.get_running_loop().create_task(self._run_job(ins))
+                self.tasks[ins.path] = task
+            elif isinstance(ins, KillExec):
+                running = self.tasks.get(ins.path)
+                if running is not None and not running.done():
+                    running.cancel("killed")
+            elif isinstance(ins, Rejected):
+                rejected.append(ins)
+            else:
+                self._publish(ins)
+                if isinstance(ins, TreeChanged):  # a generated subtree may use new images
+                    self.images.plan(self.job_specs(ins.path))
+                    self.images.start()
+        return rejected
+
+    def _publish(self, event: object) -> None:
+        for observer in self.observers:
+            observer(event)
+
+    # -- one attempt of one Exec ------------------------------------------------------------
+    async def _run_job(self, ins: StartExec) -> None:
+        """One attempt from start to ExecFinished; whatever goes wrong becomes its outcome."""
+        path, attempt = ins.path, ins.attempt
+        out = OutputCollector(
+            self._publish, self.secret_values, path, attempt, keep_stdout=ins.node.generates
+        )
+        try:
+            outcome = await self._attempt(ins, out)
+        except asyncio.CancelledError:
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            outcome = Outcome(State.KILLED, message="killed")
+        except PipelineError as e:  # bad input found only at run time (a missing secret)
+            outcome = Outcome(State.ERROR, message=str(e))
+        except Exception as e:  # a backend bug must not stop the pipeline
+            outcome = Outcome(State.WORKER_ERROR, message=f"backend failed: {e!r}")
+        result = None
+        if ins.node.generates and outcome.state is State.DONE:
+            result, problem = generated_tree(outcome.result, out.stdout_text())
+            if problem:
+                outcome = Outcome(State.ERROR, outcome.exit_code, problem)
+        out.flush()
+        if outcome.message:
+            out("stderr", f"\n[conducto_nb] {outcome.message}\n")
+            out.flush()
+        ended = AttemptEnded(
+            path, attempt, outcome.state.value, outcome.exit_code, time.time(), outcome.message
+        )
+        self._publish(ended)
+        if self.tasks.get(path) is asyncio.current_task():
+            del self.tasks[path]
+        self.handle(ExecFinished(path, attempt, outcome.state, result))
+
+    async def _attempt(self, ins: StartExec, out: OutputCollector) -> Outcome:
+        job = self._job(ins)
+        self._note_image(job, out)
+        await self.images.ready(job)  # queued while its co.Image builds; ImageBuildError
+
+        def started() -> None:
+            self._publish(AttemptStarted(ins.path, ins.attempt, time.time()))
+            self.handle(ExecStarted(ins.path, ins.attempt))
+
+        try:
+            async with asyncio.timeout(job.max_time):
+                return await self.backend.run(job, out, started)
+        except TimeoutError:
+            return Outcome(
+                State.ERROR, message=f"timed out after {_human(job.max_time)} (max_time)"
+            )
+
+    def _job(self, ins: StartExec, resolve_env: bool = True) -> Job:
+        node: Exec = ins.node
+        p = node.params.values_only()
+        env = {}
+        for key, value in p["env"].items() if resolve_env else ():
+            if isinstance(value, Secret):
+                value = value.resolve(self.secrets_home)
+                self.secret_values.add(value)
+            env[key] = value
+        env.setdefault("PYTHONUNBUFFERED", "1")  # Python commands stream their output live
+        if node.generates:
+            env[GENERATE_ENV] = "1"
+        return Job(
+            self.id,
+            ins.path,
+            ins.attempt,
+            node.command_obj,
+            env,
+            self.workdir,
+            cpu=p["cpu"],
+            mem=p["mem"],
+            gpu=p["gpu"],
+            image=p["image"],
+            requires_docker=p["requires_docker"],
+            docker_run_args=p["docker_run_args"],
+            max_time=p["max_time"],
+            generates=node.generates,
+            reuse_group=ins.reuse_group,
+        )
+
+    def _note_image(self, job: Job, out: OutputCollector) -> None:
+        if job.image and not self._noted_images and not self.backend.honours_images():
+            self._noted_images = True
+            out(
+                "stderr",
+                f"[conducto_nb] the {self.backend.name} backend runs commands on this "
+                f"machine: image {job.image!r} (and any other image) is not used\n",
+            )
+
+    async def stop(self) -> None:
+        """Kill everything and wait until the kills are recorded."""
+        if self.tasks:
+            self.handle(Action("kill", "/"))
+            await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+
+
+def _human(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:g}s"
+    if seconds < 7200:
+        return f"{seconds / 60:g}m"
+    return f"{seconds / 3600:g}h"

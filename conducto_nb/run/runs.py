@@ -1,0 +1,249 @@
+"""The handle to a pipeline run, live in this process or loaded from the store:
+`run["/test/unit"]` (a NodeResult, results.py), `run.rerun()`, `co.load(pipeline_id)`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ActionError
+from ..model.nodes import Node
+from ..model.serialize import tree_from_json
+from ..model.states import FAILED, NodeStatus, State
+from .loop import background_loop
+from .record import Attempt, Record
+from .results import ImageResult, NodeResult
+
+if TYPE_CHECKING:
+    from ..store.pipelines import Store
+    from .runner import Execution
+
+__all__ = ["LIVE", "Run", "load", "record_from_store", "shared_store"]
+
+
+class Run:
+    """A pipeline run, live in this process or loaded from the store."""
+
+    def __init__(self, record: Record, execution: Execution | None = None) -> None:
+        self.record = record
+        self._execution = execution
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def backend(self) -> str:
+        """The backend this run executes on (`local`, `docker`...), as chosen at its start."""
+        if self._execution is not None:
+            return self._execution.backend.name
+        return self.record.backend
+
+    @property
+    def tree(self) -> Node:
+        """The tree as it runs (with Lazy subtrees grafted in)."""
+        if self._execution is not None:
+            return self._execution.scheduler.root
+        return tree_from_json(self.record.tree)
+
+    @property
+    def state(self) -> State:
+        return self.record.status("/").state
+
+    @property
+    def done(self) -> bool:
+        """Nothing runs and nothing waits to start."""
+        return self.record.idle
+
+    def __getitem__(self, path: str) -> NodeResult:
+        if not path.startswith("/"):
+            path = "/" + path
+        path = path.rstrip("/") or "/"
+        if path not in self.record.statuses() and path not in self.tree:
+            raise KeyError(path)
+        return NodeResult(self, path)
+
+    @property
+    def images(self) -> list[ImageResult]:
+        """The co.Images this run uses, with their build states and logs."""
+        return [ImageResult.of(self.record, s) for s in self.record.images()]
+
+    def failed(self) -> list[str]:
+        """Paths of the Execs whose last attempt failed."""
+        tree = self.tree
+        return [
+            n.path
+            for n in tree.walk()
+            if not n.children and n.kind == "exec" and self.record.status(n.path).state in FAILED
+        ]
+
+    def wait(self, timeout: float | None = None) -> Run:
+        """Block until the run is idle. Ctrl-C (a kernel interrupt) kills the run cleanly."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while not self.record.wait_idle(0.1 if self._execution else 0):
+                if self._execution is None:
+                    time.sleep(0.2)
+                    self.refresh()
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TimeoutError(f"pipeline {self.id} still running after {timeout}s")
+        except KeyboardInterrupt:
+            self.stop()
+            raise
+        return self
+
+    def refresh(self) -> Run:
+        """Re-read a run owned by another process from the store (a live run need not)."""
+        if self._execution is None:
+            self.record = record_from_store(self.id)
+        return self
+
+    # -- actions: here when this process owns the run, else through the owner's socket -----
+    def _act(self, name: str, path: str) -> Run:
+        if self._execution is None:
+            from .launch import act_elsewhere  # lazy: launch imports this module
+
+            adopted = act_elsewhere(self.id, name, path)
+            if adopted is None:
+                return self.refresh()
+            self.record, self._execution = adopted.record, adopted._execution
+        assert self._execution is not None
+        background_loop().call(self._execution.act, name, path)
+        return self
+
+    def rerun(self, path: str = "/") -> Run:
+        """Reset what failed or was killed below `path`, and run it again."""
+        return self._act("rerun", path)
+
+    def reset(self, path: str = "/") -> Run:
+        return self._act("reset", path)
+
+    def skip(self, path: str) -> Run:
+        return self._act("skip", path)
+
+    def unskip(self, path: str) -> Run:
+        return self._act("unskip", path)
+
+    def kill(self, path: str = "/") -> Run:
+        return self._act("kill", path)
+
+    def run(self, path: str = "/") -> Run:
+        return self._act("run", path)
+
+    def modify(
+        self, path: str, *, command: str | None = None, env: Mapping[str, Any] | None = None
+    ) -> Run:
+        """Give the Exec at `path` a new shell command and/or its own `env`, in the running
+        tree, and run it again (Conducto's "modify"). A run another live process owns is
+        modified there, through its control socket; one whose owner died is adopted first."""
+        if self._execution is None:
+            from .launch import act_elsewhere  # lazy: launch imports this module
+
+            args = {"command": command, "env": dict(env) if env is not None else None}
+            adopted = act_elsewhere(self.id, "modify", path, args)
+            if adopted is None:
+                return self.refresh()
+            self.record, self._execution = adopted.record, adopted._execution
+        assert self._execution is not None
+        background_loop().call(self._execution.modify, path, command, env)
+        return self
+
+    def observe(self, callback: Callable[[object], None]) -> Callable[[], None]:
+        """Call `callback(event)` for every event of this live run from now on (StateChanged,
+        TreeChanged, OutputChunk, AttemptStarted, AttemptEnded); returns the function that
+        stops it. It runs on the background loop, inside a scheduler step: it must only record
+        and return. A run another process owns sends no events: `refresh()` it instead."""
+        ex = self._execution
+        if ex is None:
+            raise ActionError(f"pipeline {self.id} runs in another process: refresh() it")
+
+        def add() -> None:
+            ex.observers = [*ex.observers, callback]  # a new list: never one being iterated
+
+        def remove() -> None:
+            ex.observers = [o for o in ex.observers if o is not callback]
+
+        background_loop().call(add)
+        return lambda: background_loop().call(remove)
+
+    def stop(self, timeout: float = 30) -> None:
+        """Kill every running Exec and wait until the kills are recorded."""
+        if self._execution is not None:
+            background_loop().submit(self._execution.stop()).result(timeout)
+        else:
+            from .launch import act_elsewhere  # lazy: launch imports this module
+
+            act_elsewhere(self.id, "stop", "/")
+            self.refresh()
+
+    def pretty(self) -> str:
+        return self.tree.pretty({p: s.label for p, s in self.record.statuses().items()})
+
+    def __repr__(self) -> str:
+        return f"<Run {self.id} {self.record.status('/').label}>\n{self.pretty()}"
+
+    # -- display in a notebook: the live graph (conducto_nb.widget, imported only here) --------
+    def _ipython_display_(self) -> None:
+        from ..widget import show  # up a layer: the graph is the widget's
+
+        show(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        from ..widget import mimebundle  # up a layer: the graph is the widget's
+
+        return mimebundle(self)
+
+
+# -- loading --------------------------------------------------------------------------------
+#: Runs this process owns, by id: `load` returns the live handle for them.
+LIVE: dict[str, Run] = {}
+LIVE_LOCK = threading.Lock()
+
+
+def load(pipeline_id: str) -> Run:
+    """A pipeline from the store, by id, in any process: its tree, states, attempts and logs.
+    If the process that ran it died, its running nodes show as error "interrupted"."""
+    with LIVE_LOCK:
+        if pipeline_id in LIVE:
+            return LIVE[pipeline_id]
+    return Run(record_from_store(pipeline_id))
+
+
+def record_from_store(pipeline_id: str) -> Record:
+    store = shared_store()
+    store.mark_interrupted(pipeline_id)
+    rec = store.load(pipeline_id)
+    record = Record(
+        pipeline_id, rec.tree, {p: NodeStatus(State(s), sk) for p, (s, sk) in rec.statuses.items()}
+    )
+    record.add_attempts(
+        [
+            Attempt(a.path, a.attempt, a.started, a.ended, a.state, a.exit_code, a.message)
+            for atts in rec.attempts.values()
+            for a in atts
+        ]
+    )
+    record.add_images(*store.images(pipeline_id))
+    record.backend = rec.backend
+    record.load_output = lambda path, stream, attempt: store.output(
+        pipeline_id, path, stream, attempt
+    )
+    record.set_idle(not (rec.owner_alive and rec.state in ("pending", "queued", "running")))
+    return record
+
+
+_STORES: dict[Path, Any] = {}
+
+
+def shared_store() -> Store:
+    """This process's reading connection to the store at `home()`."""
+    from ..store.pipelines import Store, home
+
+    path = home()
+    if path not in _STORES:
+        _STORES[path] = Store()
+    return _STORES[path]  # type: ignore[no-any-return]

@@ -1,0 +1,63 @@
+"""Keeps the store in step with a run: every state change, attempt, output chunk, image
+build and grafted subtree an Execution publishes is written through the batching writer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..model.states import (
+    AttemptEnded,
+    AttemptStarted,
+    ImageChanged,
+    ImageLog,
+    OutputChunk,
+    StateChanged,
+    TreeChanged,
+)
+
+if TYPE_CHECKING:
+    from ..store.writer import StoreWriter
+    from .scheduler import Scheduler
+
+__all__ = ["StoreObserver"]
+
+
+class StoreObserver:
+    """Writes what an Execution publishes to the store, through the batching writer."""
+
+    def __init__(self, pipeline_id: str, writer: StoreWriter, scheduler: Scheduler) -> None:
+        self.id, self.writer, self.scheduler = pipeline_id, writer, scheduler
+
+    def __call__(self, event: object) -> None:
+        w = self.writer
+        if isinstance(event, StateChanged):
+            w.set_statuses(self.id, [(event.path, event.new.state.value, event.new.skipped)])
+        elif isinstance(event, OutputChunk):
+            w.append_output(self.id, event.path, event.attempt, event.stream, event.text)
+        elif isinstance(event, AttemptStarted):
+            w.start_attempt(self.id, event.path, event.attempt, event.started)
+        elif isinstance(event, AttemptEnded):
+            w.finish_attempt(
+                self.id,
+                event.path,
+                event.attempt,
+                state=event.state,
+                exit_code=event.exit_code,
+                ended=event.ended,
+                message=event.message,
+            )
+        elif isinstance(event, ImageChanged):
+            w.set_image(self.id, event)
+        elif isinstance(event, ImageLog):
+            w.append_image_log(self.id, event.key, event.text)
+        elif isinstance(event, TreeChanged):
+            w.set_tree(self.id, self.scheduler.root.to_json())
+            w.set_statuses(
+                self.id,
+                [
+                    (p, s.state.value, s.skipped)
+                    for p, s in self.scheduler.statuses().items()
+                    if p.startswith(event.path)
+                ],
+            )

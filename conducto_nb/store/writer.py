@@ -1,0 +1,284 @@
+"""Store writes off the caller's thread, because the runner's event loop must never wait on
+sqlite: each call queues and returns; a daemon thread applies the queue in order, in batched
+transactions, each write in a savepoint of its own so one failure does not sink the batch.
+
+A failure is never lost: the first one is kept and raised, as StoreError, from the next
+`flush()` or `close()`. Writers left open are flushed when the interpreter exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import sys
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from ..errors import StoreError
+
+if TYPE_CHECKING:
+    from ..model.states import ImageChanged
+    from .pipelines import Owner, Store
+
+
+__all__ = ["StoreWriter", "tree_json"]
+
+BATCH_SECONDS = 0.05  # commit at least this often while busy
+_AppendKey = tuple[str, str, int, str]
+
+
+class _Op:
+    """One queued write: `count` calls to the writer, applied by `apply` on the writer thread."""
+
+    __slots__ = ("apply", "count", "joined", "what")
+
+    def __init__(
+        self, what: str, apply: Callable[[], None], count: int = 1, joined: bool = False
+    ) -> None:
+        self.what, self.apply, self.count = what, apply, count
+        self.joined = joined  # part of the previous op's run: commit with it
+
+
+class StoreWriter:
+    """Batches writes to a `Store` on a daemon thread; methods mirror Store's writes and
+    return at once. Does not close the store."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)  # the thread waits for ops
+        self._flushed = threading.Condition(self._lock)  # flush() waits for the thread
+        self._queue: deque[_Op | tuple[_AppendKey, str]] = deque()
+        self._queued = 0  # calls queued so far
+        self._done = 0  # calls applied (committed, or failed and recorded)
+        self._error: tuple[str, BaseException] | None = None
+        self._closing = False
+        self._stopped = False  # the thread has ended
+        self._thread = threading.Thread(target=self._run, name="conducto_nb-store", daemon=True)
+        self._thread.start()
+        _open_writers.add(self)
+
+    # -- the mirrored writes ---------------------------------------------------------------
+    def create_pipeline(
+        self,
+        pipeline_id: str,
+        *,
+        name: str,
+        tree: Mapping[str, Any],
+        backend: str,
+        owner: Owner | None,
+        statuses: Mapping[str, tuple[str, bool]],
+    ) -> None:
+        args = (pipeline_id, name, tree_json(tree), backend, owner, dict(statuses))
+        self._put(pipeline_id, "create_pipeline", lambda: self._store._create_pipeline(*args))
+
+    def set_tree(self, pipeline_id: str, tree: Mapping[str, Any]) -> None:
+        text = tree_json(tree)  # a snapshot: the caller may change the dict later
+        self._put(pipeline_id, "set_tree", lambda: self._store._set_tree(pipeline_id, text))
+
+    def set_statuses(self, pipeline_id: str, changes: Iterable[tuple[str, str, bool]]) -> None:
+        changes = list(changes)
+        self._put(
+            pipeline_id, "set_statuses", lambda: self._store.set_statuses(pipeline_id, changes)
+        )
+
+    def start_attempt(self, pipeline_id: str, path: str, attempt: int, started: float) -> None:
+        self._put(
+            pipeline_id,
+            f"start_attempt {path}",
+            lambda: self._store.start_attempt(pipeline_id, path, attempt, started),
+        )
+
+    def finish_attempt(
+        self,
+        pipeline_id: str,
+        path: str,
+        attempt: int,
+        *,
+        state: str,
+        exit_code: int | None,
+        ended: float,
+        message: str | None,
+    ) -> None:
+        apply = partial(
+            self._store.finish_attempt,
+            pipeline_id,
+            path,
+            attempt,
+            state=state,
+            exit_code=exit_code,
+            ended=ended,
+            message=message,
+        )
+        self._put(pipeline_id, f"finish_attempt {path}", apply)
+
+    def append_output(
+        self, pipeline_id: str, path: str, attempt: int, stream: str, text: str
+    ) -> None:
+        self._enqueue(((pipeline_id, path, attempt, stream), text))
+
+    def set_image(self, pipeline_id: str, image: ImageChanged) -> None:
+        self._put(
+            pipeline_id,
+            f"set_image {image.label}",
+            lambda: self._store.set_image(pipeline_id, image),
+        )
+
+    def append_image_log(self, pipeline_id: str, key: str, text: str) -> None:
+        self._put(
+            pipeline_id,
+            "append_image_log",
+            lambda: self._store.append_image_log(pipeline_id, key, text),
+        )
+
+    def set_owner(self, pipeline_id: str, owner: Owner | None) -> None:
+        self._put(pipeline_id, "set_owner", lambda: self._store.set_owner(pipeline_id, owner))
+
+    def heartbeat(self, pipeline_id: str, now: float | None = None) -> None:
+        now = time.time() if now is None else now  # the time of the call, not of the write
+        self._put(pipeline_id, "heartbeat", lambda: self._store.heartbeat(pipeline_id, now))
+
+    # -- control ---------------------------------------------------------------------------
+    def flush(self, timeout: float | None = None) -> None:
+        """Return once everything queued before this call is committed; raise StoreError for
+        the first write that failed since the last flush, or if `timeout` seconds pass."""
+        with self._lock:
+            target = self._queued
+            done = self._flushed.wait_for(lambda: self._done >= target or self._stopped, timeout)
+        self._raise_error()
+        if not done:
+            raise StoreError(f"store writes to {self._store.path} not committed in {timeout}s")
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush, then stop the thread; idempotent. Later writes raise StoreError."""
+        with self._lock:
+            self._closing = True
+            self._work.notify()
+        self._thread.join(timeout)
+        _open_writers.discard(self)
+        self._raise_error()
+        if self._thread.is_alive():
+            raise StoreError(f"store writes to {self._store.path} not committed in {timeout}s")
+
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the queue and the thread ----------------------------------------------------------
+    def _put(self, pipeline_id: str, what: str, apply: Callable[[], None]) -> None:
+        self._enqueue(_Op(f"{what} for pipeline `{pipeline_id}`", apply))
+
+    def _enqueue(self, item: _Op | tuple[_AppendKey, str]) -> None:
+        with self._lock:
+            if self._closing or self._stopped:
+                raise StoreError(f"the store writer for {self._store.path} is closed")
+            self._queue.append(item)
+            self._queued += 1
+            self._work.notify()
+
+    def _raise_error(self) -> None:
+        with self._lock:
+            error, self._error = self._error, None
+        if error is not None:
+            what, e = error
+            raise StoreError(f"a background store write failed ({what}): {e}") from e
+
+    def _record(self, what: str, e: BaseException) -> None:
+        with self._lock:
+            if self._error is None:
+                self._error = (what, e)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    self._work.wait_for(lambda: bool(self._queue) or self._closing)
+                    if not self._queue:
+                        return
+                    items = list(self._queue)
+                    self._queue.clear()
+                self._apply(_coalesce(items, self._store))
+        except BaseException as e:  # a bug here must still reach flush(), not hang it
+            self._record("the writer thread", e)
+        finally:
+            with self._lock:
+                self._stopped = True
+                self._flushed.notify_all()
+
+    def _apply(self, ops: list[_Op]) -> None:
+        """Apply ops in transactions of about BATCH_SECONDS each, counting them done."""
+        i = 0
+        while i < len(ops):
+            start, deadline = i, time.monotonic() + BATCH_SECONDS
+            try:
+                with self._store._tx():
+                    while i < len(ops) and (
+                        i == start or ops[i].joined or time.monotonic() < deadline
+                    ):
+                        op, i = ops[i], i + 1
+                        try:
+                            with self._store._tx():  # a savepoint
+                                op.apply()
+                        except Exception as e:
+                            self._record(op.what, e)
+            except Exception as e:  # BEGIN or COMMIT failed: this batch is lost
+                i = max(i, start + 1)
+                self._record(ops[start].what if i == start + 1 else f"{i - start} writes", e)
+            with self._lock:
+                self._done += sum(op.count for op in ops[start:i])
+                self._flushed.notify_all()
+
+
+def _coalesce(items: list[_Op | tuple[_AppendKey, str]], store: Store) -> list[_Op]:
+    """Each run of consecutive appends becomes one op per stream, each writing one chunk
+    (streams are independent: only the order within a stream matters)."""
+    ops: list[_Op] = []
+    run: dict[_AppendKey, list[str]] = {}
+    for item in [*items, None]:
+        if isinstance(item, tuple):
+            run.setdefault(item[0], []).append(item[1])
+            continue
+        for n, (key, texts) in enumerate(run.items()):
+            ops.append(_append_op(store, key, texts, joined=n > 0))
+        run = {}
+        if item is not None:
+            ops.append(item)
+    return ops
+
+
+def _append_op(store: Store, key: _AppendKey, texts: list[str], joined: bool) -> _Op:
+    what = f"append_output {key[1]} for pipeline `{key[0]}`"
+    return _Op(what, lambda: store.append_output(*key, "".join(texts)), len(texts), joined)
+
+
+def tree_json(tree: Mapping[str, Any]) -> str:
+    """A tree's JSON text; any Mapping serialises as an object."""
+    try:
+        return json.dumps(tree, default=_plain)
+    except (TypeError, ValueError) as e:
+        raise StoreError(f"a tree the store cannot keep as JSON: {e}") from e
+
+
+def _plain(obj: object) -> object:
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+_open_writers: weakref.WeakSet[StoreWriter] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_writers() -> None:
+    for writer in list(_open_writers):
+        try:
+            writer.close(timeout=10.0)
+        except StoreError as e:
+            print(f"conducto_nb: {e}", file=sys.stderr)
