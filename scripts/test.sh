@@ -15,11 +15,15 @@ if [ -n "$missing" ] && [ -n "${CI:-}" ]; then
 fi
 [ -z "$missing" ] || echo "test: $missing: Docker tests will be skipped" >&2
 # The graph widget's tests need Debian's chromium (driven by playwright: never `playwright
-# install`) and graphviz's `dot` (the static SVG). Installed when missing, as root; without them
-# tests/browser is skipped, except under CI, where that is an error (tests/browser/conftest.py).
+# install`), graphviz's `dot` (the static SVG) and libatomic1. Installed when missing, as root;
+# without them tests/browser is skipped, except under CI, where that is an error
+# (tests/browser/conftest.py).
 apt_missing=()
 [ -x "${CONDUCTO_NB_CHROMIUM:-/usr/bin/chromium}" ] || apt_missing+=(chromium)
 command -v dot >/dev/null || apt_missing+=(graphviz)
+# playwright's bundled node driver needs libatomic, which a minimal Debian lacks.
+compgen -G '/usr/lib/*/libatomic.so.1' >/dev/null || compgen -G '/lib/*/libatomic.so.1' >/dev/null ||
+  apt_missing+=(libatomic1)
 if ((${#apt_missing[@]})) && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "test: installing ${apt_missing[*]} from Debian" >&2
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
