@@ -22,11 +22,11 @@ from conducto_nb.store.pipelines import (
     LEASE_TIMEOUT,
     Owner,
     Store,
-    StoreWriter,
     boot_id,
     home,
     new_pipeline_id,
 )
+from conducto_nb.store.writer import StoreWriter
 
 TREE = {"format": "conducto_nb/1", "root": {"type": "Serial", "name": "/", "children": []}}
 STATUSES = {"/": ("pending", False), "/a": ("pending", False), "/b": ("pending", True)}

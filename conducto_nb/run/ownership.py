@@ -16,7 +16,8 @@ from .control import ControlServer, socket_path
 from .loop import background_loop
 
 if TYPE_CHECKING:
-    from ..store.pipelines import Owner, StoreWriter
+    from ..store.lease import Owner
+    from ..store.writer import StoreWriter
     from .runner import Execution
 
 __all__ = ["Ownership", "ownership"]

@@ -7,18 +7,19 @@ ever touch the file through `_tx` and `_read`.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ..errors import PipelineNotFound, StoreError
 
-__all__ = ["BUSY_TIMEOUT", "SCHEMA", "SCHEMA_VERSION", "StoreDB", "home"]
+__all__ = ["BUSY_TIMEOUT", "SCHEMA", "SCHEMA_VERSION", "StoreDB", "home", "tree_json"]
 
 SCHEMA_VERSION = 2  # 2: images
 BUSY_TIMEOUT = 10.0  # seconds a writer waits for another process's transaction
@@ -208,3 +209,17 @@ class StoreDB:
                 if conn is not None:
                     conn.close()
             self._wconn = self._rconn = None
+
+
+def tree_json(tree: Mapping[str, Any]) -> str:
+    """A tree's JSON text; any Mapping serialises as an object."""
+    try:
+        return json.dumps(tree, default=_plain)
+    except (TypeError, ValueError) as e:
+        raise StoreError(f"a tree the store cannot keep as JSON: {e}") from e
+
+
+def _plain(obj: object) -> object:
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .db import home
+from .db import home, tree_json
 from .images import ImageStore
 from .lease import (
     LEASE_TIMEOUT,
@@ -37,7 +37,6 @@ from .lease import (
     owner_from,
 )
 from .output import OutputStore
-from .writer import StoreWriter, tree_json
 
 __all__ = [
     "LEASE_TIMEOUT",
@@ -46,7 +45,6 @@ __all__ = [
     "PipelineRecord",
     "PipelineSummary",
     "Store",
-    "StoreWriter",
     "boot_id",
     "home",
     "new_pipeline_id",

@@ -9,7 +9,6 @@ A failure is never lost: the first one is kept and raised, as StoreError, from t
 from __future__ import annotations
 
 import atexit
-import json
 import sys
 import threading
 import time
@@ -20,13 +19,15 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
+from .db import tree_json
 
 if TYPE_CHECKING:
     from ..model.states import ImageChanged
-    from .pipelines import Owner, Store
+    from .lease import Owner
+    from .pipelines import Store
 
 
-__all__ = ["StoreWriter", "tree_json"]
+__all__ = ["StoreWriter"]
 
 BATCH_SECONDS = 0.05  # commit at least this often while busy
 _AppendKey = tuple[str, str, int, str]
@@ -256,20 +257,6 @@ def _coalesce(items: list[_Op | tuple[_AppendKey, str]], store: Store) -> list[_
 def _append_op(store: Store, key: _AppendKey, texts: list[str], joined: bool) -> _Op:
     what = f"append_output {key[1]} for pipeline `{key[0]}`"
     return _Op(what, lambda: store.append_output(*key, "".join(texts)), len(texts), joined)
-
-
-def tree_json(tree: Mapping[str, Any]) -> str:
-    """A tree's JSON text; any Mapping serialises as an object."""
-    try:
-        return json.dumps(tree, default=_plain)
-    except (TypeError, ValueError) as e:
-        raise StoreError(f"a tree the store cannot keep as JSON: {e}") from e
-
-
-def _plain(obj: object) -> object:
-    if isinstance(obj, Mapping):
-        return dict(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
 _open_writers: weakref.WeakSet[StoreWriter] = weakref.WeakSet()
