@@ -154,7 +154,7 @@ def page(browser: Any, lab: Lab, request: pytest.FixtureRequest) -> Iterator[Any
     """A fresh page (its own context); a screenshot of it is kept when the test ends."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
-    pg.set_default_timeout(30_000)
+    pg.set_default_timeout(90_000)  # a generous deadline: a loaded machine is slow, never wrong
     try:
         yield pg
     finally:

@@ -110,7 +110,7 @@ class Notebook:
         page.goto(f"{self.lab.url}/lab/tree/{self.name}")
         page.wait_for_selector(".jp-Notebook .jp-Cell")
         # The kernel starts, unless JupyterLab asks which one first (no kernel till answered).
-        page.wait_for_selector(f"{IDLE}, {KERNEL_DIALOG}", timeout=60_000)
+        page.wait_for_selector(f"{IDLE}, {KERNEL_DIALOG}", timeout=180_000)
         self.accept_kernel_dialog()
         self.wait_idle()
         return self
@@ -123,7 +123,7 @@ class Notebook:
             dialog.first.locator(".jp-mod-accept").click()
             dialog.first.wait_for(state="detached")
 
-    def wait_idle(self, timeout: float = 60) -> None:
+    def wait_idle(self, timeout: float = 180) -> None:
         self.page.wait_for_selector(IDLE, timeout=timeout * 1000)
 
     def prompt(self, i: int) -> str:
@@ -143,14 +143,14 @@ class Notebook:
             try:
                 self.page.wait_for_function(
                     f"{PROMPT.format(i=i)}.textContent.trim() !== {json.dumps(before)}",
-                    timeout=5000,
+                    timeout=15_000,
                 )
                 return before
             except Exception:
                 continue
         raise AssertionError(f"cell {i} did not start")
 
-    def run(self, i: int, timeout: float = 60) -> None:
+    def run(self, i: int, timeout: float = 180) -> None:
         """Run cell `i` and wait until it has finished."""
         self.start(i)
         self.page.wait_for_function(
