@@ -89,6 +89,14 @@ def show(pipeline_id: str, path: Annotated[str | None, typer.Argument()] = None)
         console.print(f"[red]error:[/] {pipeline_id} has no node {path}")
         raise typer.Exit(2) from None
     console.print(Text.assemble(path, "  ", styled(result.status)))
+    if (failure := result.held_back_by) is not None:
+        console.print(
+            f"held back by the failure at {failure}: `conducto-nb rerun {pipeline_id} {failure}`"
+            " runs it again, then this",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     console.print(repr(node.params), markup=False, highlight=False)
     for att in result.attempts:
         console.print(

@@ -21,6 +21,7 @@ console = Console(stderr=False)
 
 COLOURS = {
     State.PENDING: "grey62",
+    State.BLOCKED: "grey50 italic",
     State.QUEUED: "yellow",
     State.RUNNING: "cyan",
     State.DONE: "green",

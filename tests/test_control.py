@@ -49,7 +49,7 @@ def test_another_process_kills_a_run_owned_here() -> None:
     assert done.returncode == 0, done.stderr
     run.wait(timeout=15)
     assert run["/long"].state is State.KILLED
-    assert run["/next"].state is State.PENDING
+    assert run["/next"].state is State.BLOCKED
 
 
 def test_an_action_the_owner_refuses_comes_back_as_an_error() -> None:
@@ -226,6 +226,28 @@ def test_cli_ls_show_and_kill_a_run_owned_here() -> None:
     assert run["/b"].state is State.KILLED
     missing = subprocess.run([*CLI, "show", "zzz-zzz"], capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "zzz-zzz" in missing.stdout
+
+
+def test_cli_rerun_of_a_failed_node_resumes_what_it_held_back(tmp_path: Path) -> None:
+    flag = tmp_path / "fixed"
+    with co.Serial() as root:
+        co.Exec(f"test -f {flag} || exit 3", name="lint")
+        co.Exec("echo report", name="report")
+    run = root.start().wait(timeout=30)
+    assert run["/report"].state is State.BLOCKED
+    shown = subprocess.run([*CLI, "show", run.id], capture_output=True, text=True, timeout=60)
+    assert "blocked" in shown.stdout, shown.stdout
+    one = subprocess.run(
+        [*CLI, "show", run.id, "/report"], capture_output=True, text=True, timeout=60
+    )
+    assert f"held back by the failure at /lint: `conducto-nb rerun {run.id} /lint`" in one.stdout
+    flag.touch()
+    out = subprocess.run(
+        [*CLI, "rerun", run.id, "/lint"], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    _wait_for(lambda: run["/report"].state is State.DONE, timeout=30)
+    assert run["/report"].stdout == "report\n" and run.wait(timeout=30).state is State.DONE
 
 
 def test_gc_deletes_old_finished_pipelines_only() -> None:

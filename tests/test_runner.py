@@ -36,7 +36,7 @@ def test_serial_parallel_run_to_done_with_output_by_path() -> None:
     assert att.state == "done" and att.started is not None and att.ended >= att.started
 
 
-def test_stop_on_error_leaves_the_rest_pending_and_rerun_finishes(tmp_path: Path) -> None:
+def test_stop_on_error_blocks_the_rest_and_rerun_finishes(tmp_path: Path) -> None:
     flag = tmp_path / "ready"
     with co.Serial() as root:
         co.Exec(f"test -f {flag} || {{ touch {flag}; exit 4; }}", name="flaky")
@@ -45,8 +45,9 @@ def test_stop_on_error_leaves_the_rest_pending_and_rerun_finishes(tmp_path: Path
     assert (run.state, run["/flaky"].state, run["/after"].state) == (
         State.ERROR,
         State.ERROR,
-        State.PENDING,
+        State.BLOCKED,
     )
+    assert run["/after"].status.blocked_by == "/flaky"
     assert run["/flaky"].exit_code == 4
     run.rerun().wait()
     assert run.state is State.DONE
@@ -83,7 +84,7 @@ def test_kill_stops_running_nodes_and_nothing_new_starts() -> None:
     run.kill("/")
     run.wait(timeout=10)
     assert run["/long"].state is State.KILLED
-    assert run["/next"].state is State.PENDING
+    assert run["/next"].state is State.BLOCKED  # held back by the kill, till a rerun
     assert run.state is State.ERROR
 
 
@@ -255,3 +256,51 @@ def test_images_of_a_generated_subtree_join_the_list_when_it_is_grafted() -> Non
     [img] = run.images
     assert img.label == "busybox:latest + packages: jq"
     assert img.nodes == ("/gen/Execute/one", "/gen/Execute/two")
+
+
+def _ci_pipeline(lint: str) -> co.Serial:
+    with co.Serial() as root:
+        co.Exec("echo installed", name="install")
+        with co.Parallel(name="test"):
+            co.Exec("echo unit", name="unit")
+            co.Exec(lint, name="lint")
+            co.Exec("echo integration", name="integration")
+        co.Exec("echo report", name="report")
+    return root
+
+
+def test_fix_a_failed_node_and_the_pipeline_goes_on() -> None:
+    """The CI loop: lint fails, the Serial stops (report blocked by /test); modify lint and it
+    runs again, and what it held back runs after it."""
+    run = _ci_pipeline("echo style; exit 1").start().wait(timeout=60)
+    assert (run.state, run["/test/lint"].state) == (State.ERROR, State.ERROR)
+    assert run["/report"].state is State.BLOCKED
+    assert run["/report"].status.blocked_by == "/test"
+    assert run["/report"].held_back_by == "/test/lint"  # the Exec to fix
+    run.modify("/test/lint", command="echo clean").wait(timeout=60)
+    assert run["/test/lint"].stdout == "clean\n"
+    assert run["/report"].state is State.DONE and run["/report"].stdout == "report\n"
+    assert run.state is State.DONE and run.done and run["/report"].held_back_by is None
+
+
+def test_rerun_of_one_failed_node_resumes_the_rest(tmp_path: Path) -> None:
+    flag = tmp_path / "fixed"
+    run = _ci_pipeline(f"test -f {flag} || exit 1").start().wait(timeout=60)
+    assert run["/report"].state is State.BLOCKED
+    flag.touch()
+    run.rerun("/test/lint").wait(timeout=60)
+    assert [a.exit_code for a in run["/test/lint"].attempts] == [1, 0]
+    assert [a.exit_code for a in run["/test/unit"].attempts] == [0]  # what passed stays
+    assert run["/report"].state is State.DONE and run.state is State.DONE
+
+
+def test_blocked_is_kept_in_the_store() -> None:
+    run = _ci_pipeline("exit 1").run()
+    from conducto_nb.run.launch import shared_writer
+    from conducto_nb.run.runs import record_from_store
+
+    shared_writer().flush()
+    stored = record_from_store(run.id)  # as another process reads it
+    assert stored.status("/report") == run["/report"].status
+    assert stored.status("/report").blocked_by == "/test"
+    assert "report  Exec: echo report  [blocked]" in run.pretty()

@@ -272,7 +272,8 @@ def test_stop_on_error_stops_at_the_first_failure() -> None:
     act(s, "run")
     out = finish(s, "/e0", State.ERROR)
     assert starts(out) == []
-    assert labels(s, "/e0", "/e1", "/e2", "/") == ["error", "pending", "pending", "error"]
+    assert labels(s, "/e0", "/e1", "/e2", "/") == ["error", "blocked", "blocked", "error"]
+    assert s.status("/e2").blocked_by == "/e0"  # held back by that failure, and says so
     assert s.idle
 
 
@@ -297,7 +298,8 @@ def test_stop_on_error_is_per_serial() -> None:
     act(s, "run")
     assert starts(finish(s, "/inner/a", State.ERROR)) == ["/inner/b"]
     assert starts(finish(s, "/inner/b")) == []  # /inner failed: the root stops before c
-    assert labels(s, "/inner", "/c", "/") == ["error", "pending", "error"]
+    assert labels(s, "/inner", "/c", "/") == ["error", "blocked", "error"]
+    assert s.status("/c").blocked_by == "/inner"
 
 
 # -- max_concurrent and container reuse -------------------------------------------------------
@@ -643,7 +645,7 @@ def test_kill_of_a_reuse_child_kills_the_subtree() -> None:
     act(s, "run")
     assert kills(act(s, "kill", "/box/c")) == ["/box/a"]
     finish(s, "/box/a", State.KILLED)
-    assert s.idle and labels(s, "/box/b", "/box") == ["pending", "error"]
+    assert s.idle and labels(s, "/box/b", "/box") == ["blocked", "error"]
 
 
 def test_reset_of_a_reuse_child_resets_the_subtree() -> None:
@@ -795,7 +797,7 @@ def test_lazy_without_a_fresh_node_result_is_an_error(result: str | None) -> Non
     assert not any(isinstance(i, TreeChanged) for i in out)
     assert labels(s, "/L/Generate", "/L/Execute", "/L", "/") == [
         "error",
-        "pending",
+        "blocked",  # nothing to execute: the generator failed
         "error",
         "error",
     ]
@@ -1087,3 +1089,134 @@ def test_a_global_subtree_inside_a_new_one_is_not_held_by_its_container() -> Non
     assert starts(out) == ["/p/g/d"]
     out = finish(s, "/p/a")
     assert starts(out) == ["/p/b"]
+
+
+# -- fix and go on: a rerun resumes what its failure held back ---------------------------------
+def ci_tree() -> co.Serial:
+    with co.Serial() as root:
+        co.Exec("pip install .", name="install")
+        with co.Parallel(name="test"):
+            co.Exec("pytest", name="unit")
+            co.Exec("ruff check .", name="lint")
+            co.Exec("pytest integration", name="integration")
+        co.Exec("report", name="report")
+    return root
+
+
+def test_rerunning_the_failed_node_resumes_the_serial_it_stopped() -> None:
+    s = Scheduler(ci_tree())
+    act(s, "run")
+    assert starts(finish(s, "/install")) == ["/test/unit", "/test/lint", "/test/integration"]
+    finish(s, "/test/unit")
+    finish(s, "/test/lint", State.ERROR)
+    assert starts(finish(s, "/test/integration")) == []
+    assert labels(s, "/test", "/report", "/") == ["error", "blocked", "error"]
+    assert s.status("/report").blocked_by == "/test" and s.idle
+
+    assert starts(act(s, "rerun", "/test/lint")) == ["/test/lint"]
+    assert labels(s, "/report", "/") == ["pending", "queued"]  # waiting its turn, no longer held
+    assert starts(finish(s, "/test/lint")) == ["/report"]
+    finish(s, "/report")
+    assert labels(s, "/") == ["done"] and s.idle
+
+
+def test_a_rerun_that_fails_again_blocks_again() -> None:
+    s = Scheduler(ci_tree())
+    act(s, "run")
+    finish(s, "/install")
+    for path in ("/test/unit", "/test/integration"):
+        finish(s, path)
+    finish(s, "/test/lint", State.ERROR)
+    act(s, "rerun", "/test/lint")
+    assert starts(finish(s, "/test/lint", State.ERROR)) == []
+    assert labels(s, "/report", "/") == ["blocked", "error"] and s.idle
+
+
+def test_nested_serials_resume_one_after_the_other() -> None:
+    with co.Serial() as root:
+        with co.Serial(name="build"):
+            co.Exec("a", name="a")
+            co.Exec("b", name="b")
+        co.Exec("c", name="c")
+    s = Scheduler(root)
+    act(s, "run")
+    finish(s, "/build/a", State.ERROR)
+    assert labels(s, "/build/b", "/c") == ["blocked", "blocked"]
+    assert [s.status(p).blocked_by for p in ("/build/b", "/c")] == ["/build/a", "/build"]
+    act(s, "rerun", "/build/a")
+    assert starts(finish(s, "/build/a")) == ["/build/b"]
+    assert starts(finish(s, "/build/b")) == ["/c"]
+    finish(s, "/c")
+    assert label(s, "/") == "done" and s.idle
+
+
+def test_only_what_the_rerun_failure_held_back_resumes() -> None:
+    with co.Serial() as root:
+        with co.Parallel(name="p"):
+            with co.Serial(name="s1"):
+                co.Exec("a", name="a")
+                co.Exec("b", name="b")
+            with co.Serial(name="s2"):
+                co.Exec("x", name="x")
+                co.Exec("y", name="y")
+        co.Exec("e", name="e")
+    s = Scheduler(root)
+    act(s, "run")
+    finish(s, "/p/s1/a", State.ERROR)
+    finish(s, "/p/s2/x", State.ERROR)
+    act(s, "rerun", "/p/s1/a")
+    assert starts(finish(s, "/p/s1/a")) == ["/p/s1/b"]
+    assert starts(finish(s, "/p/s1/b")) == []  # /p/s2/x still failed: /e waits for it
+    assert labels(s, "/p/s2/y", "/e") == ["blocked", "blocked"]
+    assert s.status("/e").blocked_by == "/p" and s.idle
+    assert starts(act(s, "rerun", "/p/s2/x")) == ["/p/s2/x"]
+    assert starts(finish(s, "/p/s2/x")) == ["/p/s2/y"]
+    assert starts(finish(s, "/p/s2/y")) == ["/e"]
+
+
+def test_a_serial_that_goes_on_after_errors_blocks_nothing_and_resumes_above() -> None:
+    with co.Serial() as root:
+        with co.Serial(name="all", stop_on_error=False):
+            co.Exec("a", name="a")
+            co.Exec("b", name="b")
+        co.Exec("c", name="c")
+    s = Scheduler(root)
+    act(s, "run")
+    assert starts(finish(s, "/all/a", State.ERROR)) == ["/all/b"]
+    finish(s, "/all/b")
+    assert labels(s, "/all/b", "/c") == ["done", "blocked"]
+    act(s, "rerun", "/all/a")
+    assert starts(finish(s, "/all/a")) == ["/c"]
+
+
+def test_rerunning_a_reuse_subtree_resumes_what_follows_it() -> None:
+    s = Scheduler(reuse_tree())
+    act(s, "run")
+    finish(s, "/box/a", State.ERROR)
+    assert labels(s, "/box/b", "/after") == ["blocked", "blocked"]
+    assert starts(act(s, "rerun", "/box/c")) == ["/box/a"]  # the whole container again
+    assert starts(finish(s, "/box/a")) == ["/box/b"]
+    assert starts(finish(s, "/box/b")) == ["/box/c"]
+    assert starts(finish(s, "/box/c")) == ["/after"]
+
+
+def test_a_rerun_after_a_kill_goes_on_to_the_end() -> None:
+    s = Scheduler(serial(3))
+    act(s, "run")
+    act(s, "kill", "/")
+    finish(s, "/e0", State.KILLED)
+    assert labels(s, "/e0", "/e1", "/") == ["killed", "blocked", "error"] and s.idle
+    act(s, "rerun", "/e0")
+    assert starts(finish(s, "/e0")) == ["/e1"]
+
+
+def test_a_suppressed_failure_blocks_inside_its_serial_only() -> None:
+    with co.Serial() as root:
+        with co.Serial(name="lenient", suppress_errors=True):
+            co.Exec("a", name="a")
+            co.Exec("b", name="b")
+        co.Exec("c", name="c")
+    s = Scheduler(root)
+    act(s, "run")
+    assert starts(finish(s, "/lenient/a", State.ERROR)) == ["/c"]
+    assert labels(s, "/lenient/b", "/lenient", "/c") == ["blocked", "done", "queued"]

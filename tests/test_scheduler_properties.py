@@ -144,7 +144,8 @@ def derived(node: co.Node, statuses: dict[str, NodeStatus]) -> State:
         if st_.skipped:
             continue
         failed = st_.state in (State.ERROR, State.WORKER_ERROR, State.KILLED)
-        states.append(State.DONE if failed and kid.own_params.get("suppress_errors") else st_.state)
+        state = State.PENDING if st_.state is State.BLOCKED else st_.state  # pending, held back
+        states.append(State.DONE if failed and kid.own_params.get("suppress_errors") else state)
     if State.RUNNING in states:
         return State.RUNNING
     if State.QUEUED in states:
@@ -158,6 +159,22 @@ def derived(node: co.Node, statuses: dict[str, NodeStatus]) -> State:
     if awaiting or State.PENDING in states:
         return State.PENDING
     return State.DONE
+
+
+def blocker(node: co.Node, statuses: dict[str, NodeStatus]) -> str | None:
+    """The failed earlier step of `node`, or of its nearest ancestor, that stops a Serial
+    before it: what holds `node` back, by the rule written out plainly."""
+    while node.parent is not None:
+        serial = node.parent
+        if isinstance(serial, co.Serial):
+            for kid in serial.children.values():
+                if kid is node:
+                    break
+                status = statuses[kid.path]
+                if not status.skipped and stops(serial, kid, status):
+                    return kid.path
+        node = serial
+    return None
 
 
 def stops(serial: co.Node, kid: co.Node, status: NodeStatus) -> bool:
@@ -310,10 +327,18 @@ class Harness:
         nodes = {n.path: n for n in self.root.walk()}
         assert set(after) == set(nodes), "statuses and tree disagree"
 
-        # every parent is the derivation of its children
+        # every parent is the derivation of its children; a pending node that a failure
+        # holds back shows blocked, naming that failure
         for path, node in nodes.items():
+            status = after[path]
+            held = None if status.skipped else blocker(node, after)
             if not isinstance(node, co.Exec):
-                assert after[path].state is derived(node, after), (path, after[path])
+                state = derived(node, after)
+                shown = State.BLOCKED if state is State.PENDING and held else state
+                assert status.state is shown, (path, status, held)
+            if status.state in (State.PENDING, State.BLOCKED) and not status.skipped:
+                assert (status.state is State.BLOCKED) == (held is not None), (path, status)
+                assert status.blocked_by == held, (path, status)
 
         # caps: max_concurrent, and one Exec at a time per NEW reuse subtree (a GLOBAL
         # subtree inside it runs in the pools: the container's cap does not hold it)

@@ -242,10 +242,13 @@ def test_a_store_of_the_first_version_is_upgraded_keeping_its_pipelines(db: Path
     s.close()
     with sqlite3.connect(db) as conn:  # as conducto_nb 0.1's first store left it
         conn.execute("DROP TABLE images")
+        conn.execute("ALTER TABLE statuses DROP COLUMN blocked_by")
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     conn.close()
     s = Store(db)
     assert s.load("abc-def").name == "demo"
+    s.set_statuses("abc-def", [("/b", "blocked", False, "/a")])
+    assert s.load("abc-def").blocked == {"/b": "/a"}
     image = ImageChanged("k1", "busybox + code: app", ImageState.DONE, ("/a",), tag="t:1")
     s.set_image("abc-def", image)
     assert s.images("abc-def") == ([image], {})

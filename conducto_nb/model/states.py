@@ -2,7 +2,9 @@
 every observer (store, widget, terminal, control channel) receives.
 
 Skip is a flag beside the state, not a state: a skipped node shows `done-skipped` or
-`pending-skipped`, and unskip simply clears the flag.
+`pending-skipped`, and unskip simply clears the flag. `blocked` is what a pending node shows
+while a failure before it holds it back (a later step of a Serial that stopped at an error):
+it will not run until that failure is rerun, which resumes it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,13 @@ __all__ = [
 
 
 class State(enum.StrEnum):
+    """A node's state. An Exec is pending, queued, running, then done or failed (error,
+    worker_error when the backend failed rather than the command, killed); a Serial or
+    Parallel derives its state from its children. `blocked` is pending, held back by the
+    failure that `NodeStatus.blocked_by` names: rerunning that failure resumes it."""
+
     PENDING = "pending"
+    BLOCKED = "blocked"
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
@@ -45,10 +53,12 @@ FINISHED = FAILED | {State.DONE}
 
 @dataclass(frozen=True, slots=True)
 class NodeStatus:
-    """What a viewer shows for one node."""
+    """What a viewer shows for one node; a blocked one says which earlier step's failure
+    holds it back (`blocked_by`, the failed sibling of it or of an ancestor)."""
 
     state: State = State.PENDING
     skipped: bool = False
+    blocked_by: str | None = None
 
     @property
     def label(self) -> str:
@@ -81,6 +91,8 @@ def child_category(status: NodeStatus, suppress_errors: bool) -> State | None:
         return None
     if status.state in FAILED and suppress_errors:
         return State.DONE
+    if status.state is State.BLOCKED:  # pending, as far as its parent is concerned
+        return State.PENDING
     return status.state
 
 
@@ -96,7 +108,7 @@ def derive_state(
         return State.QUEUED
     if any(counts.get(s, 0) for s in FAILED):
         return State.DONE if suppress_errors else State.ERROR
-    if awaiting_generation or counts.get(State.PENDING, 0):
+    if awaiting_generation or counts.get(State.PENDING, 0) or counts.get(State.BLOCKED, 0):
         return State.PENDING
     return State.DONE
 

@@ -23,12 +23,12 @@ from ..backends.choice import backend_named, opened_backends
 from ..errors import ActionError, PipelineError
 from ..model.nodes import Node
 from ..model.serialize import tree_from_json
-from ..model.states import NodeStatus, State
 from .control import request
 from .loop import background_loop
 from .ownership import ownership
 from .record import Attempt, Record
 from .runs import LIVE, LIVE_LOCK, Run, record_from_store, shared_store
+from .store_observer import loaded, stored
 
 if TYPE_CHECKING:
     from ..backends.base import Backend
@@ -159,7 +159,7 @@ def _execute(
                 holder = shared_store().claim(pipeline_id, own.owner(), force=force)
                 if holder is not None:
                     raise TakenOver(pipeline_id, holder.pid)
-                writer.set_statuses(pipeline_id, [(p, *v) for p, v in rows.items()])
+                writer.set_statuses(pipeline_id, [stored(p, s) for p, s in statuses.items()])
             own.register(ex)
         ex.begin(jobs)
         if restore is None:
@@ -194,7 +194,7 @@ def adopt(
         for a in atts
     ]
     restore = Restore(
-        statuses={p: NodeStatus(State(s), sk) for p, (s, sk) in rec.statuses.items()},
+        statuses=loaded(rec.statuses, rec.blocked),
         attempts={p: max((a.attempt for a in atts), default=0) for p, atts in rec.attempts.items()},
         attempt_list=attempts,
     )

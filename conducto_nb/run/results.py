@@ -6,16 +6,19 @@ follows a live run; `run.images` lists ImageResults, each a snapshot of a build'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
-from ..model.states import ImageChanged, ImageState, NodeStatus, State
+from ..model.execs import Exec
+from ..model.nodes import Node
+from ..model.states import FAILED, ImageChanged, ImageState, NodeStatus, State
 from .record import Attempt, Record
 
 if TYPE_CHECKING:
     from .runs import Run
 
-__all__ = ["ImageResult", "NodeResult"]
+__all__ = ["ImageResult", "NodeResult", "first_failure"]
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,17 @@ class NodeResult:
 
     @property
     def state(self) -> State:
+        """Its state; `blocked` when a failure before it holds it back (see `held_back_by`)."""
         return self.status.state
+
+    @property
+    def held_back_by(self) -> str | None:
+        """For a blocked node, the failed Exec it waits for: rerun (or modify) that one and
+        this node runs after it. None when nothing holds it back."""
+        blocked_by = self.status.blocked_by
+        if blocked_by is None:
+            return None
+        return first_failure(self.run.tree, blocked_by, self.run.record.status)
 
     @property
     def attempts(self) -> list[Attempt]:
@@ -114,3 +127,16 @@ class NodeResult:
         from ..widget.result_view import text_of  # up a layer: the view is the widget's
 
         p.text(repr(self) if cycle else text_of(self))
+
+
+def first_failure(top: Node, path: str, status: Callable[[str], NodeStatus]) -> str:
+    """The first Exec that failed at or below `path`, in the order of the tree (what a node
+    blocked by `path` waits for), else `path` itself."""
+    try:
+        node = top[path]
+    except KeyError:
+        return path
+    for below in node.walk():
+        if isinstance(below, Exec) and status(below.path).state in FAILED:
+            return below.path
+    return path

@@ -18,7 +18,15 @@ from ..errors import ActionError, NodeNotFound, PipelineError
 from ..model.execs import GENERATE_ENV, Command, Exec
 from ..model.nodes import Node
 from ..model.secrets import Secret
-from ..model.states import ACTIVE, AttemptEnded, AttemptStarted, NodeStatus, State, TreeChanged
+from ..model.states import (
+    ACTIVE,
+    FAILED,
+    AttemptEnded,
+    AttemptStarted,
+    NodeStatus,
+    State,
+    TreeChanged,
+)
 from .attempt_output import OutputCollector, generated_tree
 from .image_builds import ImageBuilds
 from .record import Record
@@ -134,8 +142,9 @@ class Execution:
     def modify(
         self, path: str, command: str | None = None, env: Mapping[str, Any] | None = None
     ) -> None:
-        """Give the Exec at `path` a new shell command and/or own env, then reset and run it.
-        Both are checked before either changes; the stored tree follows."""
+        """Give the Exec at `path` a new shell command and/or own env, then reset and run it
+        (a failed one is rerun: what its failure held back resumes after it). Both are checked
+        before either changes; the stored tree follows."""
         try:
             node: Node | None = self.scheduler.root[path]
         except NodeNotFound:
@@ -157,8 +166,11 @@ class Execution:
             node.command_obj = new_command
         if self.writer is not None:
             self.writer.set_tree(self.id, self.scheduler.root.to_json())
-        self.act("reset", path)
-        self.act("run", path)
+        if self.scheduler.status(path).state in FAILED:
+            self.act("rerun", path)  # the fix of a failure: what it held back goes on after
+        else:
+            self.act("reset", path)
+            self.act("run", path)
 
     def _carry_out(self, instructions: list[Instruction]) -> list[Rejected]:
         rejected = []

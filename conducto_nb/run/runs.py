@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ActionError
 from ..model.nodes import Node
 from ..model.serialize import tree_from_json
-from ..model.states import FAILED, NodeStatus, State
+from ..model.states import FAILED, State
 from .loop import background_loop
 from .record import Attempt, Record
 from .results import ImageResult, NodeResult
+from .store_observer import loaded
 
 if TYPE_CHECKING:
     from ..store.pipelines import Store
@@ -217,9 +218,7 @@ def record_from_store(pipeline_id: str) -> Record:
     store = shared_store()
     store.mark_interrupted(pipeline_id)
     rec = store.load(pipeline_id)
-    record = Record(
-        pipeline_id, rec.tree, {p: NodeStatus(State(s), sk) for p, (s, sk) in rec.statuses.items()}
-    )
+    record = Record(pipeline_id, rec.tree, loaded(rec.statuses, rec.blocked))
     record.add_attempts(
         [
             Attempt(a.path, a.attempt, a.started, a.ended, a.state, a.exit_code, a.message)

@@ -11,7 +11,8 @@ starts all children. `max_concurrent` caps running Execs below a node, and a
 `ContainerReuseContext.NEW` subtree runs one Exec at a time (it shares one container; a GLOBAL
 subtree inside it runs in the pools, beside it); an action on any node of such a subtree acts on
 the whole subtree. Retries restart a failed Exec, except
-inside a killed subtree.
+inside a killed subtree. Rerunning a failure resumes what it held back: the later steps of
+each Serial that stopped at it (blocked nodes, blocking.py).
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from itertools import islice
 from ..errors import ActionError
 from ..model.execs import Exec
 from ..model.nodes import Node
-from ..model.states import ACTIVE, FINISHED, NodeStatus, State, StateChanged, TreeChanged
+from ..model.states import (
+    ACTIVE,
+    FAILED,
+    FINISHED,
+    NodeStatus,
+    State,
+    StateChanged,
+    TreeChanged,
+)
 from .status_tree import NodeInfo, StatusTree
 
 __all__ = [
@@ -148,7 +157,8 @@ class Scheduler:
             if info is None:
                 continue
             if info.exec:
-                tree.set_exec_state(info, State.ERROR if status.state in ACTIVE else status.state)
+                state = State.PENDING if status.state is State.BLOCKED else status.state
+                tree.set_exec_state(info, State.ERROR if state in ACTIVE else state)
             tree.set_skipped(info, status.skipped)
         for path, attempt in attempts.items():
             info = tree.infos.get(path)
@@ -219,11 +229,33 @@ class Scheduler:
         elif name == "reset":
             self._out.extend(self._tree.reset(target, only_failed=False))
         else:  # run, rerun
+            resumed = self._stopped_by(target) if name == "rerun" else None
             if name == "rerun":
                 # A reuse group's Execs built state together: they are redone together.
                 self._out.extend(self._tree.reset(target, only_failed=target.path != target.group))
-            self._holds = {h for h in self._holds if not _at_or_below(h, target.path)}
+            # A run (or a rerun's resumption) reopens what a kill held in its subtree.
+            reopened = resumed or target
+            self._holds = {h for h in self._holds if not _at_or_below(h, reopened.path)}
             self._run_roots[target.path] = None
+            if resumed is not None:  # "re-run failed jobs": what they held back goes on after
+                self._run_roots[resumed.path] = None
+
+    def _stopped_by(self, target: NodeInfo) -> NodeInfo | None:
+        """The highest ancestor whose work a failure at or in `target` holds back: a Serial
+        that stopped there with work left after it, and each one above that stopped at that
+        Serial's failure in turn. Rerunning `target` runs it again, so it resumes in order."""
+        top = None
+        child, node = target, target.parent
+        while node is not None and child.category in FAILED:
+            later = node.children[child.index + 1 :]
+            if (
+                node.serial
+                and node.stop_on_error
+                and any(k.pending and not k.skipped for k in later)
+            ):
+                top = node
+            child, node = node, node.parent
+        return top
 
     def _held(self, info: NodeInfo) -> bool:
         """Inside a killed subtree that no later run or rerun reopened."""

@@ -1,6 +1,7 @@
 """The scheduler's incremental view of a tree: each node's status, and per subtree the counts
 that keep every step cheap on a 10,000-node tree (pending and running Execs below, children
-per state category), plus Lazy grafting. The rules of what to start live in scheduler.py.
+per state category), plus Lazy grafting and which pending nodes a failure holds back
+(blocking.py). The rules of what to start live in scheduler.py.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..model.states import (
     count_categories,
     derive_state,
 )
+from .blocking import failed_child_changed, reblock
 
 __all__ = ["NodeInfo", "StatusTree"]
 
@@ -55,9 +57,14 @@ class NodeInfo:
     attempt: int = 0  # attempts ever started (ids ExecFinished reports)
     tries: int = 0  # attempts since the last reset, for retries
     cursor: int = 0  # children before it have nothing pending (Serial: and are passed)
+    index: int = 0  # its place among its parent's children
+    first_failed: int | None = None  # a Serial's first child that counts as failed
+    blocked_by: str | None = None  # the failed step that holds it back (shown while pending)
 
     @property
     def status(self) -> NodeStatus:
+        if self.blocked_by is not None and self.state is State.PENDING and not self.skipped:
+            return NodeStatus(State.BLOCKED, False, self.blocked_by)
         return NodeStatus(self.state, self.skipped)
 
     @property
@@ -144,8 +151,9 @@ class StatusTree:
             info.pending = 1
             return info
         info.kid_caps = (*caps, info) if cap is not None else caps
-        for kid in node.children.values():  # one by one: `Execute` looks at `Generate` before it
+        for i, kid in enumerate(node.children.values()):  # `Execute` looks at `Generate`
             info.children.append(self._build(kid, info, group, info.kid_caps))
+            info.children[-1].index = i
         info.escapes = info.escapes or any(k.escapes for k in info.children)
         info.counts = count_categories(k.category for k in info.children)
         info.pending = sum(k.pending for k in info.children if not k.skipped)
@@ -183,7 +191,7 @@ class StatusTree:
             node = node.parent
         for capped in info.caps if d_active else ():
             capped.capped_active += d_active
-        self._child_changed(info.parent, old_cat, info.category)
+        self._child_changed(info, old_cat, info.category)
 
     def set_skipped(self, info: NodeInfo, skipped: bool) -> None:
         if info.skipped == skipped:
@@ -199,7 +207,7 @@ class StatusTree:
             while node is not None:  # a failure may be back behind a Serial's cursor
                 node.cursor = 0
                 node = node.parent
-        self._child_changed(info.parent, old_cat, info.category)
+        self._child_changed(info, old_cat, info.category)
         if info.generates and info.parent is not None:
             for slot in info.parent.children:
                 if isinstance(slot.node, Serial) and slot.node.awaiting_generation:
@@ -212,7 +220,7 @@ class StatusTree:
             self._note(info)
             old_cat = info.category
             info.state = state
-            self._child_changed(info.parent, old_cat, info.category)
+            self._child_changed(info, old_cat, info.category)
 
     def _add_pending(self, info: NodeInfo, d: int, own: bool = True) -> None:
         """Add `d` to the pending count of `info` (if `own`) and of the ancestors that see it."""
@@ -227,12 +235,16 @@ class StatusTree:
             if d > 0:
                 node.cursor = 0
 
-    def _child_changed(self, parent: NodeInfo | None, old: State | None, new: State | None) -> None:
+    def _child_changed(self, child: NodeInfo, old: State | None, new: State | None) -> None:
+        """`child` now counts as `new` in its parent, not `old`: re-derive the ancestors."""
+        parent = child.parent
         while parent is not None and old != new:
             if old is not None:
                 parent.counts[old] -= 1
             if new is not None:
                 parent.counts[new] = parent.counts.get(new, 0) + 1
+            if parent.serial and (old in FAILED) != (new in FAILED):
+                failed_child_changed(parent, child, new in FAILED, self._note)
             state = parent.derive()
             if state is parent.state:
                 return
@@ -240,7 +252,7 @@ class StatusTree:
             old = parent.category
             parent.state = state
             new = parent.category
-            parent = parent.parent
+            child, parent = parent, parent.parent
 
     def reset(self, target: NodeInfo, only_failed: bool) -> list[TreeChanged]:
         """Execs below `target` back to pending (only failed ones, or all, ungrafting Lazy)."""
@@ -298,11 +310,13 @@ class StatusTree:
         for path in old_paths:
             if path not in kept:
                 del self.infos[path]
-        parent.children[parent.children.index(old)] = new
+        parent.children[old.index] = new
+        new.index = old.index
         before = 0 if old.skipped else old.pending
         after = 0 if new.skipped else new.pending
         self._add_pending(parent, after - before)
-        self._child_changed(parent, old.category, new.category)
+        self._child_changed(new, old.category, new.category)
+        reblock(new, self._note)  # what a failure before it holds back, it holds back too
         return TreeChanged(new.path, node.to_json())
 
     # -- questions the rules ask ---------------------------------------------------------

@@ -4,6 +4,7 @@ build and grafted subtree an Execution publishes is written through the batching
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ..model.states import (
@@ -11,7 +12,9 @@ from ..model.states import (
     AttemptStarted,
     ImageChanged,
     ImageLog,
+    NodeStatus,
     OutputChunk,
+    State,
     StateChanged,
     TreeChanged,
 )
@@ -20,7 +23,7 @@ if TYPE_CHECKING:
     from ..store.writer import StoreWriter
     from .scheduler import Scheduler
 
-__all__ = ["StoreObserver"]
+__all__ = ["StoreObserver", "loaded", "stored"]
 
 
 class StoreObserver:
@@ -32,7 +35,7 @@ class StoreObserver:
     def __call__(self, event: object) -> None:
         w = self.writer
         if isinstance(event, StateChanged):
-            w.set_statuses(self.id, [(event.path, event.new.state.value, event.new.skipped)])
+            w.set_statuses(self.id, [stored(event.path, event.new)])
         elif isinstance(event, OutputChunk):
             w.append_output(self.id, event.path, event.attempt, event.stream, event.text)
         elif isinstance(event, AttemptStarted):
@@ -56,8 +59,20 @@ class StoreObserver:
             w.set_statuses(
                 self.id,
                 [
-                    (p, s.state.value, s.skipped)
+                    stored(p, s)
                     for p, s in self.scheduler.statuses().items()
                     if p.startswith(event.path)
                 ],
             )
+
+
+def stored(path: str, status: NodeStatus) -> tuple[str, str, bool, str | None]:
+    """A node's status as the store keeps it: (path, state, skipped, blocked_by)."""
+    return (path, status.state.value, status.skipped, status.blocked_by)
+
+
+def loaded(
+    statuses: Mapping[str, tuple[str, bool]], blocked: Mapping[str, str]
+) -> dict[str, NodeStatus]:
+    """Statuses as the store gave them back, blocked ones with what holds them."""
+    return {p: NodeStatus(State(s), sk, blocked.get(p)) for p, (s, sk) in statuses.items()}

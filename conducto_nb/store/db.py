@@ -21,13 +21,13 @@ from ..errors import PipelineNotFound, StoreError
 
 __all__ = ["BUSY_TIMEOUT", "SCHEMA", "SCHEMA_VERSION", "StoreDB", "home", "tree_json"]
 
-SCHEMA_VERSION = 2  # 2: images
+SCHEMA_VERSION = 3  # 2: images; 3: statuses.blocked_by
 BUSY_TIMEOUT = 10.0  # seconds a writer waits for another process's transaction
 
 # Every table and index, in one place: a new table is one more entry here (and its reads and
 # writes a part of Store of their own, like output.py) and SCHEMA_VERSION + 1. Changes
-# are additive (IF NOT EXISTS): a store of an older version is brought up to this one by
-# running them all again; a store of a newer version is refused.
+# are additive (IF NOT EXISTS, and COLUMNS below): a store of an older version is brought up to
+# this one by running them all again; a store of a newer version is refused.
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     # pipelines, each node's status, each attempt of a node (pipelines.py, lease.py)
@@ -37,7 +37,7 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS pipelines_created ON pipelines (created)",
     "CREATE TABLE IF NOT EXISTS statuses (pipeline_id TEXT NOT NULL REFERENCES pipelines (id)"
     " ON DELETE CASCADE, path TEXT NOT NULL, state TEXT NOT NULL, skipped INTEGER NOT NULL,"
-    " PRIMARY KEY (pipeline_id, path)) WITHOUT ROWID",
+    " blocked_by TEXT, PRIMARY KEY (pipeline_id, path)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS attempts (pipeline_id TEXT NOT NULL REFERENCES pipelines (id)"
     " ON DELETE CASCADE, path TEXT NOT NULL, attempt INTEGER NOT NULL, state TEXT NOT NULL,"
     " exit_code INTEGER, started REAL, ended REAL, message TEXT,"
@@ -59,6 +59,12 @@ SCHEMA = [
     " ON DELETE CASCADE, key TEXT NOT NULL, seq INTEGER NOT NULL, label TEXT NOT NULL,"
     " state TEXT NOT NULL, nodes TEXT NOT NULL, tag TEXT, message TEXT, started REAL,"
     " ended REAL, log TEXT NOT NULL DEFAULT '', PRIMARY KEY (pipeline_id, key)) WITHOUT ROWID",
+]
+
+# Columns added to a table after it first shipped: (table, column, its declaration). An older
+# store gets them when it is opened; the CREATE TABLE above has them for a new one.
+COLUMNS = [
+    ("statuses", "blocked_by", "TEXT"),  # the failed step a blocked node waits for (3)
 ]
 
 
@@ -94,6 +100,10 @@ class StoreDB:
                 with self._tx() as c:
                     for statement in SCHEMA:
                         c.execute(statement)
+                    for table, column, declaration in COLUMNS:
+                        have = {row[1] for row in c.execute(f"PRAGMA table_info({table})")}
+                        if column not in have:
+                            c.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
                     c.execute(  # never lowers what a newer conducto_nb wrote meanwhile
                         "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO"
                         " UPDATE SET value = excluded.value"

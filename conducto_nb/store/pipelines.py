@@ -21,7 +21,7 @@ import sqlite3
 import string
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +38,16 @@ from .lease import (
 )
 from .output import OutputStore
 
+#: A node's status as stored: (path, state, skipped) or (path, state, skipped, blocked_by).
+StatusRow = tuple[str, str, bool] | tuple[str, str, bool, str | None]
+
 __all__ = [
     "LEASE_TIMEOUT",
     "AttemptRecord",
     "Owner",
     "PipelineRecord",
     "PipelineSummary",
+    "StatusRow",
     "Store",
     "boot_id",
     "home",
@@ -79,6 +83,7 @@ class PipelineRecord:
     attempts: dict[str, list[AttemptRecord]]  # path -> attempts in order
     owner: Owner | None
     owner_alive: bool
+    blocked: dict[str, str] = field(default_factory=dict)  # blocked path -> what holds it
 
     @property
     def state(self) -> str:
@@ -141,18 +146,22 @@ class Store(OutputStore, ImageStore, LeaseStore):
     def _set_tree(self, pipeline_id: str, tree_text: str) -> None:
         self._update(pipeline_id, "tree = ?", (tree_text,))
 
-    def set_statuses(self, pipeline_id: str, changes: Iterable[tuple[str, str, bool]]) -> None:
-        """Upsert (path, state, skipped) for each node given."""
+    def set_statuses(self, pipeline_id: str, changes: Iterable[StatusRow]) -> None:
+        """Upsert (path, state, skipped[, blocked_by]) for each node given."""
         with self._tx(pipeline_id) as c:
             self._upsert_statuses(c, pipeline_id, changes)
 
     def _upsert_statuses(
-        self, c: sqlite3.Connection, pipeline_id: str, changes: Iterable[tuple[str, str, bool]]
+        self, c: sqlite3.Connection, pipeline_id: str, changes: Iterable[StatusRow]
     ) -> None:
         c.executemany(
-            "INSERT INTO statuses VALUES (?, ?, ?, ?) ON CONFLICT (pipeline_id, path)"
-            " DO UPDATE SET state = excluded.state, skipped = excluded.skipped",
-            ((pipeline_id, path, state, int(skipped)) for path, state, skipped in changes),
+            "INSERT INTO statuses (pipeline_id, path, state, skipped, blocked_by)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (pipeline_id, path) DO UPDATE SET"
+            " state = excluded.state, skipped = excluded.skipped, blocked_by = excluded.blocked_by",
+            (
+                (pipeline_id, row[0], row[1], int(row[2]), row[3] if len(row) > 3 else None)
+                for row in changes
+            ),
         )
 
     def start_attempt(self, pipeline_id: str, path: str, attempt: int, started: float) -> None:
@@ -195,13 +204,14 @@ class Store(OutputStore, ImageStore, LeaseStore):
             ).fetchone()
             if row is None:
                 raise self._not_found(pipeline_id)
-            statuses = {
-                path: (state, bool(skipped))
-                for path, state, skipped in c.execute(
-                    "SELECT path, state, skipped FROM statuses WHERE pipeline_id = ?",
-                    (pipeline_id,),
-                )
-            }
+            statuses, blocked = {}, {}
+            for path, state, skipped, blocked_by in c.execute(
+                "SELECT path, state, skipped, blocked_by FROM statuses WHERE pipeline_id = ?",
+                (pipeline_id,),
+            ):
+                statuses[path] = (state, bool(skipped))
+                if blocked_by is not None:
+                    blocked[path] = blocked_by
             attempts: dict[str, list[AttemptRecord]] = {}
             for r in c.execute(
                 "SELECT path, attempt, state, exit_code, started, ended, message FROM attempts"
@@ -221,6 +231,7 @@ class Store(OutputStore, ImageStore, LeaseStore):
             attempts,
             owner,
             self.owner_alive(owner),
+            blocked,
         )
 
     def list_pipelines(self) -> list[PipelineSummary]:

@@ -24,7 +24,7 @@ from .db import tree_json
 if TYPE_CHECKING:
     from ..model.states import ImageChanged
     from .lease import Owner
-    from .pipelines import Store
+    from .pipelines import StatusRow, Store
 
 
 __all__ = ["StoreWriter"]
@@ -82,7 +82,7 @@ class StoreWriter:
         text = tree_json(tree)  # a snapshot: the caller may change the dict later
         self._put(pipeline_id, "set_tree", lambda: self._store._set_tree(pipeline_id, text))
 
-    def set_statuses(self, pipeline_id: str, changes: Iterable[tuple[str, str, bool]]) -> None:
+    def set_statuses(self, pipeline_id: str, changes: Iterable[StatusRow]) -> None:
         changes = list(changes)
         self._put(
             pipeline_id, "set_statuses", lambda: self._store.set_statuses(pipeline_id, changes)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import NodeNotFound
 from ..model import params as P
 from ..model.execs import Exec
+from ..run.results import first_failure
 from .markdown import BlockScanner, blocks, rendered, to_html
 
 if TYPE_CHECKING:
@@ -74,6 +75,10 @@ def detail(
         out["editable"] = not node.command_obj.is_call
         out["own_env"] = _plain(P.to_json("env", node.own_params.get("env", {})))
     if record is not None:
+        blocked_by = record.status(path).blocked_by
+        if blocked_by is not None:
+            out["blocked_by"] = blocked_by
+            out["first_failure"] = first_failure(top, blocked_by, record.status)
         out["attempts"] = [
             {
                 "attempt": a.attempt,

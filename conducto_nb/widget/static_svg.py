@@ -134,15 +134,16 @@ class _Emitter:
 
 def _header(flat: Flat, states: str, title: str, note: str) -> str:
     counts = exec_counts(flat, states)
+    occur = [s for s in STATE_ORDER if counts.get(s)] or STATE_ORDER[:1]  # the legend
     cells = "".join(
         f'<td bgcolor="{COLOURS[s]}"><font color="{INK[s]}">{s.replace("_", " ")}'
         f" {counts.get(s, 0)}</font></td>"
-        for s in STATE_ORDER
+        for s in occur
     )
     head = f"<b>{html.escape(title)}</b>" + (f"  {html.escape(note)}" if note else "")
     return (
         '<<table border="0" cellspacing="2" cellpadding="3">'
-        f'<tr><td align="left" colspan="{len(STATE_ORDER)}">{head}</td></tr>'
+        f'<tr><td align="left" colspan="{len(occur)}">{head}</td></tr>'
         f"<tr>{cells}</tr></table>>"
     )
 

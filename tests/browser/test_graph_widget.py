@@ -43,7 +43,9 @@ def test_colours_follow_states_live_and_output_streams(page: Any, lab: Lab) -> N
     nb.run(0)
     page.wait_for_selector(".co-graph .co-item[data-path='/a']")
     nb.record_states()
-    assert page.locator(".co-graph .co-count").count() == 7  # the legend: every state
+    legend = page.locator(".co-graph .co-count")
+    shown = [legend.nth(i).get_attribute("data-state") for i in range(legend.count())]
+    assert shown and set(shown) <= {"pending", "queued", "running"}  # the states that occur
     nb.wait_state("/a", "done")
     assert nb.fill("/a") == colour("done")
     nb.wait_state("/p/b", "running")
@@ -60,7 +62,7 @@ def test_colours_follow_states_live_and_output_streams(page: Any, lab: Lab) -> N
     assert seen["/a"][-1] == "d" and "r" in seen["/a"], seen
     assert seen["/p/b"][-2:] == ["r", "d"], seen
     counts = page.inner_text(".co-header .co-legend")
-    assert "done 2" in counts and "error 1" in counts
+    assert "done 2" in counts and "error 1" in counts and "pending" not in counts
     nb.node("/a").click()
     nb.wait_panel("end-a")
     assert page.inner_text(".co-panel .co-doc strong") == "first"  # the doc, as Markdown
@@ -110,6 +112,43 @@ def test_modify_a_command_and_env_then_see_the_new_output(page: Any, lab: Lab) -
     nb.wait_panel("modified-by-env")
     assert page.inner_text(".co-panel .co-command") == 'echo "modified-$WHO"'
     shot(page, "modified")
+
+
+def test_fix_a_failed_step_from_the_graph_and_the_pipeline_goes_on(page: Any, lab: Lab) -> None:
+    """The CI loop in the widget: lint fails, report shows blocked (its panel leads to lint);
+    modify lint there, and report runs after it: the header ends done."""
+    nb = Notebook(
+        page,
+        lab,
+        [
+            IMPORT + "with co.Serial() as root:\n"
+            "    co.Exec('echo install', name='install')\n"
+            "    with co.Parallel(name='test'):\n"
+            "        co.Exec('echo unit', name='unit')\n"
+            "        co.Exec('echo style; exit 1', name='lint')\n"
+            "    co.Exec('echo report-written', name='report')\n"
+            "run = root.start()\nrun"
+        ],
+    ).open()
+    nb.run(0)
+    nb.wait_state("/test/lint", "error")
+    nb.wait_state("/report", "blocked")
+    assert page.locator(".co-legend [data-state='pending']").count() == 0  # none is pending
+    assert page.locator(".co-legend [data-state='blocked']").count() == 1
+    assert page.locator(".co-graph .co-images").first.bounding_box() is None  # no images: no band
+    nb.node("/report").click()
+    nb.wait_panel("blocked: held back by the failure at /test/lint")
+    shot(page, "blocked")
+    page.click(".co-blocked-note .co-link")  # it leads to the failure
+    nb.wait_panel("style")
+    page.click(".co-panel .co-act-modify")
+    page.fill(".co-modify-command", "echo clean")
+    page.click(".co-modify-save")
+    nb.wait_state("/test/lint", "done")
+    nb.wait_state("/report", "done")
+    nb.wait_state("/", "done")
+    assert page.inner_text(".co-root-state") == "done"
+    shot(page, "fixed-and-went-on")
 
 
 def test_kernel_answers_while_a_thousand_nodes_run(page: Any, lab: Lab) -> None:

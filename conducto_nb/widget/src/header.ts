@@ -1,5 +1,5 @@
 // The header bar: what is shown, the root's state, a count per state (which is the legend
-// too: every state with its colour) and the elapsed time, ticking while the run is live.
+// too: each state that occurs, with its colour) and the elapsed time, ticking while live.
 import type { HeaderMsg, OutgoingMsg } from "./protocol";
 import { COLOURS, INK, STATE_ORDER, type Tree, labelOf, stateOf } from "./tree";
 
@@ -57,6 +57,7 @@ export class HeaderBar {
     const counts = tree.counts();
     this.legend.replaceChildren();
     for (const s of STATE_ORDER) {
+      if (!counts[s]) continue; // only the states that occur
       const item = document.createElement("span");
       item.className = "co-count";
       item.dataset.state = s;

@@ -36,6 +36,7 @@ export class Panel {
     private readonly onClose: () => void,
     private readonly images: () => ImageMsg[],
     private readonly onImage: (key: string) => void,
+    private readonly onNode: (path: string) => void,
   ) {
     this.el = h("div", "co-panel");
     this.el.hidden = true;
@@ -159,6 +160,13 @@ export class Panel {
       const root = d.reuse_root;
       const text = `runs in one container with the rest of ${root} (container_reuse_context=NEW): actions act on all of ${root}`;
       h("div", "co-note co-reuse", el, text);
+    }
+    if (d.blocked_by) {
+      // Blocked: say by what, and lead to it (fixing and rerunning it resumes this node).
+      const note = h("div", "co-note co-blocked-note", el, "blocked: held back by the failure at ");
+      const failed = d.first_failure ?? d.blocked_by;
+      link(note, failed, "open the failed node", () => this.onNode(failed));
+      note.append(" — rerun it (or modify it) and this goes on after it");
     }
     this.status = h("div", "co-status", el);
     this.imageNote = h("div", "co-image-note", el);

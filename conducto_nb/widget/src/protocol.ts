@@ -84,6 +84,8 @@ export interface DetailMsg {
   md?: [string, string][]; // [source, html] of the Markdown blocks in the output
   images?: string[]; // keys of the co.Images it needs
   reuse_root?: string; // the NEW reuse subtree it is strictly inside: actions act on all of it
+  blocked_by?: string | null; // the failed step that holds it back (it is blocked)
+  first_failure?: string | null; // the first failed Exec at or below blocked_by
 }
 
 /** An image panel's content beyond the trait: the nodes that need it, the build log so far. */

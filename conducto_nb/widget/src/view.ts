@@ -48,6 +48,7 @@ export class GraphView {
       () => this.select(null),
       () => this.store.images,
       (key) => this.selectImage(key),
+      (path) => this.select(path),
     );
     this.imagePanel = new ImagePanel(
       this.panel.el,
