@@ -22,6 +22,8 @@ Each message names the node path and the parameter in backticks, e.g.
 from __future__ import annotations
 
 import difflib
+import os
+import traceback
 from collections.abc import Iterable
 
 __all__ = [
@@ -38,7 +40,10 @@ __all__ = [
     "StoreError",
     "TreeError",
     "suggest",
+    "user_traceback",
 ]
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 class PipelineError(Exception):
@@ -51,6 +56,14 @@ class PipelineError(Exception):
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return self.args[0] if self.args else ""
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows for this error (it asks for this method by name): the user's own
+        frames and the message, not the frames inside conducto_nb that only carried it up,
+        nor IPython's own."""
+        import IPython
+
+        return user_traceback(self, hide=(os.path.dirname(IPython.__file__) + os.sep,))
 
 
 class TreeError(PipelineError):
@@ -114,3 +127,18 @@ def suggest(name: str, choices: Iterable[str]) -> str:
     """' (did you mean `cpu`?)' for a near miss, else ''."""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return f" (did you mean `{close[0]}`?)" if close else ""
+
+
+def user_traceback(error: BaseException, hide: tuple[str, ...] = ()) -> list[str]:
+    """`error`'s traceback as lines, without the frames of conducto_nb (or of the folders in
+    `hide`): what the user's code did, then the one message that says what is wrong."""
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if not frame.filename.startswith((_PACKAGE, *hide))
+    ]
+    text = "".join(traceback.format_list(frames))
+    if text:
+        text = "Traceback (most recent call last):\n" + text
+    text += f"{type(error).__name__}: {error}"
+    return text.rstrip("\n").split("\n")

@@ -204,9 +204,23 @@ class Node:
         node = self.root if path.startswith("/") else self
         for part in filter(None, path.split("/")):
             if part not in node._children:
-                raise NodeNotFound(f"no node at `{path}`", path=self.path)
+                raise self._missing(path, node)
             node = node._children[part]
         return node
+
+    def _missing(self, path: str, deepest: Node) -> NodeNotFound:
+        """No node at `path`: say what the deepest node on the way has, and the nearest path."""
+        names = list(deepest._children)
+        shown = ", ".join(names[:12]) + (", …" if len(names) > 12 else "")
+        there = f"; {deepest.path} has: {shown}" if names else f"; {deepest.path} has no children"
+        wanted = path if path.startswith("/") else f"{self.path.rstrip('/')}/{path}"
+        on_the_way = {"/"}  # the nodes the path went through: they are not what was meant
+        step: Node | None = deepest
+        while step is not None:
+            on_the_way.add(step.path)
+            step = step.parent
+        hint = suggest(wanted, [n.path for n in self.root.walk() if n.path not in on_the_way])
+        return NodeNotFound(f"no node at `{wanted}`{there}{hint}")
 
     def __setitem__(self, path: str, child: Node) -> None:
         """`root["test/unit"] = co.Exec(...)`: put `child` at `path`, making missing Serials.

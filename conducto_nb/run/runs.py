@@ -64,8 +64,8 @@ class Run:
         if not path.startswith("/"):
             path = "/" + path
         path = path.rstrip("/") or "/"
-        if path not in self.record.statuses() and path not in self.tree:
-            raise KeyError(path)
+        if path not in self.record.statuses():
+            self.tree[path]  # NodeNotFound (a KeyError) naming what exists there, if missing
         return NodeResult(self, path)
 
     @property

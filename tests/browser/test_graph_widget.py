@@ -133,6 +133,10 @@ def test_fix_a_failed_step_from_the_graph_and_the_pipeline_goes_on(page: Any, la
     nb.run(0)
     nb.wait_state("/test/lint", "error")
     nb.wait_state("/report", "blocked")
+    # The run ended in error: its first failure's panel opens, the header links to it.
+    nb.wait_panel("style")
+    assert page.inner_text(".co-panel .co-path") == "/test/lint"
+    assert page.inner_text(".co-first-failure") == "first failure: /test/lint"
     assert page.locator(".co-legend [data-state='pending']").count() == 0  # none is pending
     assert page.locator(".co-legend [data-state='blocked']").count() == 1
     assert page.locator(".co-graph .co-images").first.bounding_box() is None  # no images: no band
@@ -148,6 +152,7 @@ def test_fix_a_failed_step_from_the_graph_and_the_pipeline_goes_on(page: Any, la
     nb.wait_state("/report", "done")
     nb.wait_state("/", "done")
     assert page.inner_text(".co-root-state") == "done"
+    assert page.inner_text(".co-first-failure") == ""  # nothing failed any more
     shot(page, "fixed-and-went-on")
 
 

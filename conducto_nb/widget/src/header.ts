@@ -1,5 +1,7 @@
-// The header bar: what is shown, the root's state, a count per state (which is the legend
-// too: each state that occurs, with its colour) and the elapsed time, ticking while live.
+// The header bar: what is shown, the root's state, the first failure (a link to it), a count
+// per state (which is the legend too: each state that occurs, with its colour) and the elapsed
+// time, ticking while live.
+import { link } from "./dom";
 import type { HeaderMsg, OutgoingMsg } from "./protocol";
 import { COLOURS, INK, STATE_ORDER, type Tree, labelOf, stateOf } from "./tree";
 
@@ -7,6 +9,7 @@ export class HeaderBar {
   readonly el: HTMLDivElement;
   private title: HTMLSpanElement;
   private chip: HTMLSpanElement;
+  private failure: HTMLSpanElement;
   private legend: HTMLSpanElement;
   private clock: HTMLSpanElement;
   private button: HTMLButtonElement;
@@ -14,11 +17,15 @@ export class HeaderBar {
   private offset = 0; // kernel clock minus browser clock, seconds
   private timer: number | undefined;
 
-  constructor(private readonly send: (m: OutgoingMsg) => void) {
+  constructor(
+    private readonly send: (m: OutgoingMsg) => void,
+    private readonly onNode: (path: string) => void,
+  ) {
     const el = (this.el = document.createElement("div"));
     el.className = "co-header";
     this.title = this.span("co-title");
     this.chip = this.span("co-chip co-root-state");
+    this.failure = this.span("co-first-failure");
     this.legend = this.span("co-legend");
     this.clock = this.span("co-clock");
     this.button = document.createElement("button");
@@ -54,6 +61,17 @@ export class HeaderBar {
     this.chip.textContent = labelOf(letter);
     this.chip.style.background = COLOURS[state];
     this.chip.style.color = INK[state];
+    const failed = tree.firstFailure();
+    const path = failed === undefined ? null : tree.paths[failed];
+    if (path !== (this.failure.dataset.path ?? null)) {
+      this.failure.replaceChildren();
+      if (path === null) delete this.failure.dataset.path;
+      else {
+        this.failure.dataset.path = path;
+        this.failure.append("first failure: ");
+        link(this.failure, path, "open the first node that failed", () => this.onNode(path));
+      }
+    }
     const counts = tree.counts();
     this.legend.replaceChildren();
     for (const s of STATE_ORDER) {

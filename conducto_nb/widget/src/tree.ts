@@ -122,10 +122,22 @@ export class Tree {
     if (seen.has("running")) return "running";
     if (seen.has("queued")) return "queued";
     if (seen.has("error") || seen.has("worker_error") || seen.has("killed")) return "error";
-    if (seen.has("pending")) return "pending";
+    if (seen.has("pending") || seen.has("blocked")) return "pending";
     return "done";
   }
+
+  /** The first Exec, in the order of the tree, whose last attempt failed (skipped ones left
+   * out): where a CI user looks first. */
+  firstFailure(): number | undefined {
+    for (let i = 0; i < this.n; i++) {
+      const letter = this.states[i];
+      if (this.kinds[i] === "E" && !isSkipped(letter) && FAILED.has(stateOf(letter))) return i;
+    }
+    return undefined;
+  }
 }
+
+const FAILED = new Set(["error", "worker_error", "killed"]);
 
 /** How `n` children show: one by one (null) or as ranges of at most `group` boxes, each a
  * power of `group` long (conducto_nb/widget/encode.py: groups). */

@@ -9,13 +9,14 @@ import { Panel } from "./panel";
 import type { OutgoingMsg } from "./protocol";
 import { GraphSvg } from "./render";
 import type { Change, Store } from "./store";
-import type { Tree } from "./tree";
+import { type Tree, stateOf } from "./tree";
 
 /** What survives the view being drawn again (update_display re-renders an output). */
 export interface UiState {
   selected: string | null; // the node whose panel is open
   image: string | null; // or the image whose panel is open
   user: Map<string, boolean>;
+  shownFailure?: boolean; // the first failure's panel was opened for the user once
 }
 
 export class GraphView {
@@ -38,7 +39,7 @@ export class GraphView {
     private readonly ui: UiState,
   ) {
     el.classList.add("co-graph");
-    this.header = new HeaderBar(send);
+    this.header = new HeaderBar(send, (path) => this.select(path));
     this.scroll = document.createElement("div");
     this.scroll.className = "co-scroll";
     this.svg = new GraphSvg(store.header.uid);
@@ -74,6 +75,7 @@ export class GraphView {
       ui.image = null;
       this.selectImage(key);
     }
+    this.showFailure(); // a run shown after it failed
   }
 
   private onChange(c: Change): void {
@@ -85,6 +87,7 @@ export class GraphView {
       this.soon();
     } else if (c.what === "header") {
       this.header.setHeader(this.store.header, this.tree);
+      this.showFailure(); // the run just ended
     } else if (c.what === "images") {
       const images = this.store.images;
       this.strip.update(images, this.ui.image);
@@ -130,6 +133,20 @@ export class GraphView {
     this.el.dataset.seq = String(tree.seq);
     const i = this.ui.selected === null ? undefined : tree.index.get(this.ui.selected);
     if (i !== undefined) this.panel.setState(tree.states[i]);
+    this.showFailure();
+  }
+
+  /** Once a run has ended in error, open its first failure's panel, unless the user has a
+   * panel open or has been shown it already. */
+  private showFailure(): void {
+    const tree = this.tree;
+    const header = this.store.header;
+    if (this.ui.shownFailure || header.kind === "node" || header.live) return;
+    if (stateOf(tree.states[0] ?? "p") !== "error") return;
+    const failed = tree.firstFailure();
+    if (failed === undefined) return;
+    this.ui.shownFailure = true;
+    if (this.ui.selected === null && this.ui.image === null) this.select(tree.paths[failed]);
   }
 
   select(path: string | null): void {
