@@ -137,6 +137,14 @@ def test_fix_a_failed_step_from_the_graph_and_the_pipeline_goes_on(page: Any, la
     nb.wait_panel("style")
     assert page.inner_text(".co-panel .co-path") == "/test/lint"
     assert page.inner_text(".co-first-failure") == "first failure: /test/lint"
+    # Buttons by state: on the failure, rerun and modify lead; what cannot be done says why.
+    buttons = page.locator(".co-panel .co-actions .co-act")
+    assert buttons.nth(0).inner_text() == "rerun" and buttons.nth(1).inner_text() == "modify"
+    kill = page.locator(".co-panel .co-act-kill")
+    assert kill.get_attribute("aria-disabled") == "true"
+    assert kill.get_attribute("title") == "kill: nothing runs here"
+    assert page.locator(".co-panel .co-act-unskip").get_attribute("aria-disabled") == "true"
+    assert page.locator(".co-panel .co-act-rerun").get_attribute("aria-disabled") == "false"
     assert page.locator(".co-legend [data-state='pending']").count() == 0  # none is pending
     assert page.locator(".co-legend [data-state='blocked']").count() == 1
     assert page.locator(".co-graph .co-images").first.bounding_box() is None  # no images: no band

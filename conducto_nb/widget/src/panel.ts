@@ -2,11 +2,12 @@
 // attempts, output streaming in, and the actions; "modify" edits the command or env and reruns.
 // It names the co.Images the node needs (saying when it waits for one to build, from live
 // states) and the NEW reuse subtree its actions act on as a whole.
+import { type Below, ordered, whyNot } from "./actions";
 import { h, link, time } from "./dom";
 import { paint } from "./images";
 import { appendOutput, renderOutput } from "./markdown";
 import type { ActedMsg, AttemptMsg, DetailMsg, ImageMsg, OutMsg, OutgoingMsg, ParamMsg } from "./protocol";
-import { COLOURS, INK, labelOf, stateOf } from "./tree";
+import { COLOURS, INK, isSkipped, labelOf, stateOf } from "./tree";
 
 const ACTION_TITLES: Record<string, string> = {
   run: "run this node and what is below it",
@@ -29,6 +30,7 @@ export class Panel {
   private status: HTMLElement | null = null;
   private html = new Map<string, string>(); // Markdown blocks of the output: source -> HTML
   private letter = "p";
+  private below: Below = { failed: false, pending: true };
   private imageNote: HTMLElement | null = null;
 
   constructor(
@@ -96,13 +98,15 @@ export class Panel {
     this.status.classList.toggle("co-error-text", !m.ok);
   }
 
-  /** The node's state changed: the chip follows without asking the kernel. */
-  setState(letter: string): void {
+  /** The node's state changed: the chip and the buttons follow without asking the kernel. */
+  setState(letter: string, below?: Below): void {
     if (this.path === null) return;
+    if (below) this.below = below;
     const chip = this.el.querySelector<HTMLElement>(".co-chip");
     if (!chip) return;
     const changed = letter !== this.letter;
     this.letter = letter;
+    this.enableActions();
     const state = stateOf(letter);
     chip.textContent = labelOf(letter);
     chip.style.background = COLOURS[state];
@@ -191,14 +195,30 @@ export class Panel {
   private actions(d: DetailMsg): void {
     const row = h("div", "co-actions", this.el);
     const acts = (d.actions ?? []).filter((a) => a !== "modify" || d.editable !== undefined);
-    for (const action of acts) {
+    for (const action of ordered(acts, stateOf(this.letter), this.below)) {
       const b = h("button", `co-act co-act-${action}`, row, action);
-      b.title = ACTION_TITLES[action] ?? action;
+      b.dataset.action = action;
       b.onclick = () => {
+        if (b.getAttribute("aria-disabled") === "true") return; // its title says why
         if (action === "modify") this.modifyForm(d);
         else this.send({ type: "act", action, path: d.path });
         if (this.status && action !== "modify") this.status.textContent = `${action}…`;
       };
+    }
+    this.enableActions();
+  }
+
+  /** Each button enabled or not for the live state; a disabled one says why on hover (it
+   * stays focusable, so the reason can be read). */
+  private enableActions(): void {
+    const state = stateOf(this.letter);
+    const skipped = isSkipped(this.letter);
+    for (const b of this.el.querySelectorAll<HTMLButtonElement>(".co-actions .co-act")) {
+      const action = b.dataset.action ?? "";
+      const why = whyNot(action, state, skipped, this.below, this.detail?.editable);
+      b.setAttribute("aria-disabled", String(why !== null));
+      b.classList.toggle("co-disabled", why !== null);
+      b.title = why === null ? (ACTION_TITLES[action] ?? action) : `${action}: ${why}`;
     }
   }
 

@@ -126,6 +126,19 @@ export class Tree {
     return "done";
   }
 
+  /** Whether any Exec at or below node `i` failed, or waits to run (skipped ones left out). */
+  below(i: number): { failed: boolean; pending: boolean } {
+    const out = { failed: false, pending: false };
+    for (let j = i; j < this.end[i]; j++) {
+      const letter = this.states[j];
+      if (this.kinds[j] !== "E" || isSkipped(letter)) continue;
+      const state = stateOf(letter);
+      if (FAILED.has(state)) out.failed = true;
+      else if (state === "pending" || state === "blocked") out.pending = true;
+    }
+    return out;
+  }
+
   /** The first Exec, in the order of the tree, whose last attempt failed (skipped ones left
    * out): where a CI user looks first. */
   firstFailure(): number | undefined {

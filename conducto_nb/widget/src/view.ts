@@ -132,7 +132,7 @@ export class GraphView {
     this.header.update(tree);
     this.el.dataset.seq = String(tree.seq);
     const i = this.ui.selected === null ? undefined : tree.index.get(this.ui.selected);
-    if (i !== undefined) this.panel.setState(tree.states[i]);
+    if (i !== undefined) this.panel.setState(tree.states[i], tree.below(i));
     this.showFailure();
   }
 
@@ -157,7 +157,7 @@ export class GraphView {
     } else {
       this.panel.open(path);
       const i = this.tree.index.get(path);
-      if (i !== undefined) this.panel.setState(this.tree.states[i]);
+      if (i !== undefined) this.panel.setState(this.tree.states[i], this.tree.below(i));
       this.send({ type: "watch", path });
     }
     this.svg.select(path, this.tree);
