@@ -103,6 +103,8 @@ def show(pipeline_id: str, path: Annotated[str | None, typer.Argument()] = None)
             f"attempt {att.attempt}: {att.state or 'running'} exit {att.exit_code}"
             + (f" — {att.message}" if att.message else "")
         )
+    if result.attempts and result.attempts[-1].result is not None:
+        console.print(f"returned: {result.attempts[-1].result}", markup=False, highlight=False)
     for stream in ("stdout", "stderr"):
         text = getattr(result, stream)
         if text:

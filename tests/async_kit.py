@@ -44,3 +44,19 @@ class Sink:
 
     def text(self, stream: str) -> str:
         return "".join(t for s, t, _ in self.items if s == stream)
+
+
+def cell_function(source: str, name: str, cell: str = "/tmp/ipykernel_0/cell-7.py") -> Any:
+    """A function as a notebook cell defines it: module `__main__` (so cloudpickle sends it by
+    value), its file a name only `linecache` knows, as IPython does for a cell."""
+    import linecache
+
+    linecache.cache[cell] = (len(source), None, source.splitlines(True), cell)
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    exec(compile(source, cell, "exec"), namespace)
+    return namespace[name]
+
+
+FAILING_CELL = (
+    "def build_report(n):\n    total = n * 2\n    raise ValueError(f'bad total {total}')\n"
+)

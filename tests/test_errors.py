@@ -89,3 +89,23 @@ def test_in_a_kernel_other_errors_keep_their_whole_traceback(kernel: Any) -> Non
     error = _error_of(kernel, "def f():\n    return 1 / 0\nf()")
     assert error["ename"] == "ZeroDivisionError"
     assert "return 1 / 0" in error["shown"]
+
+
+def test_a_callable_from_a_cell_that_fails_shows_the_cells_lines(kernel: Any) -> None:
+    """cloudpickle would call the code "<dynamic-code>" in the worker, with no source line."""
+    code = (
+        "def build_report(n):\n"
+        "    total = n * 2\n"
+        "    raise ValueError(f'bad total {total}')\n"
+        "with co.Serial() as root:\n"
+        "    co.Exec(build_report, 21, name='report')\n"
+        "print(root.run(backend='local')['/report'].stderr)\n"
+    )
+    msgs: list[dict[str, Any]] = []
+    kernel.execute_interactive(
+        "import conducto_nb as co\n" + code, output_hook=msgs.append, timeout=60
+    )
+    printed = "".join(m["content"]["text"] for m in msgs if m["msg_type"] == "stream")
+    assert "raise ValueError(f'bad total {total}')" in printed, printed
+    assert "in build_report" in printed and "<dynamic-code>" not in printed
+    assert "ValueError: bad total 42" in printed

@@ -24,7 +24,7 @@ from conducto_nb.backends.local import process
 from conducto_nb.backends.local.backend import LocalBackend
 from conducto_nb.model.execs import Command
 from conducto_nb.model.states import State
-from tests.async_kit import Sink, in_thread
+from tests.async_kit import FAILING_CELL, Sink, cell_function, in_thread
 
 #: A SIGKILL grace no kill can reach by chance: a kill that ends before it took only SIGTERM.
 LONG_GRACE = 60.0
@@ -543,3 +543,21 @@ def test_one_backend_survives_its_loop_being_replaced(tmp_path: Path) -> None:
     second = in_thread(use)
     assert first != second and is_gone(first)
     in_thread(backend.close)
+
+
+def test_a_failing_callable_from_a_cell_shows_the_cells_own_lines(tmp_path: Path) -> None:
+    build_report = cell_function(FAILING_CELL, "build_report")
+
+    async def body() -> None:
+        backend = LocalBackend(1)
+        try:
+            out, sink = await run(backend, call(build_report, 21, cwd=tmp_path))
+        finally:
+            await backend.close()
+        assert out.state == State.ERROR
+        err = sink.text("stderr")
+        assert 'File "/tmp/ipykernel_0/cell-7.py", line 3, in build_report' in err, err
+        assert "raise ValueError(f'bad total {total}')" in err
+        assert "<dynamic-code>" not in err
+
+    in_thread(body)

@@ -304,3 +304,27 @@ def test_blocked_is_kept_in_the_store() -> None:
     assert stored.status("/report") == run["/report"].status
     assert stored.status("/report").blocked_by == "/test"
     assert "report  Exec: echo report  [blocked]" in run.pretty()
+
+
+def summarise(rows: int) -> dict[str, int]:
+    return {"rows": rows, "columns": 3}
+
+
+def test_a_callables_return_value_is_its_result_here_and_its_repr_in_the_store() -> None:
+    with co.Serial() as root:
+        co.Exec(summarise, 12, name="summary")
+        co.Exec("echo shell", name="shell")
+    run = root.run()
+    assert run["/summary"].result == {"rows": 12, "columns": 3}  # the object itself
+    assert run["/summary"].attempts[-1].result == "{'rows': 12, 'columns': 3}"
+    assert run["/shell"].result is None
+    from conducto_nb.run.launch import shared_writer
+    from conducto_nb.run.runs import Run, record_from_store
+
+    shared_writer().flush()
+    stored = Run(record_from_store(run.id))  # as another process reads it
+    assert stored["/summary"].result == "{'rows': 12, 'columns': 3}"
+    from conducto_nb.widget.result_view import text_of
+
+    assert "returned: {'rows': 12, 'columns': 3}" in text_of(stored["/summary"])
+    assert "<b>returned</b>" in stored["/summary"]._repr_html_()

@@ -18,6 +18,7 @@ import cloudpickle
 
 from ..errors import CommandError, SerializationError, suggest
 from . import params as P
+from . import pickling
 from .nodes import Node, Serial
 
 __all__ = ["GENERATE_ENV", "Command", "Exec", "Lazy"]
@@ -66,7 +67,7 @@ class Command:
 
     def pickled(self) -> bytes:
         if self._pickled is None:
-            self._pickled = cloudpickle.dumps(self.call_parts())
+            self._pickled = pickling.dumps(self.call_parts())  # keeps cells' source lines
         return self._pickled
 
     def to_json(self) -> dict[str, Any]:

@@ -142,7 +142,8 @@ class AttemptStarted:
 
 @dataclass(frozen=True, slots=True)
 class AttemptEnded:
-    """Observer event: an attempt ended; `message` says why when the command did not decide."""
+    """Observer event: an attempt ended; `message` says why when the command did not decide.
+    A callable's return value is `value` (in this process only) and `result`, its repr."""
 
     path: str
     attempt: int
@@ -150,6 +151,8 @@ class AttemptEnded:
     exit_code: int | None
     ended: float
     message: str | None
+    result: str | None = None
+    value: Any = field(default=None, compare=False, repr=False)
 
 
 class ImageState(enum.StrEnum):

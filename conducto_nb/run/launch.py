@@ -26,9 +26,9 @@ from ..model.serialize import tree_from_json
 from .control import request
 from .loop import background_loop
 from .ownership import ownership
-from .record import Attempt, Record
+from .record import Record
 from .runs import LIVE, LIVE_LOCK, Run, record_from_store, shared_store
-from .store_observer import loaded, stored
+from .store_observer import loaded, loaded_attempts, stored
 
 if TYPE_CHECKING:
     from ..backends.base import Backend
@@ -188,11 +188,7 @@ def adopt(
     rec = store.load(pipeline_id)
     if rec.owner_alive and rec.owner is not None and not force:
         raise TakenOver(pipeline_id, rec.owner.pid)
-    attempts = [
-        Attempt(a.path, a.attempt, a.started, a.ended, a.state, a.exit_code, a.message)
-        for atts in rec.attempts.values()
-        for a in atts
-    ]
+    attempts = loaded_attempts(rec.attempts)
     restore = Restore(
         statuses=loaded(rec.statuses, rec.blocked),
         attempts={p: max((a.attempt for a in atts), default=0) for p, atts in rec.attempts.items()},

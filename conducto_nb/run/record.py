@@ -40,6 +40,7 @@ class Attempt:
     state: str | None = None
     exit_code: int | None = None
     message: str | None = None
+    result: str | None = None  # a callable's return value, as its repr
 
     @property
     def duration(self) -> float | None:
@@ -94,6 +95,7 @@ class Record:
         self._lock = threading.Lock()
         self._statuses = dict(statuses)
         self._attempts: dict[str, list[Attempt]] = {}
+        self._values: dict[str, Any] = {}  # what each callable's last attempt returned
         self._output: dict[tuple[str, int, str], CappedText] = {}
         self._images: dict[str, ImageChanged] = {}  # by key, in order of first use
         self._image_logs: dict[str, CappedText] = {}
@@ -118,6 +120,11 @@ class Record:
                 att = self._attempt(event.path, event.attempt)
                 att.ended, att.state = event.ended, event.state
                 att.exit_code, att.message = event.exit_code, event.message
+                att.result = event.result
+                if event.result is not None:
+                    self._values[event.path] = event.value
+                else:
+                    self._values.pop(event.path, None)
             elif isinstance(event, ImageChanged):
                 self._images[event.key] = event
             elif isinstance(event, ImageLog):
@@ -136,6 +143,11 @@ class Record:
         att = Attempt(path, attempt)  # ended without having started (killed while queued)
         self._attempts[path].append(att)
         return att
+
+    def value(self, path: str) -> Any:
+        """What the callable at `path` returned in its last attempt, if this process saw it."""
+        with self._lock:
+            return self._values.get(path)
 
     def replace_statuses(self, statuses: Mapping[str, NodeStatus]) -> None:
         with self._lock:

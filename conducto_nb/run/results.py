@@ -63,6 +63,16 @@ class NodeResult:
         return self.status.state
 
     @property
+    def result(self) -> Any:
+        """What the callable returned in its last attempt: the object itself where this process
+        ran it, else (a run read from the store) its repr. None for a shell command."""
+        value = self.run.record.value(self.path)
+        if value is not None:
+            return value
+        last = self._last()
+        return last.result if last else None
+
+    @property
     def held_back_by(self) -> str | None:
         """For a blocked node, the failed Exec it waits for: rerun (or modify) that one and
         this node runs after it. None when nothing holds it back."""

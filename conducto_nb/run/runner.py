@@ -220,8 +220,18 @@ class Execution:
         if outcome.message:
             out("stderr", f"\n[conducto_nb] {outcome.message}\n")
             out.flush()
+        returned = (
+            outcome.result if outcome.state is State.DONE and not ins.node.generates else None
+        )
         ended = AttemptEnded(
-            path, attempt, outcome.state.value, outcome.exit_code, time.time(), outcome.message
+            path,
+            attempt,
+            outcome.state.value,
+            outcome.exit_code,
+            time.time(),
+            outcome.message,
+            result=None if returned is None else short_repr(returned),
+            value=returned,
         )
         self._publish(ended)
         if self.tasks.get(path) is asyncio.current_task():
@@ -297,3 +307,12 @@ def _human(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds / 60:g}m"
     return f"{seconds / 3600:g}h"
+
+
+def short_repr(value: object, limit: int = 1000) -> str:
+    """What a callable returned, as the panel, the store and the CLI show it."""
+    try:
+        text = repr(value)
+    except Exception as e:  # a broken __repr__ must not fail the node
+        text = f"<unrepresentable {type(value).__name__}: {e}>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -15,9 +15,9 @@ from ..model.nodes import Node
 from ..model.serialize import tree_from_json
 from ..model.states import FAILED, State
 from .loop import background_loop
-from .record import Attempt, Record
+from .record import Record
 from .results import ImageResult, NodeResult
-from .store_observer import loaded
+from .store_observer import loaded, loaded_attempts
 
 if TYPE_CHECKING:
     from ..store.pipelines import Store
@@ -219,13 +219,7 @@ def record_from_store(pipeline_id: str) -> Record:
     store.mark_interrupted(pipeline_id)
     rec = store.load(pipeline_id)
     record = Record(pipeline_id, rec.tree, loaded(rec.statuses, rec.blocked))
-    record.add_attempts(
-        [
-            Attempt(a.path, a.attempt, a.started, a.ended, a.state, a.exit_code, a.message)
-            for atts in rec.attempts.values()
-            for a in atts
-        ]
-    )
+    record.add_attempts(loaded_attempts(rec.attempts))
     record.add_images(*store.images(pipeline_id))
     record.backend = rec.backend
     record.load_output = lambda path, stream, attempt: store.output(

@@ -18,12 +18,14 @@ from ..model.states import (
     StateChanged,
     TreeChanged,
 )
+from .record import Attempt
 
 if TYPE_CHECKING:
+    from ..store.pipelines import AttemptRecord
     from ..store.writer import StoreWriter
     from .scheduler import Scheduler
 
-__all__ = ["StoreObserver", "loaded", "stored"]
+__all__ = ["StoreObserver", "loaded", "loaded_attempts", "stored"]
 
 
 class StoreObserver:
@@ -49,6 +51,7 @@ class StoreObserver:
                 exit_code=event.exit_code,
                 ended=event.ended,
                 message=event.message,
+                result=event.result,
             )
         elif isinstance(event, ImageChanged):
             w.set_image(self.id, event)
@@ -76,3 +79,8 @@ def loaded(
 ) -> dict[str, NodeStatus]:
     """Statuses as the store gave them back, blocked ones with what holds them."""
     return {p: NodeStatus(State(s), sk, blocked.get(p)) for p, (s, sk) in statuses.items()}
+
+
+def loaded_attempts(attempts: Mapping[str, list[AttemptRecord]]) -> list[Attempt]:
+    """Attempts as the store gave them back, as a Record keeps them."""
+    return [Attempt(**vars(a)) for atts in attempts.values() for a in atts]

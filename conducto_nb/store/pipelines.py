@@ -70,6 +70,7 @@ class AttemptRecord:
     started: float | None
     ended: float | None
     message: str | None
+    result: str | None = None  # the repr of what a callable returned
 
 
 @dataclass
@@ -167,7 +168,8 @@ class Store(OutputStore, ImageStore, LeaseStore):
     def start_attempt(self, pipeline_id: str, path: str, attempt: int, started: float) -> None:
         with self._tx(pipeline_id) as c:
             c.execute(
-                "INSERT INTO attempts VALUES (?, ?, ?, 'running', NULL, ?, NULL, NULL)"
+                "INSERT INTO attempts (pipeline_id, path, attempt, state, started)"
+                " VALUES (?, ?, ?, 'running', ?)"
                 " ON CONFLICT (pipeline_id, path, attempt) DO UPDATE SET state = 'running',"
                 " exit_code = NULL, started = excluded.started, ended = NULL, message = NULL",
                 (pipeline_id, path, attempt, started),
@@ -183,15 +185,17 @@ class Store(OutputStore, ImageStore, LeaseStore):
         exit_code: int | None,
         ended: float,
         message: str | None,
+        result: str | None = None,
     ) -> None:
         """Close an attempt (one that never started, e.g. a worker error, is recorded too)."""
         with self._tx(pipeline_id) as c:
             c.execute(
-                "INSERT INTO attempts VALUES (?, ?, ?, ?, ?, NULL, ?, ?)"
+                "INSERT INTO attempts (pipeline_id, path, attempt, state, exit_code, started,"
+                " ended, message, result) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?)"
                 " ON CONFLICT (pipeline_id, path, attempt) DO UPDATE SET state = excluded.state,"
                 " exit_code = excluded.exit_code, ended = excluded.ended,"
-                " message = excluded.message",
-                (pipeline_id, path, attempt, state, exit_code, ended, message),
+                " message = excluded.message, result = excluded.result",
+                (pipeline_id, path, attempt, state, exit_code, ended, message, result),
             )
 
     # -- reads -----------------------------------------------------------------------------
@@ -214,7 +218,8 @@ class Store(OutputStore, ImageStore, LeaseStore):
                     blocked[path] = blocked_by
             attempts: dict[str, list[AttemptRecord]] = {}
             for r in c.execute(
-                "SELECT path, attempt, state, exit_code, started, ended, message FROM attempts"
+                "SELECT path, attempt, state, exit_code, started, ended, message, result"
+                " FROM attempts"
                 " WHERE pipeline_id = ? ORDER BY path, attempt",
                 (pipeline_id,),
             ):

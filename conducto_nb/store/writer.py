@@ -105,6 +105,7 @@ class StoreWriter:
         exit_code: int | None,
         ended: float,
         message: str | None,
+        result: str | None = None,
     ) -> None:
         apply = partial(
             self._store.finish_attempt,
@@ -115,6 +116,7 @@ class StoreWriter:
             exit_code=exit_code,
             ended=ended,
             message=message,
+            result=result,
         )
         self._put(pipeline_id, f"finish_attempt {path}", apply)
 

@@ -87,6 +87,7 @@ def detail(
                 "started": a.started,
                 "ended": a.ended,
                 "message": a.message,
+                "result": a.result,
             }
             for a in record.attempts(path)
         ]

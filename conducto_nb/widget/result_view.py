@@ -120,6 +120,11 @@ def html_of(result: NodeResult) -> str:
         parts.append(f'<div style="opacity:.8">its Execs: {e(_below(result, node))}</div>')
     if attempts:
         parts.append(_attempts_table(attempts, now))
+        if attempts[-1].result is not None:
+            parts.append(
+                f'<div style="margin-top:4px"><b>returned</b>'
+                f'<pre style="{_PRE}">{e(attempts[-1].result)}</pre></div>'
+            )
     for stream in ("stdout", "stderr"):
         lines, hidden = tail(getattr(result, stream))
         if not lines:
@@ -171,6 +176,8 @@ def text_of(result: NodeResult) -> str:
         took = _seconds(a, now)
         message = f": {a.message}" if a.message else ""
         lines.append(f"  attempt {a.attempt}: {a.state or 'running'}{code} {took}{message}")
+    if result.attempts and result.attempts[-1].result is not None:
+        lines.append(f"returned: {result.attempts[-1].result}")
     for stream in ("stdout", "stderr"):
         kept, hidden = tail(getattr(result, stream), TEXT_TAIL_LINES)
         if kept:

@@ -17,7 +17,7 @@ from backend_kit import LONG_GRACE, PYTHON, call, in_thread, opened, run, shell
 
 from conducto_nb.backends.docker import worker
 from conducto_nb.model.states import State
-from tests.async_kit import Sink
+from tests.async_kit import FAILING_CELL, Sink, cell_function
 
 # This module's functions run in containers, which cannot import it: send them by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -381,3 +381,17 @@ def test_in_a_reuse_group_what_a_callable_starts_stays_up_for_the_next(tmp_path:
         assert result["/app/check"].stdout == "True warm\n"
     finally:
         background_loop().submit(backend.close()).result()
+
+
+def test_a_failing_callable_from_a_cell_shows_the_cells_own_lines() -> None:
+    build_report = cell_function(FAILING_CELL, "build_report")
+
+    async def body() -> None:
+        async with opened(cpu_budget=1) as backend:
+            out, sink = await run(backend, call(build_report, 21))
+            assert out.state == State.ERROR
+            err = sink.text("stderr")
+            assert 'File "/tmp/ipykernel_0/cell-7.py", line 3, in build_report' in err, err
+            assert "raise ValueError(f'bad total {total}')" in err
+
+    in_thread(body)

@@ -181,6 +181,12 @@ export class Panel {
       h("pre", "co-command", el, d.command);
     }
     this.params(d.params ?? []);
+    const atts = d.attempts ?? [];
+    const last = atts.length ? atts[atts.length - 1] : undefined;
+    if (last?.result !== undefined && last.result !== null) {
+      h("div", "co-label-row", el, "returned");
+      h("pre", "co-result", el, last.result);
+    }
     this.attempts(d.attempts ?? []);
     for (const stream of ["stdout", "stderr"] as const) {
       const box = h("div", `co-out co-${stream}`, el);

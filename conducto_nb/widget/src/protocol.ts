@@ -57,6 +57,7 @@ export interface AttemptMsg {
   started: number | null;
   ended: number | null;
   message: string | null;
+  result?: string | null; // the repr of what a callable returned
 }
 
 export interface ParamMsg {
