@@ -101,9 +101,13 @@ def test_a_node_waits_for_its_image_while_the_build_log_streams(page: Any, lab: 
     ).open()
     try:
         nb.run(0)
-        chip = page.locator(".co-images .co-image")
-        page.wait_for_selector(".co-image[data-state='building']")
-        assert chip.evaluate("e => getComputedStyle(e).animationName") == "co-pulse"
+        # Found and read in one go: the strip is drawn anew on each image message (a chip
+        # read after it was replaced has no computed style).
+        building = ".co-images .co-image[data-state='building']"
+        page.wait_for_function(
+            f"getComputedStyle(document.querySelector({building!r}) ?? document.body)"
+            ".animationName === 'co-pulse'"
+        )
         nb.node("/uses").click()
         nb.wait_panel("waiting for image")
         assert nb.state("/uses") == "q"

@@ -164,6 +164,46 @@ def test_fix_a_failed_step_from_the_graph_and_the_pipeline_goes_on(page: Any, la
     shot(page, "fixed-and-went-on")
 
 
+BUILD_TO_REPORT = ("/build", "/shards", "/report")
+
+
+def test_a_wide_parallel_wraps_so_its_failure_is_in_view(page: Any, lab: Lab) -> None:
+    """30 shards side by side: they wrap into columns instead of a column taller than the
+    graph's box, so the one that failed shows without scrolling; steps line up at the top."""
+    nb = Notebook(
+        page,
+        lab,
+        [
+            IMPORT + "with co.Serial() as root:\n"
+            "    co.Exec('echo build', name='build')\n"
+            "    with co.Parallel(name='shards'):\n"
+            "        for i in range(30):\n"
+            "            co.Exec('exit 1' if i == 27 else 'true', name=f'shard-{i:02}')\n"
+            "    co.Exec('echo report', name='report')\n"
+            "run = root.start()\nrun"
+        ],
+    ).open()
+    nb.run(0)
+    nb.wait_state("/shards/shard-27", "error")
+
+    def rect(selector: str) -> dict[str, float]:
+        found = page.evaluate(
+            "s => { const r = document.querySelector(s)?.getBoundingClientRect();"
+            " return r && {x: r.x, y: r.y, width: r.width, height: r.height}; }",
+            selector,
+        )
+        assert found, selector
+        return dict(found)
+
+    box = rect(".co-graph .co-scroll")
+    failed = rect(".co-graph .co-item[data-path='/shards/shard-27'] rect")
+    assert box["y"] <= failed["y"] and failed["y"] + failed["height"] <= box["y"] + box["height"]
+    assert box["x"] <= failed["x"] and failed["x"] + failed["width"] <= box["x"] + box["width"]
+    tops = {p: rect(f".co-graph .co-item[data-path='{p}'] rect")["y"] for p in BUILD_TO_REPORT}
+    assert len(set(tops.values())) == 1, tops  # Serial steps line up at the top
+    shot(page, "wide-parallel")
+
+
 def test_kernel_answers_while_a_thousand_nodes_run(page: Any, lab: Lab) -> None:
     nb = Notebook(
         page,

@@ -1,6 +1,7 @@
 // Which containers show open, and where every box goes. A series-parallel tree needs no
-// general graph layout: a Serial lays its children left to right on one centre line (so the
-// arrows between them are straight), a Parallel stacks them, an open container is a cluster
+// general graph layout: a Serial lays its children left to right, tops aligned, with straight
+// arrows between them near the top; a Parallel stacks them, in columns of at most WRAP when
+// it has more (so a wide one stays in view, its failures too); an open container is a cluster
 // around its children. Deterministic: the same tree and expansion give the same picture.
 import { Tree, groups } from "./tree";
 
@@ -12,6 +13,8 @@ const PAD = 8;
 export const HEAD = 18; // a cluster's label line
 const GAP_SERIAL = 26; // room for an arrow
 const GAP_PARALLEL = 6;
+const GAP_COLUMN = 10;
+export const WRAP = 12; // a Parallel's children per column
 
 /** exec: an Exec; box: a closed (or empty) container; group: a closed range of a
  * container's children [a, b); cluster: an open container; range: an open range. */
@@ -143,10 +146,20 @@ function measure(it: Item): void {
       it.w = 2 * PAD + sum(ws) + GAP_SERIAL * gaps;
       it.h = HEAD + 2 * PAD + Math.max(0, ...hs);
     } else {
-      it.w = 2 * PAD + Math.max(HEAD * 4, ...ws);
-      it.h = HEAD + 2 * PAD + sum(hs) + GAP_PARALLEL * gaps;
+      const cols = columns(it.kids);
+      const colW = cols.map((c) => Math.max(...c.map((k) => k.w)));
+      const colH = cols.map((c) => sum(c.map((k) => k.h)) + GAP_PARALLEL * (c.length - 1));
+      it.w = 2 * PAD + Math.max(HEAD * 4, sum(colW) + GAP_COLUMN * Math.max(0, cols.length - 1));
+      it.h = HEAD + 2 * PAD + Math.max(0, ...colH);
     }
   }
+}
+
+/** A Parallel's children in columns of at most WRAP, in order. */
+function columns(kids: Item[]): Item[][] {
+  const out: Item[][] = [];
+  for (let n = 0; n < kids.length; n += WRAP) out.push(kids.slice(n, n + WRAP));
+  return out;
 }
 
 function place(it: Item, x: number, y: number, edges: Edge[]): void {
@@ -155,18 +168,22 @@ function place(it: Item, x: number, y: number, edges: Edge[]): void {
   if (it.t !== "cluster" && it.t !== "range") return;
   const top = y + HEAD + PAD;
   if (it.serial) {
-    const line = top + (it.h - HEAD - 2 * PAD) / 2;
+    const line = top + EXEC_H / 2; // tops aligned: the arrows meet each step near its top
     let cx = x + PAD;
     it.kids.forEach((k, n) => {
-      place(k, cx, line - k.h / 2, edges);
+      place(k, cx, top, edges);
       if (n > 0) edges.push({ x1: cx - GAP_SERIAL, x2: cx, y: line });
       cx += k.w + GAP_SERIAL;
     });
   } else {
-    let cy = top;
-    for (const k of it.kids) {
-      place(k, x + PAD, cy, edges);
-      cy += k.h + GAP_PARALLEL;
+    let cx = x + PAD;
+    for (const col of columns(it.kids)) {
+      let cy = top;
+      for (const k of col) {
+        place(k, cx, cy, edges);
+        cy += k.h + GAP_PARALLEL;
+      }
+      cx += Math.max(...col.map((k) => k.w)) + GAP_COLUMN;
     }
   }
 }
