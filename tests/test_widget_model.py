@@ -564,3 +564,29 @@ def test_a_state_that_comes_back_within_an_interval_is_not_sent(recording: None)
     diffs = sent.updates("diff")[shown:]
     assert [d["s"] for d in diffs] == [{second: "d"}]
     w.close()
+
+
+def test_busy_time_counts_overlaps_once_and_no_gaps() -> None:
+    assert E.busy_time([]) == (0.0, None)
+    assert E.busy_time([(10.0, 12.0), (11.0, 13.0), (20.0, 21.0)]) == (4.0, None)
+    assert E.busy_time([(0.0, 2.0), (10.0, None), (11.0, 12.0)]) == (2.0, 10.0)  # runs since 10
+
+
+def test_elapsed_is_what_ran_not_the_wait_before_a_rerun(recording: None, tmp_path: Any) -> None:
+    """A run that failed, then was rerun much later: the header's time is the attempts' own."""
+    flag = tmp_path / "fixed"
+    with co.Serial() as root:
+        co.Exec(f"sleep 0.2; test -f {flag}", name="step")
+    run = root.run()
+    w, sent = widget_of(run)
+    time.sleep(1.0)  # the wait a user takes to fix it: it must not count
+    flag.touch()
+    run.rerun("/step").wait(30)
+    wait_for(lambda: len([a for a in run["/step"].attempts if a.ended]) == 2)
+    wait_for(lambda: sent.updates("header")[-1]["busy"] > 0 and finished(sent))
+    header = sent.updates("header")[-1]
+    attempts = run["/step"].attempts
+    assert header["busy"] == pytest.approx(sum(a.duration or 0 for a in attempts))
+    assert header["ended"] - header["started"] > header["busy"] + 0.9  # the wait is left out
+    assert header["since"] is None
+    w.close()

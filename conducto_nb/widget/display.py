@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..model.nodes import Node
 from ..run.runs import Run
-from .encode import Flat, code, flatten, state_string
+from .encode import Flat, busy_time, code, flatten, state_string
 from .static_svg import render
 
 if TYPE_CHECKING:
@@ -161,32 +161,31 @@ def _svg_without_widget(subject: Node | Run) -> str | None:
     if isinstance(subject, Run):
         flat = flatten(subject.tree)
         codes = {p: code(s) for p, s in subject.record.statuses().items()}
-        times = [
+        spans = [
             (a.started, a.ended)
             for p in flat.paths
             for a in subject.record.attempts(p)
             if a.started is not None
         ]
-        started = min((s for s, _ in times), default=None)
-        ended = max((e or time.time() for _, e in times), default=None)
-        return svg_of(subject, flat, codes, started, ended)
+        busy, since = busy_time(spans)
+        ran = busy + (time.time() - since if since else 0.0) if spans else None
+        return svg_of(subject, flat, codes, ran)
     codes = {n.path: "P" for n in subject.walk() if n.own_params.get("skip")}
-    return svg_of(subject, flatten(subject), codes, None, None)
+    return svg_of(subject, flatten(subject), codes, None)
 
 
 def svg_of(
     subject: Node | Run,
     flat: Flat,
     codes: dict[str, str],
-    started: float | None,
-    ended: float | None,
+    ran: float | None,
 ) -> str | None:
     states = state_string(flat, codes)
     if isinstance(subject, Run):
         title = f"Run {subject.id}"
         note = states[0] and _label(states[0])
-        if started is not None and ended is not None:
-            note += f" · {ended - started:.1f} s"
+        if ran is not None:  # how long something ran
+            note += f" · {ran:.1f} s"
     else:
         title, note = f"{type(subject).__name__} {subject.path}", "not run yet"
     return render(flat, states, title, note)

@@ -9,6 +9,7 @@ One table, static/states.json, holds the state letters and colours for Python an
 from __future__ import annotations
 
 import json
+import math
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -18,7 +19,18 @@ from typing import Any
 from ..model.nodes import Node
 from ..model.states import NodeStatus, State, count_categories, derive_state
 
-__all__ = ["BUDGET", "CODES", "COLOURS", "GROUP", "Flat", "code", "encode", "expanded", "flatten"]
+__all__ = [
+    "BUDGET",
+    "CODES",
+    "COLOURS",
+    "GROUP",
+    "Flat",
+    "busy_time",
+    "code",
+    "encode",
+    "expanded",
+    "flatten",
+]
 
 STATIC = Path(__file__).parent / "static"
 _TABLE = json.loads((STATIC / "states.json").read_text(encoding="utf-8"))
@@ -162,3 +174,22 @@ def group_state(letters: Iterable[str]) -> State:
     """The state a group of siblings shows: derived as a parent derives it."""
     cats = [None if c.isupper() else _STATE_OF[c] for c in letters]
     return derive_state(count_categories(cats), suppress_errors=False)
+
+
+def busy_time(spans: Iterable[tuple[float, float | None]]) -> tuple[float, float | None]:
+    """How long something ran, from attempts' (started, ended) spans, an open one ended None:
+    the seconds of the finished stretches (overlaps counted once), and when the stretch that
+    still runs began (or None). The wait between a run's end and a later rerun does not count."""
+    busy = 0.0
+    start: float | None = None
+    end = 0.0
+    for s, e in sorted(spans, key=lambda span: span[0]):
+        if start is not None and s > end:  # a gap: the stretch before it is finished
+            busy += end - start
+            start = None
+        if start is None:
+            start, end = s, s
+        end = math.inf if e is None else max(end, e)
+    if start is not None and end < math.inf:
+        busy += end - start
+    return busy, start if end == math.inf else None

@@ -22,7 +22,7 @@ from ..model.states import (
     StateChanged,
     TreeChanged,
 )
-from .encode import Flat, code
+from .encode import Flat, busy_time, code
 
 __all__ = ["INTERVAL", "Feed", "Pump", "pump"]
 
@@ -49,8 +49,7 @@ class Feed:
         self.chunks: list[tuple[str, int, str, str]] = []  # output of watched paths
         self.stale: set[str] = set()  # watched paths whose details changed
         self.replies: list[dict[str, Any]] = []
-        self.started: float | None = None
-        self.last_end: float | None = None
+        self.spans: dict[tuple[str, int], tuple[float, float | None]] = {}  # attempts' times
         # The pipeline's co.Images, by key in order of first use; the trait is re-sent whole.
         self.images: dict[str, ImageChanged] = {}
         self.images_dirty = False
@@ -68,12 +67,13 @@ class Feed:
                 if event.path in self.watching:
                     self.chunks.append((event.path, event.attempt, event.stream, event.text))
             elif isinstance(event, AttemptStarted):
-                if self.started is None or event.started < self.started:
-                    self.started = event.started
+                self.spans[(event.path, event.attempt)] = (event.started, None)
                 if event.path in self.watching:
                     self.stale.add(event.path)
             elif isinstance(event, AttemptEnded):
-                self.last_end = max(self.last_end or 0.0, event.ended)
+                key = (event.path, event.attempt)
+                if key in self.spans:  # (one killed while queued never started)
+                    self.spans[key] = (self.spans[key][0], event.ended)
                 if event.path in self.watching:
                     self.stale.add(event.path)
             elif isinstance(event, TreeChanged):
@@ -86,6 +86,14 @@ class Feed:
             else:
                 return
         self.wake()
+
+    def times(self) -> tuple[float | None, float | None, float, float | None]:
+        """(Under the lock.) The first attempt's start, the last one's end, and how long
+        something ran (`busy_time`: finished seconds, and since when it runs now)."""
+        spans = list(self.spans.values())
+        started = min((s for s, _ in spans), default=None)
+        ended = max((e for _, e in spans if e is not None), default=None)
+        return (started, ended, *busy_time(spans))
 
     def _set_image(self, status: ImageChanged) -> None:
         """(Under the lock.) The chip follows; an open panel lists the nodes anew."""

@@ -271,9 +271,9 @@ class PipelineWidget(anywidget.AnyWidget):
     def svg(self) -> str | None:
         with self._feed.lock:
             flat, codes = self._feed.flat, dict(self._feed.codes)
-            started, last_end = self._feed.started, self._feed.last_end
-        ended = last_end if self._source.idle else time.time()
-        return svg_of(self.subject, flat, codes, started, ended)
+            started, _, busy, since = self._feed.times()
+        ran = None if started is None else busy + (time.time() - since if since else 0.0)
+        return svg_of(self.subject, flat, codes, ran)
 
     def close(self) -> None:
         """Stop following; nothing (the follow registry, the display registry) keeps the

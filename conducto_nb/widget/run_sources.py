@@ -219,17 +219,15 @@ class StoreSource(_RunSource):
 
 
 def _install_times(feed: Feed, record: Record, flat: Flat) -> None:
-    starts, ends = [], []
-    for path, kind in zip(flat.paths, flat.kinds, strict=True):
-        if kind == "E":
-            for a in record.attempts(path):
-                if a.started is not None:
-                    starts.append(a.started)
-                if a.ended is not None:
-                    ends.append(a.ended)
+    spans = {
+        (path, a.attempt): (a.started, a.ended)
+        for path, kind in zip(flat.paths, flat.kinds, strict=True)
+        if kind == "E"
+        for a in record.attempts(path)
+        if a.started is not None
+    }
     with feed.lock:
-        feed.started = min(starts, default=None)
-        feed.last_end = max(ends, default=None)
+        feed.spans = spans
 
 
 def _env(value: Any) -> dict[str, Any] | None:

@@ -41,7 +41,7 @@ class Source:
         """The `header` trait but the widget's uid: what it shows, since and until when, and
         the actions a panel offers."""
         with feed.lock:
-            started, last_end = feed.started, feed.last_end
+            started, last_end, busy, since = feed.times()
         run = getattr(self, "run", None)
         idle = self.idle
         return {
@@ -49,6 +49,8 @@ class Source:
             "id": run.id if run is not None else None,
             "started": started,
             "ended": last_end if idle else None,
+            "busy": busy,  # what ran, not the waits between (a rerun much later)
+            "since": None if idle else since,
             "live": not idle,
             "actions": self.actions(),
             "now": time.time(),  # the kernel's clock, so the browser can tick elapsed time

@@ -92,8 +92,11 @@ export class HeaderBar {
       this.clock.textContent = "";
       return;
     }
-    const end = m.ended ?? (m.live ? Date.now() / 1000 + this.offset : m.now);
-    this.clock.textContent = `elapsed ${formatSeconds(Math.max(0, end - m.started))}`;
+    const now = m.live ? Date.now() / 1000 + this.offset : m.now;
+    // The time something ran: a wait before a rerun is not counted.
+    const ran = m.busy === undefined ? (m.ended ?? now) - m.started : m.busy + (m.since ? now - m.since : 0);
+    this.clock.textContent = `elapsed ${formatSeconds(Math.max(0, ran))}`;
+    this.clock.title = "time during which something ran (each attempt's own time is in its node's panel)";
   }
 
   destroy(): void {

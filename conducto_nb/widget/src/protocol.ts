@@ -29,6 +29,8 @@ export interface HeaderMsg {
   id: string | null;
   started: number | null;
   ended: number | null;
+  busy?: number; // seconds something ran, attempts' overlapping times counted once
+  since?: number | null; // when what runs now began running (to tick from)
   live: boolean;
   actions: string[];
   now: number; // the kernel's clock when sent (seconds)
