@@ -590,3 +590,27 @@ def test_elapsed_is_what_ran_not_the_wait_before_a_rerun(recording: None, tmp_pa
     assert header["ended"] - header["started"] > header["busy"] + 0.9  # the wait is left out
     assert header["since"] is None
     w.close()
+
+
+def test_the_timeline_lists_every_attempt_in_tree_order(recording: None, tmp_path: Any) -> None:
+    flag = tmp_path / "second-time"
+    with co.Serial() as root:
+        co.Exec("echo a", name="a")
+        with co.Parallel(name="p"):
+            co.Exec(f"test -f {flag} || {{ touch {flag}; exit 1; }}", name="flaky", retries=1)
+            co.Exec("echo b", name="b")
+    run = root.run()
+    w, sent = widget_of(run)
+    sent.receive({"type": "timeline"})
+    wait_for(lambda: sent.custom("timeline"))
+    rows = sent.custom("timeline")[-1]["rows"]
+    assert [(r[0], r[1]) for r in rows] == [
+        ("/a", 1),
+        ("/p/flaky", 1),
+        ("/p/flaky", 2),
+        ("/p/b", 1),
+    ]
+    for path, attempt, queued, started, ended, state in rows:
+        assert queued <= started <= ended, (path, attempt)
+        assert state == ("error" if (path, attempt) == ("/p/flaky", 1) else "done")
+    w.close()

@@ -133,11 +133,13 @@ class OutputChunk:
 
 @dataclass(frozen=True, slots=True)
 class AttemptStarted:
-    """Observer event: the backend started an attempt's process."""
+    """Observer event: the backend started an attempt's process; it had been queued (the
+    scheduler said to start it) since `queued`."""
 
     path: str
     attempt: int
     started: float
+    queued: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

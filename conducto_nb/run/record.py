@@ -41,6 +41,7 @@ class Attempt:
     exit_code: int | None = None
     message: str | None = None
     result: str | None = None  # a callable's return value, as its repr
+    queued: float | None = None  # when the scheduler said to start it
 
     @property
     def duration(self) -> float | None:
@@ -114,7 +115,7 @@ class Record:
                 self._output.setdefault(key, CappedText()).append(event.text)
             elif isinstance(event, AttemptStarted):
                 self._attempts.setdefault(event.path, []).append(
-                    Attempt(event.path, event.attempt, started=event.started)
+                    Attempt(event.path, event.attempt, started=event.started, queued=event.queued)
                 )
             elif isinstance(event, AttemptEnded):
                 att = self._attempt(event.path, event.attempt)

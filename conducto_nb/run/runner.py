@@ -199,11 +199,12 @@ class Execution:
     async def _run_job(self, ins: StartExec) -> None:
         """One attempt from start to ExecFinished; whatever goes wrong becomes its outcome."""
         path, attempt = ins.path, ins.attempt
+        queued = time.time()
         out = OutputCollector(
             self._publish, self.secret_values, path, attempt, keep_stdout=ins.node.generates
         )
         try:
-            outcome = await self._attempt(ins, out)
+            outcome = await self._attempt(ins, out, queued)
         except asyncio.CancelledError:
             asyncio.current_task().uncancel()  # type: ignore[union-attr]
             outcome = Outcome(State.KILLED, message="killed")
@@ -238,13 +239,13 @@ class Execution:
             del self.tasks[path]
         self.handle(ExecFinished(path, attempt, outcome.state, result))
 
-    async def _attempt(self, ins: StartExec, out: OutputCollector) -> Outcome:
+    async def _attempt(self, ins: StartExec, out: OutputCollector, queued: float) -> Outcome:
         job = self._job(ins)
         self._note_image(job, out)
         await self.images.ready(job)  # queued while its co.Image builds; ImageBuildError
 
         def started() -> None:
-            self._publish(AttemptStarted(ins.path, ins.attempt, time.time()))
+            self._publish(AttemptStarted(ins.path, ins.attempt, time.time(), queued))
             self.handle(ExecStarted(ins.path, ins.attempt))
 
         try:

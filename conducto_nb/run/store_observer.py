@@ -41,7 +41,7 @@ class StoreObserver:
         elif isinstance(event, OutputChunk):
             w.append_output(self.id, event.path, event.attempt, event.stream, event.text)
         elif isinstance(event, AttemptStarted):
-            w.start_attempt(self.id, event.path, event.attempt, event.started)
+            w.start_attempt(self.id, event.path, event.attempt, event.started, event.queued)
         elif isinstance(event, AttemptEnded):
             w.finish_attempt(
                 self.id,

@@ -21,7 +21,7 @@ from ..errors import PipelineNotFound, StoreError
 
 __all__ = ["BUSY_TIMEOUT", "SCHEMA", "SCHEMA_VERSION", "StoreDB", "home", "tree_json"]
 
-SCHEMA_VERSION = 3  # 2: images; 3: statuses.blocked_by, attempts.result
+SCHEMA_VERSION = 3  # 2: images; 3: statuses.blocked_by, attempts.result and .queued
 BUSY_TIMEOUT = 10.0  # seconds a writer waits for another process's transaction
 
 # Every table and index, in one place: a new table is one more entry here (and its reads and
@@ -40,7 +40,7 @@ SCHEMA = [
     " blocked_by TEXT, PRIMARY KEY (pipeline_id, path)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS attempts (pipeline_id TEXT NOT NULL REFERENCES pipelines (id)"
     " ON DELETE CASCADE, path TEXT NOT NULL, attempt INTEGER NOT NULL, state TEXT NOT NULL,"
-    " exit_code INTEGER, started REAL, ended REAL, message TEXT, result TEXT,"
+    " exit_code INTEGER, started REAL, ended REAL, message TEXT, result TEXT, queued REAL,"
     " PRIMARY KEY (pipeline_id, path, attempt)) WITHOUT ROWID",
     # output (output.py), per stream: bytes kept in output_chunks and bytes dropped from
     # its front
@@ -66,6 +66,7 @@ SCHEMA = [
 COLUMNS = [
     ("statuses", "blocked_by", "TEXT"),  # the failed step a blocked node waits for (3)
     ("attempts", "result", "TEXT"),  # the repr of what a callable returned (3)
+    ("attempts", "queued", "REAL"),  # when the scheduler said to start it (3)
 ]
 
 

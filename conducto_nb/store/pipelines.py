@@ -71,6 +71,7 @@ class AttemptRecord:
     ended: float | None
     message: str | None
     result: str | None = None  # the repr of what a callable returned
+    queued: float | None = None  # when the scheduler said to start it
 
 
 @dataclass
@@ -165,14 +166,17 @@ class Store(OutputStore, ImageStore, LeaseStore):
             ),
         )
 
-    def start_attempt(self, pipeline_id: str, path: str, attempt: int, started: float) -> None:
+    def start_attempt(
+        self, pipeline_id: str, path: str, attempt: int, started: float, queued: float | None = None
+    ) -> None:
         with self._tx(pipeline_id) as c:
             c.execute(
-                "INSERT INTO attempts (pipeline_id, path, attempt, state, started)"
-                " VALUES (?, ?, ?, 'running', ?)"
+                "INSERT INTO attempts (pipeline_id, path, attempt, state, started, queued)"
+                " VALUES (?, ?, ?, 'running', ?, ?)"
                 " ON CONFLICT (pipeline_id, path, attempt) DO UPDATE SET state = 'running',"
-                " exit_code = NULL, started = excluded.started, ended = NULL, message = NULL",
-                (pipeline_id, path, attempt, started),
+                " exit_code = NULL, started = excluded.started, ended = NULL, message = NULL,"
+                " queued = excluded.queued",
+                (pipeline_id, path, attempt, started, queued),
             )
 
     def finish_attempt(
@@ -218,7 +222,7 @@ class Store(OutputStore, ImageStore, LeaseStore):
                     blocked[path] = blocked_by
             attempts: dict[str, list[AttemptRecord]] = {}
             for r in c.execute(
-                "SELECT path, attempt, state, exit_code, started, ended, message, result"
+                "SELECT path, attempt, state, exit_code, started, ended, message, result, queued"
                 " FROM attempts"
                 " WHERE pipeline_id = ? ORDER BY path, attempt",
                 (pipeline_id,),

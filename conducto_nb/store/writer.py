@@ -88,11 +88,13 @@ class StoreWriter:
             pipeline_id, "set_statuses", lambda: self._store.set_statuses(pipeline_id, changes)
         )
 
-    def start_attempt(self, pipeline_id: str, path: str, attempt: int, started: float) -> None:
+    def start_attempt(
+        self, pipeline_id: str, path: str, attempt: int, started: float, queued: float | None = None
+    ) -> None:
         self._put(
             pipeline_id,
             f"start_attempt {path}",
-            lambda: self._store.start_attempt(pipeline_id, path, attempt, started),
+            lambda: self._store.start_attempt(pipeline_id, path, attempt, started, queued),
         )
 
     def finish_attempt(

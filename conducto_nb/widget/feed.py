@@ -24,6 +24,9 @@ from ..model.states import (
 )
 from .encode import Flat, busy_time, code
 
+#: An attempt as the feed keeps it: (queued, started, ended, state).
+Span = tuple[float | None, float, float | None, str | None]
+
 __all__ = ["INTERVAL", "Feed", "Pump", "pump"]
 
 INTERVAL = 0.15  # seconds between two flushes of one widget
@@ -49,7 +52,8 @@ class Feed:
         self.chunks: list[tuple[str, int, str, str]] = []  # output of watched paths
         self.stale: set[str] = set()  # watched paths whose details changed
         self.replies: list[dict[str, Any]] = []
-        self.spans: dict[tuple[str, int], tuple[float, float | None]] = {}  # attempts' times
+        # Every attempt's (queued, started, ended, state): the header's time and the timeline.
+        self.spans: dict[tuple[str, int], Span] = {}
         # The pipeline's co.Images, by key in order of first use; the trait is re-sent whole.
         self.images: dict[str, ImageChanged] = {}
         self.images_dirty = False
@@ -67,13 +71,14 @@ class Feed:
                 if event.path in self.watching:
                     self.chunks.append((event.path, event.attempt, event.stream, event.text))
             elif isinstance(event, AttemptStarted):
-                self.spans[(event.path, event.attempt)] = (event.started, None)
+                self.spans[(event.path, event.attempt)] = (event.queued, event.started, None, None)
                 if event.path in self.watching:
                     self.stale.add(event.path)
             elif isinstance(event, AttemptEnded):
                 key = (event.path, event.attempt)
                 if key in self.spans:  # (one killed while queued never started)
-                    self.spans[key] = (self.spans[key][0], event.ended)
+                    queued, started, _, _ = self.spans[key]
+                    self.spans[key] = (queued, started, event.ended, event.state)
                 if event.path in self.watching:
                     self.stale.add(event.path)
             elif isinstance(event, TreeChanged):
@@ -90,10 +95,21 @@ class Feed:
     def times(self) -> tuple[float | None, float | None, float, float | None]:
         """(Under the lock.) The first attempt's start, the last one's end, and how long
         something ran (`busy_time`: finished seconds, and since when it runs now)."""
-        spans = list(self.spans.values())
+        spans = [(s, e) for _, s, e, _ in self.spans.values()]
         started = min((s for s, _ in spans), default=None)
         ended = max((e for _, e in spans if e is not None), default=None)
         return (started, ended, *busy_time(spans))
+
+    def timeline(self) -> dict[str, Any]:
+        """(Under the lock.) The `timeline` message: every attempt in the order of the tree,
+        [path, attempt, queued, started, ended, state]; what runs has no end nor state."""
+        order = {p: i for i, p in enumerate(self.flat.paths)}
+        rows = sorted(self.spans.items(), key=lambda kv: (order.get(kv[0][0], -1), kv[0][1]))
+        return {
+            "type": "timeline",
+            "rows": [[path, attempt, *span] for (path, attempt), span in rows],
+            "now": time.time(),
+        }
 
     def _set_image(self, status: ImageChanged) -> None:
         """(Under the lock.) The chip follows; an open panel lists the nodes anew."""

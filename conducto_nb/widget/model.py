@@ -126,6 +126,10 @@ class PipelineWidget(anywidget.AnyWidget):
             self.act(str(content.get("action")), path, content)
         elif kind == "modify":
             self.act("modify", path, content)
+        elif kind == "timeline":
+            with self._feed.lock:
+                message = self._feed.timeline()
+            self._feed.reply(message)
 
     def act(self, action: str, path: str, args: dict[str, Any] | None = None) -> None:
         """Carry out a panel's action; its outcome goes back to the browser."""

@@ -220,7 +220,7 @@ class StoreSource(_RunSource):
 
 def _install_times(feed: Feed, record: Record, flat: Flat) -> None:
     spans = {
-        (path, a.attempt): (a.started, a.ended)
+        (path, a.attempt): (a.queued, a.started, a.ended, a.state)
         for path, kind in zip(flat.paths, flat.kinds, strict=True)
         if kind == "E"
         for a in record.attempts(path)

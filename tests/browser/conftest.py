@@ -123,8 +123,11 @@ def lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Lab]:
             proc.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one module's tests. Not for the session: playwright's sync API keeps an
+    event loop running in the main thread while it is open, and a later module of the same
+    worker (tests/test_runner.py's asyncio.run) must find none."""
     if not Path(CHROMIUM).exists():
         missing(f"no Chromium at {CHROMIUM}: apt-get install chromium")
     try:

@@ -164,6 +164,43 @@ def test_fix_a_failed_step_from_the_graph_and_the_pipeline_goes_on(page: Any, la
     shot(page, "fixed-and-went-on")
 
 
+def test_the_timeline_shows_each_attempt_and_leads_to_its_node(page: Any, lab: Lab) -> None:
+    """One click from the graph: a row per Exec that ran, a bar per attempt with its state
+    and times; a click on a row opens that node's panel."""
+    nb = Notebook(
+        page,
+        lab,
+        [
+            IMPORT + "with co.Serial() as root:\n"
+            "    co.Exec('sleep 0.3', name='setup')\n"
+            "    with co.Parallel(name='tests'):\n"
+            "        co.Exec('sleep 0.5', name='slow')\n"
+            "        co.Exec('echo quick', name='quick')\n"
+            "run = root.start()\nrun"
+        ],
+    ).open()
+    nb.run(0)
+    nb.wait_state("/", "done")
+    page.click(".co-header .co-timeline-toggle")
+    page.wait_for_selector(".co-timeline .co-tl-row")
+    rows = page.locator(".co-timeline .co-tl-row")
+    paths = [rows.nth(i).get_attribute("data-path") for i in range(rows.count())]
+    assert paths == ["/setup", "/tests/slow", "/tests/quick"]
+    bars = page.locator(".co-timeline .co-tl-run")
+    assert bars.count() == 3
+    assert {bars.nth(i).get_attribute("data-state") for i in range(3)} == {"done"}
+    slow = page.locator(".co-tl-row[data-path='/tests/slow'] .co-tl-run")
+    quick = page.locator(".co-tl-row[data-path='/tests/quick'] .co-tl-run")
+    assert float(slow.get_attribute("width") or 0) > float(quick.get_attribute("width") or 0)
+    assert "attempt 1: done, ran" in (slow.locator("title").text_content() or "")
+    assert page.locator(".co-graph .co-scroll").is_hidden()
+    shot(page, "timeline")
+    page.locator(".co-tl-row[data-path='/tests/slow'] .co-tl-label").click()
+    nb.wait_panel("sleep 0.5")
+    page.click(".co-header .co-timeline-toggle")  # back to the graph
+    assert page.locator(".co-graph .co-scroll").is_visible()
+
+
 BUILD_TO_REPORT = ("/build", "/shards", "/report")
 
 

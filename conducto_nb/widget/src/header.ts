@@ -13,6 +13,7 @@ export class HeaderBar {
   private legend: HTMLSpanElement;
   private clock: HTMLSpanElement;
   private button: HTMLButtonElement;
+  private timeline: HTMLButtonElement;
   private msg: HeaderMsg | null = null;
   private offset = 0; // kernel clock minus browser clock, seconds
   private timer: number | undefined;
@@ -20,6 +21,7 @@ export class HeaderBar {
   constructor(
     private readonly send: (m: OutgoingMsg) => void,
     private readonly onNode: (path: string) => void,
+    onTimeline: () => void,
   ) {
     const el = (this.el = document.createElement("div"));
     el.className = "co-header";
@@ -34,6 +36,12 @@ export class HeaderBar {
     this.button.title = "start this pipeline in the background";
     this.button.onclick = () => this.send({ type: "act", action: "run", path: "/" });
     el.appendChild(this.button);
+    this.timeline = document.createElement("button");
+    this.timeline.className = "co-act co-timeline-toggle";
+    this.timeline.textContent = "timeline";
+    this.timeline.title = "each node's attempts on one time axis: what waited, what ran, how long";
+    this.timeline.onclick = onTimeline;
+    el.appendChild(this.timeline);
   }
 
   private span(cls: string): HTMLSpanElement {
@@ -47,6 +55,7 @@ export class HeaderBar {
     this.msg = msg;
     this.offset = msg.now - Date.now() / 1000;
     this.button.hidden = msg.kind !== "node";
+    this.timeline.hidden = msg.kind === "node";
     const base = tree.base;
     this.title.textContent =
       msg.kind === "node" ? `${base} · not run yet` : `run ${msg.id ?? ""}${msg.kind === "store" ? " · read from the store" : ""}`;
@@ -97,6 +106,11 @@ export class HeaderBar {
     const ran = m.busy === undefined ? (m.ended ?? now) - m.started : m.busy + (m.since ? now - m.since : 0);
     this.clock.textContent = `elapsed ${formatSeconds(Math.max(0, ran))}`;
     this.clock.title = "time during which something ran (each attempt's own time is in its node's panel)";
+  }
+
+  /** The timeline is shown (the button reads "graph" to go back) or not. */
+  showingTimeline(on: boolean): void {
+    this.timeline.textContent = on ? "graph" : "timeline";
   }
 
   destroy(): void {

@@ -125,7 +125,15 @@ export interface ActedMsg {
   error?: string;
 }
 
-export type InMsg = DetailMsg | OutMsg | ActedMsg | ImageDetailMsg | ImageLogMsg;
+/** Every attempt of the run, in the order of the tree: [path, attempt, queued, started, ended,
+ * state] (what runs has no end nor state). The answer to a `timeline` request. */
+export interface TimelineMsg {
+  type: "timeline";
+  rows: [string, number, number | null, number, number | null, string | null][];
+  now: number;
+}
+
+export type InMsg = DetailMsg | OutMsg | ActedMsg | ImageDetailMsg | ImageLogMsg | TimelineMsg;
 
 export type OutgoingMsg =
   | { type: "watch"; path: string }
@@ -133,4 +141,5 @@ export type OutgoingMsg =
   | { type: "watch_image"; key: string }
   | { type: "unwatch_image"; key: string }
   | { type: "act"; action: string; path: string }
+  | { type: "timeline" }
   | { type: "modify"; path: string; command: string | null; env: string | null };

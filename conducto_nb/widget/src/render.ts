@@ -13,7 +13,7 @@ interface Drawn {
   bar: SVGGElement | null;
 }
 
-function el<K extends keyof SVGElementTagNameMap>(
+export function el<K extends keyof SVGElementTagNameMap>(
   tag: K,
   attrs: Record<string, string | number>,
   parent?: Element,

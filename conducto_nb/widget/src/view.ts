@@ -9,6 +9,7 @@ import { Panel } from "./panel";
 import type { OutgoingMsg } from "./protocol";
 import { GraphSvg } from "./render";
 import type { Change, Store } from "./store";
+import { Timeline } from "./timeline";
 import { type Tree, stateOf } from "./tree";
 
 /** What survives the view being drawn again (update_display re-renders an output). */
@@ -17,6 +18,7 @@ export interface UiState {
   image: string | null; // or the image whose panel is open
   user: Map<string, boolean>;
   shownFailure?: boolean; // the first failure's panel was opened for the user once
+  timeline?: boolean; // the timeline shows instead of the graph
 }
 
 export class GraphView {
@@ -26,6 +28,8 @@ export class GraphView {
   private readonly panel: Panel;
   private readonly imagePanel: ImagePanel;
   private readonly strip: ImageStrip;
+  private readonly timeline: Timeline;
+  private timelineTimer: number | undefined;
   private readonly scroll: HTMLDivElement;
   private readonly expansion = new Expansion();
   private frame: number | undefined;
@@ -39,7 +43,12 @@ export class GraphView {
     private readonly ui: UiState,
   ) {
     el.classList.add("co-graph");
-    this.header = new HeaderBar(send, (path) => this.select(path));
+    this.header = new HeaderBar(
+      send,
+      (path) => this.select(path),
+      () => this.toggleTimeline(),
+    );
+    this.timeline = new Timeline((path) => this.select(path));
     this.scroll = document.createElement("div");
     this.scroll.className = "co-scroll";
     this.svg = new GraphSvg(store.header.uid);
@@ -58,7 +67,7 @@ export class GraphView {
     );
     this.strip = new ImageStrip((key) => this.selectImage(key));
     this.strip.update(store.images, null);
-    el.replaceChildren(this.header.el, this.strip.el, this.scroll, this.panel.el);
+    el.replaceChildren(this.header.el, this.strip.el, this.scroll, this.timeline.el, this.panel.el);
     this.expansion.user = ui.user;
     this.scroll.addEventListener("click", (e) => this.onClick(e));
     this.tree = store.tree;
@@ -76,6 +85,7 @@ export class GraphView {
       this.selectImage(key);
     }
     this.showFailure(); // a run shown after it failed
+    if (ui.timeline) this.showTimeline(true); // drawn again (update_display) while it showed
   }
 
   private onChange(c: Change): void {
@@ -101,6 +111,8 @@ export class GraphView {
       this.imagePanel.onDetail(c.msg);
     } else if (c.msg.type === "ilog") {
       this.imagePanel.onLog(c.msg);
+    } else if (c.msg.type === "timeline") {
+      if (!this.timeline.el.hidden) this.timeline.draw(c.msg, this.store.header.live);
     } else {
       this.panel.onActed(c.msg);
     }
@@ -221,8 +233,29 @@ export class GraphView {
     }
   }
 
+  /** Show the timeline instead of the graph, or back; while it shows, ask for it every second
+   * as long as the run is live. */
+  private toggleTimeline(): void {
+    this.showTimeline(!this.ui.timeline);
+  }
+
+  private showTimeline(on: boolean): void {
+    this.ui.timeline = on;
+    this.timeline.el.hidden = !on;
+    this.scroll.hidden = on;
+    this.header.showingTimeline(on);
+    window.clearInterval(this.timelineTimer);
+    this.timelineTimer = undefined;
+    if (!on) return;
+    this.send({ type: "timeline" });
+    this.timelineTimer = window.setInterval(() => {
+      if (this.store.header.live) this.send({ type: "timeline" });
+    }, 1000);
+  }
+
   destroy(): void {
     this.destroyed = true;
+    window.clearInterval(this.timelineTimer);
     this.unsubscribe();
     if (this.ui.selected !== null) this.send({ type: "unwatch", path: this.ui.selected });
     if (this.ui.image !== null) this.send({ type: "unwatch_image", key: this.ui.image });
