@@ -122,6 +122,24 @@ def test_owner_killed_mid_run_shows_interrupted_and_rerun_finishes_here(tmp_path
     assert run["/first"].attempts[-1].attempt == 1  # done work was not redone
 
 
+def _alive(pid: int) -> bool:
+    """The process exists and is no zombie (a zombie has ended; it waits to be reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_dead_owners_jobs_die_with_it(tmp_path: Path) -> None:
+    """SIGKILL the owner mid-job: the job's whole process group ends too. It used to live on
+    under init, so a rerun from another process ran the step a second time beside it."""
+    pids = tmp_path / "pids"
+    _pipeline_of_a_killed_owner(f'co.Exec("sleep 300 & echo $! > {pids}; wait", name="wait")')
+    sleeper = int(pids.read_text())
+    _wait_for(lambda: not _alive(sleeper), timeout=60)
+
+
 def test_processes_adopting_a_dead_pipeline_at_once_agree_on_one_owner(tmp_path: Path) -> None:
     pipeline_id = _pipeline_of_a_killed_owner('co.Exec("sleep 60", name="wait")')
     go = tmp_path / "go"

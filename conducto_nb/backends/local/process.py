@@ -1,7 +1,8 @@
 """One local process watched from the event loop, the ground under both kinds of local job (a
 shell command, a warm callable worker): its own session so a kill reaches its whole group, a
 pidfd that says when it exits, stdout and stderr read with `add_reader` and decoded
-incrementally. No thread per process, and it works from any thread's loop.
+incrementally; its group dies with this process, whatever kills it (guard.py). No thread per
+process, and it works from any thread's loop.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..base import OutputSink
+from . import guard
 
 __all__ = ["GRACE", "Child", "Streams", "describe_exit"]
 
@@ -107,6 +109,7 @@ class Child:
             os.close(out_w)
             os.close(err_w)
         self.pid = self.popen.pid
+        guard.watch(self.pid, GRACE)  # its group ends with this process
         self.returncode: int | None = None
         self.exited: asyncio.Future[int | None] = self.loop.create_future()
         self.finished: asyncio.Future[None] = self.loop.create_future()
@@ -196,6 +199,7 @@ class Child:
             self._timer = None
         if self._sweep:
             self.signal(signal.SIGKILL)  # whatever ignored SIGTERM without holding a pipe
+        guard.forget(self.pid)
         self.sink = _discard
         self.finished.set_result(None)
 
@@ -240,6 +244,7 @@ class Child:
         """Its loop is gone: kill it and clean up without one (blocking, but only for the
         moment a SIGKILLed process takes to exit)."""
         self.signal(signal.SIGKILL)
+        guard.forget(self.pid)
         if self.popen.returncode is None:
             with contextlib.suppress(ChildProcessError):
                 self.popen.returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])

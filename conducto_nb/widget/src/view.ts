@@ -162,6 +162,7 @@ export class GraphView {
   }
 
   select(path: string | null): void {
+    if (path !== null && path === this.ui.selected) return; // its panel is open already
     this.unselect();
     this.ui.selected = path;
     if (path === null) {
