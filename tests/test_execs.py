@@ -86,6 +86,21 @@ def test_exec_with_no_command(command: str) -> None:
     assert not root.children
 
 
+def test_a_nul_byte_is_refused_when_the_node_is_built_naming_it() -> None:
+    """Not later, when a shell or a container cannot take it (local: "embedded null byte";
+    Docker dropped it without a word)."""
+    with co.Serial() as root:
+        with pytest.raises(co.CommandError) as info:
+            co.Exec("echo a\0b", name="build")
+        assert str(info.value) == "/build: the command contains a NUL byte (\\0)"
+        with pytest.raises(co.ParameterError, match=r"/deploy: .*'TOKEN' contains a NUL byte"):
+            co.Exec("true", name="deploy", env={"TOKEN": "x\0y"})
+        step = co.Exec("true", name="step")
+        with pytest.raises(co.ParameterError, match="NUL byte"):
+            step.set_param("env", {"A": "\0"})
+    assert list(root.children) == ["step"]
+
+
 def test_exec_of_something_neither_command_nor_callable() -> None:
     with pytest.raises(co.CommandError, match="/: an Exec needs a shell command or a callable"):
         co.Exec(42)  # type: ignore[arg-type]

@@ -328,3 +328,12 @@ def test_a_callables_return_value_is_its_result_here_and_its_repr_in_the_store()
 
     assert "returned: {'rows': 12, 'columns': 3}" in text_of(stored["/summary"])
     assert "<b>returned</b>" in stored["/summary"]._repr_html_()
+
+
+def test_modify_refuses_a_nul_byte_and_changes_nothing() -> None:
+    with co.Serial() as root:
+        co.Exec("echo before", name="step")
+    run = root.run()
+    with pytest.raises(co.ActionError, match="NUL byte"):
+        run.modify("/step", command="echo a\0b")
+    assert run.tree["/step"].command == "echo before"

@@ -176,6 +176,8 @@ class Exec(Node):
         if isinstance(command, str):
             if not command.strip():
                 raise CommandError("an Exec needs a command, got an empty string", path=self.path)
+            if "\0" in command:  # refused now, not when a shell cannot take it
+                raise CommandError("the command contains a NUL byte (\\0)", path=self.path)
             if args or call_kw:
                 raise CommandError(
                     "a shell command takes no extra arguments; put them in the command string",

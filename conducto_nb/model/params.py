@@ -148,6 +148,8 @@ def _env(value: Any) -> dict[str, Any]:
             continue
         if isinstance(val, bool) or not isinstance(val, str | int | float):
             raise ValueError(f"`env` value of {key!r} must be a string or number, not {val!r}")
+        if "\0" in str(val):  # refused now: a process's environment cannot hold one
+            raise ValueError(f"`env` value of {key!r} contains a NUL byte (\\0)")
         out[key] = str(val)
     return out
 

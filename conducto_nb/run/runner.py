@@ -159,6 +159,8 @@ class Execution:
                 raise ActionError("a Python callable cannot be edited as text", path=path)
             if not command.strip():
                 raise ActionError("the command is empty", path=path)
+            if "\0" in command:
+                raise ActionError("the command contains a NUL byte (\\0)", path=path)
             new_command = Command.of_shell(command)
         if env is not None:
             node.set_param("env", dict(env))  # raises ParameterError, naming the node
