@@ -243,12 +243,20 @@ def test_a_store_of_the_first_version_is_upgraded_keeping_its_pipelines(db: Path
     with sqlite3.connect(db) as conn:  # as conducto_nb 0.1's first store left it
         conn.execute("DROP TABLE images")
         conn.execute("ALTER TABLE statuses DROP COLUMN blocked_by")
+        conn.execute("ALTER TABLE attempts DROP COLUMN result")
+        conn.execute("ALTER TABLE attempts DROP COLUMN queued")
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     conn.close()
     s = Store(db)
     assert s.load("abc-def").name == "demo"
     s.set_statuses("abc-def", [("/b", "blocked", False, "/a")])
     assert s.load("abc-def").blocked == {"/b": "/a"}
+    s.start_attempt("abc-def", "/a", 1, started=2.0, queued=1.0)
+    s.finish_attempt(
+        "abc-def", "/a", 1, state="done", exit_code=0, ended=3.0, message=None, result="42"
+    )
+    (attempt,) = s.load("abc-def").attempts["/a"]
+    assert (attempt.queued, attempt.result) == (1.0, "42")
     image = ImageChanged("k1", "busybox + code: app", ImageState.DONE, ("/a",), tag="t:1")
     s.set_image("abc-def", image)
     assert s.images("abc-def") == ([image], {})

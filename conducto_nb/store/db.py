@@ -21,7 +21,7 @@ from ..errors import PipelineNotFound, StoreError
 
 __all__ = ["BUSY_TIMEOUT", "SCHEMA", "SCHEMA_VERSION", "StoreDB", "home", "tree_json"]
 
-SCHEMA_VERSION = 3  # 2: images; 3: statuses.blocked_by, attempts.result and .queued
+SCHEMA_VERSION = 4  # 2: images; 3: statuses.blocked_by; 4: attempts.result and .queued
 BUSY_TIMEOUT = 10.0  # seconds a writer waits for another process's transaction
 
 # Every table and index, in one place: a new table is one more entry here (and its reads and
@@ -65,8 +65,8 @@ SCHEMA = [
 # store gets them when it is opened; the CREATE TABLE above has them for a new one.
 COLUMNS = [
     ("statuses", "blocked_by", "TEXT"),  # the failed step a blocked node waits for (3)
-    ("attempts", "result", "TEXT"),  # the repr of what a callable returned (3)
-    ("attempts", "queued", "REAL"),  # when the scheduler said to start it (3)
+    ("attempts", "result", "TEXT"),  # the repr of what a callable returned (4)
+    ("attempts", "queued", "REAL"),  # when the scheduler said to start it (4)
 ]
 
 

@@ -319,3 +319,43 @@ def test_clean_orphans_removes_containers_whose_owner_died(
         for container in made:
             with contextlib.suppress(docker_errors.NotFound):
                 container.remove(force=True)
+
+
+def test_a_dead_owners_containers_go_at_once(docker_client: Any, tmp_path: Path) -> None:
+    """SIGKILL the owner while a container runs `sleep 60`: the container goes at once (it
+    used to live until its job ended, beside any rerun's new attempt)."""
+    import signal
+    import sys
+    import textwrap
+    import time
+
+    owner = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
+                import time
+                import conducto_nb as co
+                with co.Serial(image={BUSYBOX!r}) as root:
+                    co.Exec("sleep 60", name="wait")
+                run = root.start(backend="docker")
+                while run["/wait"].state is not co.State.RUNNING:
+                    time.sleep(0.02)
+                print(run.id, flush=True)
+                time.sleep(120)
+            """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert owner.stdout is not None
+    pipeline_id = owner.stdout.readline().strip()
+    label = {"label": f"conducto_nb.pipeline={pipeline_id}"}
+    assert docker_client.containers.list(filters=label), "its container runs"
+    owner.send_signal(signal.SIGKILL)
+    owner.wait(timeout=10)
+    owner.stdout.close()
+    deadline = time.monotonic() + 30  # a generous wait; the job alone would take 60 s
+    while docker_client.containers.list(all=True, filters=label):
+        assert time.monotonic() < deadline, "the dead owner's container still runs its job"
+        time.sleep(0.2)

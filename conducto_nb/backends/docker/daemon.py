@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...errors import BackendError, PipelineNotFound
 from ...images.docker_sdk import close_sockets_left_in, import_docker
+from .. import guard
 from .args import OWNER_LABEL, PIPELINE_LABEL
 
 if TYPE_CHECKING:
@@ -149,6 +150,8 @@ class Daemon:
             with contextlib.suppress(Exception):
                 api.remove_container(cid, force=True)
             raise
+        if self.socket_path is not None:  # it goes at once if this process dies
+            guard.watch_container(self.socket_path, cid, grace=1.5)
         return cid, sock
 
     def _attach(self, cid: str) -> socket.socket:
@@ -177,6 +180,8 @@ class Daemon:
 
     def _remove(self, cid: str) -> None:
         docker = import_docker()
+        if self.socket_path is not None:
+            guard.forget_container(self.socket_path, cid)
         try:
             self.api.remove_container(cid, force=True)
         except docker.errors.NotFound:

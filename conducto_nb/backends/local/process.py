@@ -1,7 +1,7 @@
 """One local process watched from the event loop, the ground under both kinds of local job (a
 shell command, a warm callable worker): its own session so a kill reaches its whole group, a
 pidfd that says when it exits, stdout and stderr read with `add_reader` and decoded
-incrementally; its group dies with this process, whatever kills it (guard.py). No thread per
+incrementally; its group dies with this process, whatever kills it (../guard.py). No thread per
 process, and it works from any thread's loop.
 """
 
@@ -17,8 +17,8 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .. import guard
 from ..base import OutputSink
-from . import guard
 
 __all__ = ["GRACE", "Child", "Streams", "describe_exit"]
 
