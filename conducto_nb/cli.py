@@ -61,13 +61,11 @@ def list_pipelines() -> None:
         table = Table("id", "name", "state", "created", "owner")
         for p in store.list_pipelines():
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(p.created))
-            table.add_row(
-                p.id,
-                p.name,
-                styled(NodeStatus(State(p.state))),
-                when,
-                "running here" if p.owner_alive else "",
-            )
+            status = styled(NodeStatus(State(p.state)))
+            if p.state in ("queued", "running") and not p.owner_alive:
+                # its owner died mid-run (the lease says so): nothing runs any more
+                status = Text("interrupted", style="dark_orange")
+            table.add_row(p.id, p.name, status, when, "running here" if p.owner_alive else "")
         console.print(table)
     finally:
         store.close()

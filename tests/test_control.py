@@ -140,6 +140,14 @@ def test_a_dead_owners_jobs_die_with_it(tmp_path: Path) -> None:
     _wait_for(lambda: not _alive(sleeper), timeout=60)
 
 
+def test_ls_says_interrupted_for_a_run_whose_owner_died() -> None:
+    """Read from the lease: it said `running` until something loaded the pipeline."""
+    pipeline_id = _pipeline_of_a_killed_owner('co.Exec("sleep 60", name="wait")')
+    listing = subprocess.run([*CLI, "ls"], capture_output=True, text=True, timeout=60)
+    (line,) = [row for row in listing.stdout.splitlines() if pipeline_id in row]
+    assert "interrupted" in line and "running" not in line, line
+
+
 def test_processes_adopting_a_dead_pipeline_at_once_agree_on_one_owner(tmp_path: Path) -> None:
     pipeline_id = _pipeline_of_a_killed_owner('co.Exec("sleep 60", name="wait")')
     go = tmp_path / "go"
