@@ -148,6 +148,43 @@ def test_ls_says_interrupted_for_a_run_whose_owner_died() -> None:
     assert "interrupted" in line and "running" not in line, line
 
 
+def test_a_node_queued_when_its_owner_died_says_why() -> None:
+    """It never started, so it had no attempt: it showed error with no reason at all."""
+    owner = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent("""
+                import time
+                import conducto_nb as co
+                with co.Parallel() as root:
+                    co.Exec("sleep 60", name="wait", cpu=1)
+                    co.Exec("echo never", name="queued", cpu=1)
+                run = root.start(backend="local")
+                while run["/wait"].state is not co.State.RUNNING:
+                    time.sleep(0.02)
+                time.sleep(0.3)  # let the store writer commit
+                print(run.id, run["/queued"].state.value, flush=True)
+                time.sleep(120)
+            """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "CONDUCTO_NB_CPU_BUDGET": "1"},  # room for one of the two
+    )
+    assert owner.stdout is not None
+    pipeline_id, state = owner.stdout.readline().split()
+    owner.send_signal(signal.SIGKILL)
+    owner.wait(timeout=10)
+    owner.stdout.close()
+    assert state == "queued"
+    run = co.load(pipeline_id)
+    assert run["/queued"].state is State.ERROR
+    (attempt,) = run["/queued"].attempts
+    assert attempt.started is None
+    assert "interrupted before it started" in (attempt.message or ""), attempt
+
+
 def test_processes_adopting_a_dead_pipeline_at_once_agree_on_one_owner(tmp_path: Path) -> None:
     pipeline_id = _pipeline_of_a_killed_owner('co.Exec("sleep 60", name="wait")')
     go = tmp_path / "go"

@@ -150,11 +150,38 @@ class LeaseStore(StoreDB):
             )
             who = f" (pid {owner.pid})" if owner is not None else ""
             message = f"interrupted: the process that ran this pipeline{who} died"
+            open_ = {
+                p
+                for (p,) in c.execute(
+                    "SELECT path FROM attempts WHERE pipeline_id = ? AND ended IS NULL",
+                    (pipeline_id,),
+                )
+            }
             c.execute(
                 "UPDATE attempts SET state = 'error', ended = ?, message = ?"
                 " WHERE pipeline_id = ? AND ended IS NULL",
                 (now, message, pipeline_id),
             )
+            # A queued Exec (a leaf) that never started has no attempt to say why: give it one.
+            leaves = [
+                p
+                for p in paths
+                if p not in open_ and not any(q.startswith(p.rstrip("/") + "/") for q in paths)
+            ]
+            for path in leaves:
+                c.execute(
+                    "INSERT INTO attempts (pipeline_id, path, attempt, state, ended, message)"
+                    " SELECT ?, ?, COALESCE(MAX(attempt), 0) + 1, 'error', ?, ? FROM attempts"
+                    " WHERE pipeline_id = ? AND path = ?",
+                    (
+                        pipeline_id,
+                        path,
+                        now,
+                        message.replace(":", " before it started:", 1),
+                        pipeline_id,
+                        path,
+                    ),
+                )
         return paths
 
     def delete(self, pipeline_id: str) -> None:
