@@ -98,6 +98,7 @@ def write_notebook(path: Path, cells: list[str]) -> None:
 
 IDLE = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
 KERNEL_DIALOG = ".jp-Dialog:has-text('Select Kernel')"
+LOAD_ERROR = ".jp-Dialog:has-text('Error Loading Theme')"
 
 
 class Notebook:
@@ -107,10 +108,15 @@ class Notebook:
 
     def open(self) -> Notebook:
         page = self.page
-        page.goto(f"{self.lab.url}/lab/tree/{self.name}")
-        page.wait_for_selector(".jp-Notebook .jp-Cell")
-        # The kernel starts, unless JupyterLab asks which one first (no kernel till answered).
-        page.wait_for_selector(f"{IDLE}, {KERNEL_DIALOG}", timeout=180_000)
+        for _ in range(3):
+            page.goto(f"{self.lab.url}/lab/tree/{self.name}")
+            page.wait_for_selector(".jp-Notebook .jp-Cell")
+            # The kernel starts, unless JupyterLab asks which one first (no kernel till
+            # answered), or a stylesheet request timed out on a starved machine (then the page
+            # is loaded again: unstyled, it is not what a user would see).
+            page.wait_for_selector(f"{IDLE}, {KERNEL_DIALOG}, {LOAD_ERROR}", timeout=180_000)
+            if not page.locator(LOAD_ERROR).count():
+                break
         self.accept_kernel_dialog()
         self.wait_idle()
         return self
