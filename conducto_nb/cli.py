@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 import sys
 import time
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
+from .backends.choice import backend_named
 from .errors import PipelineError
 from .model.params import reuse_root
 from .model.states import NodeStatus, State
@@ -38,6 +39,7 @@ def run(
 
     try:
         root = load_pipeline(target, ctx.args)
+        backend_named(backend)  # an unknown name is an error here, not in a detached process
         if detach:
             handle = start(root, backend=backend, detach=True)
             console.print(
@@ -45,10 +47,16 @@ def run(
                 f"watch it with: conducto-nb show {handle.id}"
             )
             raise typer.Exit(0)
+        code = run_with_view(root, backend)
     except PipelineError as e:
-        console.print(f"[red]error:[/] {e}", highlight=False)
-        raise typer.Exit(2) from None
-    raise typer.Exit(run_with_view(root, backend))
+        _fail(e)
+    raise typer.Exit(code)
+
+
+def _fail(error: PipelineError) -> NoReturn:
+    """One line that says what is wrong, exit 2: no traceback for bad input or a bad store."""
+    console.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2) from None
 
 
 @app.command("ls")
@@ -56,7 +64,10 @@ def list_pipelines() -> None:
     """Pipelines in the store, newest first."""
     from .store.pipelines import Store
 
-    store = Store()
+    try:
+        store = Store()
+    except PipelineError as e:  # a store that cannot be read: say so in one line
+        _fail(e)
     try:
         table = Table("id", "name", "state", "created", "owner")
         for p in store.list_pipelines():
@@ -67,6 +78,8 @@ def list_pipelines() -> None:
                 status = Text("interrupted", style="dark_orange")
             table.add_row(p.id, p.name, status, when, "running here" if p.owner_alive else "")
         console.print(table)
+    except PipelineError as e:
+        _fail(e)
     finally:
         store.close()
 
@@ -178,11 +191,14 @@ def gc(older_than: Annotated[str, typer.Option(help="e.g. 7d, 12h, 30m")] = "7d"
         console.print(f"[red]error:[/] --older-than {older_than!r}: use a number and s/m/h/d/w")
         raise typer.Exit(2)
     seconds = int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
-    store = Store()
     try:
-        deleted = store.gc(seconds)
-    finally:
-        store.close()
+        store = Store()
+        try:
+            deleted = store.gc(seconds)
+        finally:
+            store.close()
+    except PipelineError as e:
+        _fail(e)
     console.print(
         f"deleted {len(deleted)} pipeline(s)" + (f": {', '.join(deleted)}" if deleted else "")
     )

@@ -268,6 +268,27 @@ def test_cli_runs_a_script_function_with_options(tmp_path: Path) -> None:
         [*CLI, "run", f"{script}:build", "--nope=1"], capture_output=True, text=True, timeout=60
     )
     assert wrong.returncode == 2 and "no option --nope" in wrong.stdout
+    for extra in ([], ["--detach"]):  # checked before detaching, too
+        unknown = subprocess.run(
+            [*CLI, "run", f"{script}:build", "--backend=nosuch", *extra],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        said = unknown.stdout + unknown.stderr
+        assert unknown.returncode == 2, said
+        assert "unknown backend `nosuch`" in said and "Traceback" not in said, said
+
+
+def test_cli_ls_and_gc_on_a_broken_store_say_so_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "store.db").write_bytes(b"this is not sqlite" * 100)
+    env = {**os.environ, "CONDUCTO_NB_HOME": str(tmp_path)}
+    for args in (["ls"], ["gc", "--older-than", "7d"]):
+        out = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60, env=env)
+        said = out.stdout + out.stderr
+        assert out.returncode == 2, said
+        assert said.startswith("error: ") and "store" in said and "Traceback" not in said, said
+        assert len(said.strip().splitlines()) == 1, said
 
 
 def test_cli_ls_show_and_kill_a_run_owned_here() -> None:
