@@ -29,10 +29,10 @@ import http.client, os, signal, socket, sys, time
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 groups, containers = set(), set()
 for line in sys.stdin:
-    head, *what = line.split()
+    head, rest = line.strip().split(" ", 1)
     sign, kind = head[0], head[1]
     found = groups if kind == "P" else containers
-    item = int(what[0]) if kind == "P" else tuple(what)
+    item = int(rest) if kind == "P" else tuple(rest.rsplit(" ", 1))  # a path may hold spaces
     (found.add if sign == "+" else found.discard)(item)
 
 def signal_groups(sig):
