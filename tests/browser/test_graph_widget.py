@@ -359,7 +359,7 @@ def test_a_click_during_a_busy_cell(page: Any, lab: Lab, subshells: str) -> None
     # Told apart by whether the busy cell (15 s) still ran when the kill landed, not by a time
     # a slow machine could exceed.
     if subshells == "disabled":
-        assert took > 3 and not busy
+        assert not busy  # it waited for the busy cell to end
     else:
         assert busy
 

@@ -64,3 +64,23 @@ async def opened(**kw: Any) -> AsyncIterator[DockerBackend]:
         yield backend
     finally:
         await backend.close()
+
+
+def sent_signals(backend: DockerBackend) -> list[str]:
+    """From now on, the signals the backend's kill sweeps send (TERM, then KILL after the
+    grace if the job did not end): which one ended a job, whatever the time it took."""
+    daemon = backend.daemon
+    sent: list[str] | None = getattr(daemon, "test_sent_signals", None)
+    if sent is not None:  # already watched: count from now on
+        sent.clear()
+        return sent
+    sent = daemon.test_sent_signals = []
+    exec_ = daemon.exec
+
+    async def spy(cid: str, argv: list[str]) -> bytes:
+        if argv[:2] == ["sh", "-c"] and "/proc/[0-9]*" in argv[2]:
+            sent.append("KILL" if "kill -KILL" in argv[2] else "TERM")
+        return await exec_(cid, argv)
+
+    daemon.exec = spy  # type: ignore[method-assign]
+    return sent
