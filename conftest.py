@@ -3,7 +3,8 @@
 Every session (each xdist worker too) gets its own CONDUCTO_NB_HOME, set before any kernel
 starts, so tests never read or write a user's ~/.conducto_nb and never see each other's
 pipelines; it is removed when the session ends. Pipelines run on the local backend unless a
-test or notebook asks for another (a machine with Docker would otherwise pick docker).
+test or notebook asks for another (a machine with Docker would otherwise pick docker), or
+$CONDUCTO_NB_BACKEND says otherwise: scripts/test.sh runs the notebooks again on Docker.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ def _docker_answers() -> bool:
 NEEDS_DOCKER = {"03-reuse-for-speed.ipynb", "04-reuse-for-state.ipynb"}
 collect_ignore = (
     [f"notebooks/{name}" for name in NEEDS_DOCKER]
-    if not os.environ.get("CI") and not _docker_answers()
+    if (not os.environ.get("CI") and not _docker_answers())
+    # scripts/test.sh's second pass runs the other notebooks on Docker: these ran on it already
+    or os.environ.get("CONDUCTO_NB_NOTEBOOKS_ON") == "docker"
     else []
 )

@@ -39,3 +39,9 @@ ruff format --check .
 mypy
 # loadfile keeps each notebook's cells together, in order, in one kernel.
 pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile --nbval-lax "$@"
+# The notebooks ran on the local backend (conftest.py); a lesson must work on Docker too, the
+# default wherever a daemon answers. (Those that need Docker ran on it already.)
+if [ $# -eq 0 ] && [ -z "$missing" ]; then
+  CONDUCTO_NB_BACKEND=docker CONDUCTO_NB_NOTEBOOKS_ON=docker \
+    pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile --nbval-lax notebooks
+fi
