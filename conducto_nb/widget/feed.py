@@ -54,6 +54,7 @@ class Feed:
         self.replies: list[dict[str, Any]] = []
         # Every attempt's (queued, started, ended, state): the header's time and the timeline.
         self.spans: dict[tuple[str, int], Span] = {}
+        self._times: tuple[float | None, float | None, float, float | None] | None = None
         # The pipeline's co.Images, by key in order of first use; the trait is re-sent whole.
         self.images: dict[str, ImageChanged] = {}
         self.images_dirty = False
@@ -72,6 +73,7 @@ class Feed:
                     self.chunks.append((event.path, event.attempt, event.stream, event.text))
             elif isinstance(event, AttemptStarted):
                 self.spans[(event.path, event.attempt)] = (event.queued, event.started, None, None)
+                self._times = None
                 if event.path in self.watching:
                     self.stale.add(event.path)
             elif isinstance(event, AttemptEnded):
@@ -79,6 +81,7 @@ class Feed:
                 if key in self.spans:  # (one killed while queued never started)
                     queued, started, _, _ = self.spans[key]
                     self.spans[key] = (queued, started, event.ended, event.state)
+                    self._times = None
                 if event.path in self.watching:
                     self.stale.add(event.path)
             elif isinstance(event, TreeChanged):
@@ -95,10 +98,16 @@ class Feed:
     def times(self) -> tuple[float | None, float | None, float, float | None]:
         """(Under the lock.) The first attempt's start, the last one's end, and how long
         something ran (`busy_time`: finished seconds, and since when it runs now)."""
-        spans = [(s, e) for _, s, e, _ in self.spans.values()]
-        started = min((s for s, _ in spans), default=None)
-        ended = max((e for _, e in spans if e is not None), default=None)
-        return (started, ended, *busy_time(spans))
+        if self._times is None:  # each flush asks; only an attempt's start or end changes it
+            spans = [(s, e) for _, s, e, _ in self.spans.values()]
+            started = min((s for s, _ in spans), default=None)
+            ended = max((e for _, e in spans if e is not None), default=None)
+            self._times = (started, ended, *busy_time(spans))
+        return self._times
+
+    def install_spans(self, spans: dict[tuple[str, int], Span]) -> None:
+        """(Under the lock.) Attempts' times as read afresh (a snapshot, the store)."""
+        self.spans, self._times = spans, None
 
     def timeline(self) -> dict[str, Any]:
         """(Under the lock.) The `timeline` message: every attempt in the order of the tree,

@@ -227,7 +227,7 @@ def _install_times(feed: Feed, record: Record, flat: Flat) -> None:
         if a.started is not None
     }
     with feed.lock:
-        feed.spans = spans
+        feed.install_spans(spans)
 
 
 def _env(value: Any) -> dict[str, Any] | None:
