@@ -12,6 +12,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from owner_kit import alive, killed_owner, wait_for
+
 import conducto_nb as co
 from conducto_nb.model.states import State
 
@@ -28,19 +30,12 @@ def _python(code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _wait_for(predicate, timeout: float = 15) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
-
-
 def test_another_process_kills_a_run_owned_here() -> None:
     with co.Serial() as root:
         co.Exec("sleep 30", name="long")
         co.Exec("echo never", name="next")
     run = root.start()
-    _wait_for(lambda: run["/long"].state is State.RUNNING)
+    wait_for(lambda: run["/long"].state is State.RUNNING)
     done = _python(f"""
         import conducto_nb as co
         co.load({run.id!r}).kill("/long")
@@ -56,7 +51,7 @@ def test_an_action_the_owner_refuses_comes_back_as_an_error() -> None:
     with co.Serial() as root:
         co.Exec("sleep 30", name="long")
     run = root.start()
-    _wait_for(lambda: run["/long"].state is State.RUNNING)
+    wait_for(lambda: run["/long"].state is State.RUNNING)
     done = _python(f"""
         import conducto_nb as co
         try:
@@ -69,39 +64,9 @@ def test_an_action_the_owner_refuses_comes_back_as_an_error() -> None:
     assert "refused:" in done.stdout and "running" in done.stdout, done.stdout + done.stderr
 
 
-def _pipeline_of_a_killed_owner(execs: str) -> str:
-    """Start a Serial of `execs` (co.Exec lines) in another process, SIGKILL that process
-    once `/wait` runs, and return the pipeline's id."""
-    owner = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import time\nimport conducto_nb as co\nwith co.Serial() as root:\n"
-            + textwrap.indent(textwrap.dedent(execs), "    ")
-            + textwrap.dedent("""
-            run = root.start()
-            while run["/wait"].state is not co.State.RUNNING:
-                time.sleep(0.02)
-            time.sleep(0.3)  # let the store writer commit
-            print(run.id, flush=True)
-            time.sleep(120)
-            """),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=os.environ.copy(),
-    )
-    assert owner.stdout is not None
-    pipeline_id = owner.stdout.readline().strip()
-    owner.send_signal(signal.SIGKILL)
-    owner.wait(timeout=10)
-    owner.stdout.close()
-    return pipeline_id
-
-
 def test_owner_killed_mid_run_shows_interrupted_and_rerun_finishes_here(tmp_path: Path) -> None:
     gate = tmp_path / "go"
-    pipeline_id = _pipeline_of_a_killed_owner(f"""
+    pipeline_id = killed_owner(f"""
         co.Exec("echo first-output", name="first")
         co.Exec("test -f {gate} || sleep 60", name="wait")
         co.Exec("echo after", name="after")
@@ -122,27 +87,18 @@ def test_owner_killed_mid_run_shows_interrupted_and_rerun_finishes_here(tmp_path
     assert run["/first"].attempts[-1].attempt == 1  # done work was not redone
 
 
-def _alive(pid: int) -> bool:
-    """The process exists and is no zombie (a zombie has ended; it waits to be reaped)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def test_a_dead_owners_jobs_die_with_it(tmp_path: Path) -> None:
     """SIGKILL the owner mid-job: the job's whole process group ends too. It used to live on
     under init, so a rerun from another process ran the step a second time beside it."""
     pids = tmp_path / "pids"
-    _pipeline_of_a_killed_owner(f'co.Exec("sleep 300 & echo $! > {pids}; wait", name="wait")')
+    killed_owner(f'co.Exec("sleep 300 & echo $! > {pids}; wait", name="wait")')
     sleeper = int(pids.read_text())
-    _wait_for(lambda: not _alive(sleeper), timeout=60)
+    wait_for(lambda: not alive(sleeper), timeout=60)
 
 
 def test_ls_says_interrupted_for_a_run_whose_owner_died() -> None:
     """Read from the lease: it said `running` until something loaded the pipeline."""
-    pipeline_id = _pipeline_of_a_killed_owner('co.Exec("sleep 60", name="wait")')
+    pipeline_id = killed_owner('co.Exec("sleep 60", name="wait")')
     listing = subprocess.run([*CLI, "ls"], capture_output=True, text=True, timeout=60)
     (line,) = [row for row in listing.stdout.splitlines() if pipeline_id in row]
     assert "interrupted" in line and "running" not in line, line
@@ -186,7 +142,7 @@ def test_a_node_queued_when_its_owner_died_says_why() -> None:
 
 
 def test_processes_adopting_a_dead_pipeline_at_once_agree_on_one_owner(tmp_path: Path) -> None:
-    pipeline_id = _pipeline_of_a_killed_owner('co.Exec("sleep 60", name="wait")')
+    pipeline_id = killed_owner('co.Exec("sleep 60", name="wait")')
     go = tmp_path / "go"
     code = textwrap.dedent(f"""
         import os, time
@@ -296,7 +252,7 @@ def test_cli_ls_show_and_kill_a_run_owned_here() -> None:
         co.Exec("echo visible-output", name="a")
         co.Exec("sleep 30", name="b")
     run = root.start()
-    _wait_for(lambda: run["/b"].state is State.RUNNING)
+    wait_for(lambda: run["/b"].state is State.RUNNING)
     time.sleep(0.2)  # the store writer commits in batches
     listing = subprocess.run([*CLI, "ls"], capture_output=True, text=True, timeout=60)
     assert run.id in listing.stdout and "cli-demo" in listing.stdout
@@ -330,7 +286,7 @@ def test_cli_rerun_of_a_failed_node_resumes_what_it_held_back(tmp_path: Path) ->
         [*CLI, "rerun", run.id, "/lint"], capture_output=True, text=True, timeout=60
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    _wait_for(lambda: run["/report"].state is State.DONE, timeout=30)
+    wait_for(lambda: run["/report"].state is State.DONE, timeout=30)
     assert run["/report"].stdout == "report\n" and run.wait(timeout=30).state is State.DONE
 
 
@@ -376,6 +332,6 @@ def test_another_process_modifies_a_node_of_a_run_owned_here() -> None:
         co.load({run.id!r}).modify("/a", command="echo $WORD", env={{"WORD": "new"}})
     """)
     assert done.returncode == 0, done.stderr
-    _wait_for(lambda: len(run["/a"].attempts) == 2 and run.done)
+    wait_for(lambda: len(run["/a"].attempts) == 2 and run.done)
     assert run["/a"].stdout == "new\n"
     assert run.tree["/a"].command == "echo $WORD"

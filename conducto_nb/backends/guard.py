@@ -8,19 +8,37 @@ another process ran the step a second time beside it. Each owner starts one smal
 write end only the owner holds (jobs do not inherit it); the owner tells it each process group
 and container as it starts and as it ends. However the owner dies, the pipe closes, and the
 guard removes the containers it still knows (through the daemon's socket) and ends the groups:
-SIGTERM, then SIGKILL after the grace.
+SIGTERM, then SIGKILL after the grace, and waits until they are gone.
+
+The guard holds an flock on a file named after its owner (`lock_path`) from its start to its
+exit, so a process adopting a dead owner's pipeline waits for that lock (`wait_for_guard`)
+before starting any attempt: two attempts of one node never overlap.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import os
 import subprocess
 import sys
+import tempfile
 import threading
+import time
+from pathlib import Path
 
-__all__ = ["GUARD_SCRIPT", "forget", "forget_container", "watch", "watch_container"]
+from ..store.lease import boot_id
+
+__all__ = [
+    "GUARD_SCRIPT",
+    "forget",
+    "forget_container",
+    "lock_path",
+    "wait_for_guard",
+    "watch",
+    "watch_container",
+]
 
 # Standard library only; runs as `python -c SCRIPT GRACE`. Lines: "+P PGID", "-P PGID",
 # "+C SOCKET CID", "-C SOCKET CID".
@@ -50,6 +68,21 @@ class UnixHTTP(http.client.HTTPConnection):
         self.sock = socket.socket(socket.AF_UNIX)
         self.sock.connect(self.unix_path)
 
+def wait_gone(seconds):  # until no process is left in any group; True if none is
+    deadline = time.monotonic() + seconds
+    while True:
+        left = set()
+        for pgid in groups:
+            try:
+                os.killpg(pgid, 0)
+                left.add(pgid)
+            except OSError:
+                pass
+        groups.intersection_update(left)
+        if not groups or time.monotonic() > deadline:
+            return not groups
+        time.sleep(0.02)
+
 signal_groups(signal.SIGTERM)  # the owner is gone: so are its jobs
 for path, cid in containers:
     try:
@@ -59,13 +92,43 @@ for path, cid in containers:
         c.close()
     except OSError:
         pass
-if groups:
-    time.sleep(float(sys.argv[1]))
+if not wait_gone(float(sys.argv[1])):
     signal_groups(signal.SIGKILL)
+    wait_gone(10)  # reaped by init in a moment; then the lock this process holds is released
 """
 
 _lock = threading.Lock()
 _guard: subprocess.Popen[bytes] | None = None
+
+
+def lock_path(owner_pid: int, boot: str | None = None) -> Path:
+    """The file the guard of process `owner_pid` (of this boot) holds locked while it lives."""
+    folder = Path(tempfile.gettempdir()) / f"conducto_nb-{os.getuid()}" / "guards"
+    return folder / f"{(boot or boot_id())[:8]}-{owner_pid}.lock"
+
+
+def wait_for_guard(owner_pid: int, timeout: float) -> bool:
+    """Wait until the guard of the dead process `owner_pid` has ended every job it knew of:
+    True once it has (or it never had any), False if `timeout` seconds pass first."""
+    path = lock_path(owner_pid)
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return True  # that process never started a job
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.02)
+                continue
+            path.unlink(missing_ok=True)
+            return True
+    finally:
+        os.close(fd)
 
 
 def watch(pgid: int, grace: float) -> None:
@@ -94,19 +157,33 @@ def _tell(line: str, grace: float | None) -> None:
         if _guard is None or _guard.poll() is not None:
             if grace is None:
                 return  # no guard watches anything: nothing to forget
-            _guard = subprocess.Popen(
-                [sys.executable, "-c", GUARD_SCRIPT, str(grace)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-                cwd="/",
-            )
+            _guard = _start_guard(grace)
             os.set_inheritable(_guard.stdin.fileno(), False)  # type: ignore[union-attr]
         assert _guard.stdin is not None
         with contextlib.suppress(OSError):  # a guard killed by hand: the next watch starts one
             _guard.stdin.write(line.encode())
             _guard.stdin.flush()
+
+
+def _start_guard(grace: float) -> subprocess.Popen[bytes]:
+    """The guard, holding the lock on `lock_path(this pid)` (the lock goes with its last
+    holder: the guard's own exit)."""
+    path = lock_path(os.getpid())
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return subprocess.Popen(
+            [sys.executable, "-c", GUARD_SCRIPT, str(grace)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd="/",
+            pass_fds=[fd],
+        )
+    finally:
+        os.close(fd)  # the guard's copy holds the lock from here on
 
 
 @atexit.register
@@ -118,3 +195,4 @@ def _close() -> None:
                 _guard.stdin.close()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 _guard.wait(timeout=30)
+                lock_path(os.getpid()).unlink(missing_ok=True)

@@ -27,11 +27,19 @@ from .control import request
 from .loop import background_loop
 from .ownership import ownership
 from .record import Record
-from .runs import LIVE, LIVE_LOCK, Run, record_from_store, shared_store
+from .runs import (
+    LIVE,
+    LIVE_LOCK,
+    Run,
+    read_output_from_store,
+    record_from_store,
+    shared_store,
+)
 from .store_observer import loaded, loaded_attempts, stored
 
 if TYPE_CHECKING:
     from ..backends.base import Backend
+    from ..store.lease import Owner
     from ..store.writer import StoreWriter
     from .runner import Restore
 
@@ -142,6 +150,7 @@ def _execute(
         record.replace_statuses(statuses)
         if restore is not None:
             record.add_attempts(restore.attempt_list)
+            read_output_from_store(record)
         if writer is not None and own is not None:
             rows = {p: (s.state.value, s.skipped) for p, s in statuses.items()}
             if restore is None:
@@ -188,6 +197,8 @@ def adopt(
     rec = store.load(pipeline_id)
     if rec.owner_alive and rec.owner is not None and not force:
         raise TakenOver(pipeline_id, rec.owner.pid)
+    if rec.owner is not None and not force:
+        _wait_for_old_jobs(pipeline_id, rec.owner)
     attempts = loaded_attempts(rec.attempts)
     restore = Restore(
         statuses=loaded(rec.statuses, rec.blocked),
@@ -206,6 +217,32 @@ def adopt(
         restore=restore,
         force=force,
     )
+
+
+#: Seconds an adopter waits for a dead owner's guard to end that owner's jobs.
+OLD_JOBS_TIMEOUT = 60.0
+
+
+def _wait_for_old_jobs(pipeline_id: str, owner: Owner) -> None:
+    """Before a new attempt starts, every job of the dead owner is gone (its guard ends them:
+    backends/guard.py); an owner that still exists is hung, not dead, and keeps its jobs."""
+    from ..backends import guard
+    from ..store.lease import boot_id, pid_alive
+
+    if owner.boot_id != boot_id():
+        return  # the machine rebooted since: nothing of that owner runs
+    if pid_alive(owner.pid, owner.heartbeat):
+        idle = time.time() - owner.heartbeat
+        raise ActionError(
+            f"pipeline {pipeline_id}: its owner, process {owner.pid}, has not renewed its lease "
+            f"for {idle:.0f}s but still exists (stopped or hung?), and its jobs may still run; "
+            f"end it (kill {owner.pid}) and try again"
+        )
+    if not guard.wait_for_guard(owner.pid, OLD_JOBS_TIMEOUT):
+        raise ActionError(
+            f"pipeline {pipeline_id}: the jobs of its dead owner (process {owner.pid}) were "
+            f"still being stopped after {OLD_JOBS_TIMEOUT:.0f}s; try again in a moment"
+        )
 
 
 def act_elsewhere(

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ..store.pipelines import Store
     from .runner import Execution
 
-__all__ = ["LIVE", "Run", "load", "record_from_store", "shared_store"]
+__all__ = ["LIVE", "Run", "load", "read_output_from_store", "record_from_store", "shared_store"]
 
 
 class Run:
@@ -222,11 +222,17 @@ def record_from_store(pipeline_id: str) -> Record:
     record.add_attempts(loaded_attempts(rec.attempts))
     record.add_images(*store.images(pipeline_id))
     record.backend = rec.backend
-    record.load_output = lambda path, stream, attempt: store.output(
-        pipeline_id, path, stream, attempt
-    )
+    read_output_from_store(record)
     record.set_idle(not (rec.owner_alive and rec.state in ("pending", "queued", "running")))
     return record
+
+
+def read_output_from_store(record: Record) -> None:
+    """Output of attempts this process did not see (an earlier owner's) is read from the store."""
+    store = shared_store()
+    record.load_output = lambda path, stream, attempt: store.output(
+        record.id, path, stream, attempt
+    )
 
 
 _STORES: dict[Path, Any] = {}

@@ -25,6 +25,7 @@ __all__ = [
     "boot_id",
     "owner_cols",
     "owner_from",
+    "pid_alive",
 ]
 
 LEASE_TIMEOUT = 15.0  # seconds without a heartbeat after which an owner counts as dead
@@ -62,7 +63,25 @@ def owner_cols(owner: Owner | None) -> tuple[Any, ...]:
     return (owner.pid, owner.boot_id, owner.heartbeat, owner.control)
 
 
-def _pid_alive(pid: int) -> bool:
+#: Slack when comparing a process's start (whole seconds of boot time, clock ticks) with a
+#: heartbeat it wrote.
+_START_SLACK = 2.0
+
+
+@cache
+def _boot_time() -> float | None:
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith("btime "):
+                return float(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def pid_alive(pid: int, seen_at: float | None = None) -> bool:
+    """Process `pid` of this boot exists and has not exited; with `seen_at` (a time that
+    process wrote), also that it is the same process, not a later one given the same pid."""
     if os.name == "nt":  # os.kill would terminate it there: leave it to the heartbeat
         return True
     try:
@@ -71,11 +90,17 @@ def _pid_alive(pid: int) -> bool:
         pass  # exists, belongs to another user
     except OSError:
         return False
-    try:  # a zombie has exited; its parent just has not reaped it yet
-        stat = Path(f"/proc/{pid}/stat").read_text()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     except OSError:
         return True
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+    if fields[:1] == ["Z"]:  # a zombie has exited; its parent just has not reaped it yet
+        return False
+    boot = _boot_time()
+    if seen_at is not None and boot is not None and len(fields) > 19:
+        started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        return started <= seen_at + _START_SLACK
+    return True
 
 
 class LeaseStore(StoreDB):
@@ -123,7 +148,7 @@ class LeaseStore(StoreDB):
             owner is not None
             and owner.boot_id == boot_id()
             and time.time() - owner.heartbeat <= LEASE_TIMEOUT
-            and _pid_alive(owner.pid)
+            and pid_alive(owner.pid, owner.heartbeat)
         )
 
     # -- recovery and clean-up -------------------------------------------------------------

@@ -1,0 +1,97 @@
+"""An owner process killed mid-run, for the tests of what follows its death (tests/test_control.py,
+tests/test_owner_faults.py, tests/docker/test_owner_faults_docker.py): the pipeline runs in a
+real Python process sharing this session's store, which gets SIGKILL once `/wait` runs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 15) -> None:
+    """Poll until `predicate()` holds; fail after `timeout` seconds (a generous bound on
+    something that should happen, never a speed target)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)
+
+
+def alive(pid: int) -> bool:
+    """The process exists and is no zombie (a zombie has ended; it waits to be reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def killed_owner(
+    execs: str,
+    *,
+    root_params: str = "",
+    backend: str | None = None,
+    ready: Callable[[], object] | None = None,
+) -> str:
+    """Start a Serial(`root_params`) of `execs` (co.Exec lines) in another process, SIGKILL
+    that process once `/wait` runs (and `ready()` holds), and return the pipeline's id."""
+    start = f"root.start(backend={backend!r})"
+    owner = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import time\nimport conducto_nb as co\nwith co.Serial({root_params}) as root:\n"
+            + textwrap.indent(textwrap.dedent(execs), "    ")
+            + textwrap.dedent(f"""
+            run = {start}
+            while run["/wait"].state is not co.State.RUNNING:
+                time.sleep(0.02)
+            time.sleep(0.3)  # let the store writer commit
+            print(run.id, flush=True)
+            time.sleep(120)
+            """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
+    assert owner.stdout is not None
+    pipeline_id = owner.stdout.readline().strip()
+    assert pipeline_id, "the owner process failed before its pipeline ran"
+    if ready is not None:
+        wait_for(ready, timeout=60)
+    owner.send_signal(signal.SIGKILL)
+    owner.wait(timeout=10)
+    owner.stdout.close()
+    return pipeline_id
+
+
+#: A job that ignores SIGTERM and SIGPIPE (its `sleep`s too: ignored stays ignored across exec)
+#: and appends its own token to LOG, and to stdout, every 50 ms until SIGKILL.
+STUBBORN_JOB = (
+    "trap '' TERM PIPE; t=$(cat /proc/sys/kernel/random/uuid); "
+    "while :; do echo $t >> {log}; echo $t; sleep 0.05; done"
+)
+
+
+def tokens(log: Path) -> list[str]:
+    return log.read_text().split() if log.exists() else []
+
+
+def assert_attempts_never_overlap(log: Path) -> str:
+    """The log holds the old attempt's token, then the new one's, never interleaved:
+    returns the new one."""
+    seen = tokens(log)
+    order = list(dict.fromkeys(seen))
+    assert len(order) == 2, f"expected two attempts' tokens, got {order}"
+    old, new = order
+    first_new = seen.index(new)
+    late = [t for t in seen[first_new:] if t == old]
+    assert not late, f"the old attempt wrote {len(late)} times after the new one started"
+    return new
