@@ -335,3 +335,20 @@ def test_another_process_modifies_a_node_of_a_run_owned_here() -> None:
     wait_for(lambda: len(run["/a"].attempts) == 2 and run.done)
     assert run["/a"].stdout == "new\n"
     assert run.tree["/a"].command == "echo $WORD"
+
+
+def test_wait_after_an_action_sent_to_the_owner_waits_for_its_effect(tmp_path: Path) -> None:
+    """`co.load(ID).rerun().wait()` from another process returns once the rerun has ended, not
+    at once with the old failure."""
+    gate = tmp_path / "go"
+    with co.Serial() as root:
+        co.Exec(f"test -f {gate}", name="check")
+    run = root.run()
+    assert run.state is State.ERROR
+    gate.touch()
+    done = _python(f"""
+        import conducto_nb as co
+        handle = co.load({run.id!r}).rerun().wait(timeout=60)
+        print(handle.state.value, len(handle["/check"].attempts))
+    """)
+    assert done.stdout.split() == ["done", "2"], done.stdout + done.stderr

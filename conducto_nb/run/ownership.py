@@ -47,12 +47,19 @@ class Ownership:
         if ex is None:
             raise ActionError(f"pipeline {pipeline_id} is not run by process {os.getpid()}")
         if action == "stop":
-            return ex.stop()
+            return self._stop_then_flush(ex)
         if action == "modify":
             ex.modify(path, args.get("command"), args.get("env"))
-            return None
-        ex.act(action, path)
+        else:
+            ex.act(action, path)
+        # The effect is in the store before the answer: the asker's next read (a `wait()`)
+        # sees the rerun going, not the old failure.
+        self.writer.flush()
         return None
+
+    async def _stop_then_flush(self, ex: Execution) -> None:
+        await ex.stop()
+        self.writer.flush()
 
     def _heartbeat(self) -> None:
         now = time.time()
