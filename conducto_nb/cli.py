@@ -18,7 +18,7 @@ from .model.params import reuse_root
 from .model.states import NodeStatus, State
 from .run.launch import start
 from .run.runs import Run, load
-from .terminal import console, images_table, run_with_view, styled, tree_view
+from .terminal import console, images_table, run_with_view, styled, tree_view, watch
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Run and inspect conducto_nb pipelines."
@@ -148,7 +148,12 @@ def images(
     console.print(img.log or "(nothing logged)", markup=False, highlight=False, end="")
 
 
-def _act(action: str, pipeline_id: str, path: str) -> None:
+def _act(action: str, pipeline_id: str, path: str, detach: bool = False) -> None:
+    """Act on a pipeline wherever it runs. If its owner died, this process adopts it and
+    shows it until it ends (Ctrl-C kills it), or with `detach` a background process does."""
+    from .run.launch import spawn_detached
+    from .run.runs import shared_store
+
     handle = _load(pipeline_id)
     if path in handle.tree:
         group = reuse_root(handle.tree[path])
@@ -158,18 +163,46 @@ def _act(action: str, pipeline_id: str, path: str) -> None:
                 f"(container_reuse_context=NEW): {action} acts on all of {group.path}",
                 highlight=False,
             )
+    owner = shared_store().load(pipeline_id)
+    if detach and not owner.owner_alive and action not in ("kill", "stop"):
+        pid = spawn_detached(pipeline_id, ["--action", action, "--path", path])
+        console.print(
+            f"{action} {pipeline_id} {path}: its owner had died; process {pid} adopts it and "
+            f"runs it in the background. Watch it with: conducto-nb show {pipeline_id}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
     try:
         getattr(handle, action)(path)
     except PipelineError as e:
         console.print(f"[red]error:[/] {e}", highlight=False)
         raise typer.Exit(1) from None
-    console.print(f"{action} {pipeline_id} {path}: ok")
+    if handle.owned_here:  # adopted: the process that ran it died, so it runs here now
+        console.print(
+            f"{action} {pipeline_id} {path}: its owner had died; it runs here until it ends "
+            "(Ctrl-C kills it; --detach runs it in the background)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(watch(handle))
+    where = f" (run by process {owner.owner.pid})" if owner.owner_alive and owner.owner else ""
+    console.print(f"{action} {pipeline_id} {path}: ok{where}", highlight=False)
+
+
+_DETACH = typer.Option(
+    "--detach", help="if its owner died, run it in a background process, not this one"
+)
 
 
 @app.command()
-def rerun(pipeline_id: str, path: Annotated[str, typer.Argument()] = "/") -> None:
+def rerun(
+    pipeline_id: str,
+    path: Annotated[str, typer.Argument()] = "/",
+    detach: Annotated[bool, _DETACH] = False,
+) -> None:
     """Rerun what failed or was killed below PATH."""
-    _act("rerun", pipeline_id, path)
+    _act("rerun", pipeline_id, path, detach)
 
 
 @app.command()

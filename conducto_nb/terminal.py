@@ -94,6 +94,12 @@ def run_with_view(root: Node, backend: str | None = None) -> int:
     """Run `root` showing a live tree and a progress bar; the exit code says how it ended."""
     run = start(root, backend=backend)
     console.print(f"pipeline {run.id} on the {run.backend} backend", highlight=False)
+    return watch(run)
+
+
+def watch(run: Run) -> int:
+    """Show a run this process owns, live, until it is idle; the exit code says how it
+    ended (0 done, 1 failed, 130 interrupted: Ctrl-C kills it)."""
     execs = [n.path for n in run.tree.walk() if n.kind == "exec"]
     progress = Progress(
         TextColumn(f"[bold]{run.id}"),

@@ -352,3 +352,41 @@ def test_wait_after_an_action_sent_to_the_owner_waits_for_its_effect(tmp_path: P
         print(handle.state.value, len(handle["/check"].attempts))
     """)
     assert done.stdout.split() == ["done", "2"], done.stdout + done.stderr
+
+
+def test_cli_rerun_of_a_pipeline_whose_owner_died_runs_it_to_the_end(tmp_path: Path) -> None:
+    """The CLI adopts it and stays until it ends, showing it (it used to print "ok", exit 0,
+    and die with the run it had just adopted)."""
+    gate = tmp_path / "go"
+    pipeline_id = killed_owner(f"""
+        co.Exec("test -f {gate} || sleep 60", name="wait")
+        co.Exec("echo after", name="after")
+    """)
+    gate.touch()
+    out = subprocess.run([*CLI, "rerun", pipeline_id], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "its owner had died; it runs here until it ends" in out.stdout
+    assert f"pipeline {pipeline_id}: done" in out.stdout
+    run = co.load(pipeline_id)
+    assert run.state is State.DONE and run["/after"].stdout == "after\n"
+
+
+def test_cli_rerun_detach_hands_an_orphaned_pipeline_to_a_background_owner(
+    tmp_path: Path,
+) -> None:
+    gate = tmp_path / "go"
+    pipeline_id = killed_owner(f"""
+        co.Exec("until test -f {gate}; do sleep 0.05; done", name="wait")
+        co.Exec("echo after", name="after")
+    """)
+    out = subprocess.run(
+        [*CLI, "rerun", "--detach", pipeline_id], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "runs it in the background" in out.stdout
+    run = co.load(pipeline_id)
+    wait_for(lambda: run.refresh()["/wait"].state is State.RUNNING, timeout=60)
+    gate.touch()
+    wait_for(lambda: run.refresh().state is State.DONE, timeout=60)
+    assert run["/after"].stdout == "after\n"
+    assert [a.attempt for a in run["/wait"].attempts] == [1, 2]

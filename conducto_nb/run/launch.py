@@ -43,7 +43,16 @@ if TYPE_CHECKING:
     from ..store.writer import StoreWriter
     from .runner import Restore
 
-__all__ = ["ON_START", "TakenOver", "act_elsewhere", "adopt", "run", "run_async", "start"]
+__all__ = [
+    "ON_START",
+    "TakenOver",
+    "act_elsewhere",
+    "adopt",
+    "run",
+    "run_async",
+    "spawn_detached",
+    "start",
+]
 
 #: `hook(root, run)` after each successful `start(root)`, `root` the very object passed in: the
 #: widget registers one when it is imported, so graphs of `root` follow runs started anywhere.
@@ -255,7 +264,7 @@ def act_elsewhere(
     while True:
         rec = store.load(pipeline_id)
         if not rec.owner_alive or rec.owner is None:
-            if action == "stop":
+            if action in ("stop", "kill"):
                 return None  # nothing runs: the owner is gone
             try:
                 return adopt(pipeline_id)
@@ -295,19 +304,21 @@ def _start_detached(
         statuses={p: (s.state.value, s.skipped) for p, s in statuses.items()},
     )
     writer.flush()
-    log = open(work.parent / f"{pipeline_id}.log", "ab")  # noqa: SIM115 - handed to the child
+    spawn_detached(pipeline_id, ["--backend", chosen, "--workdir", str(work)])
+    return Run(record_from_store(pipeline_id))
+
+
+def spawn_detached(pipeline_id: str, args: list[str]) -> int:
+    """Start `python -m conducto_nb.run.detached ID ARGS` in a session of its own, its output
+    in a log file beside the pipeline's work folder; returns its pid."""
+    from ..store.pipelines import home
+
+    work = home() / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    log = open(work / f"{pipeline_id}.log", "ab")  # noqa: SIM115 - handed to the child
     with log:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "conducto_nb.run.detached",
-                pipeline_id,
-                "--backend",
-                chosen,
-                "--workdir",
-                str(work),
-            ],
+            [sys.executable, "-m", "conducto_nb.run.detached", pipeline_id, *args],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -315,7 +326,7 @@ def _start_detached(
             env={**os.environ, "CONDUCTO_NB_HOME": str(home())},
         )
     threading.Thread(target=proc.wait, name=f"conducto_nb-reap-{proc.pid}", daemon=True).start()
-    return Run(record_from_store(pipeline_id))
+    return proc.pid
 
 
 _WRITERS: dict[Path, StoreWriter] = {}

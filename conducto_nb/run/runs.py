@@ -45,6 +45,11 @@ class Run:
         return self.record.backend
 
     @property
+    def owned_here(self) -> bool:
+        """This process runs it (started it, or adopted it when its owner died)."""
+        return self._execution is not None
+
+    @property
     def tree(self) -> Node:
         """The tree as it runs (with Lazy subtrees grafted in)."""
         if self._execution is not None:
