@@ -92,14 +92,21 @@ def start(
     pipeline_id = new_pipeline_id()
     workdir = workdir or os.environ.get("CONDUCTO_NB_WORKDIR")  # set by git event simulation
     work = Path(workdir) if workdir else home() / "work" / pipeline_id
+    made = not work.exists()
     work.mkdir(parents=True, exist_ok=True)
     name = name or root.title or "pipeline"
-    if detach:
-        handle = _start_detached(tree, pipeline_id, name, backend, work)
-    else:
-        handle = _execute(
-            tree, pipeline_id, name=name, backend=backend, workdir=work, persist=persist
-        )
+    try:
+        if detach:
+            handle = _start_detached(tree, pipeline_id, name, backend, work)
+        else:
+            handle = _execute(
+                tree, pipeline_id, name=name, backend=backend, workdir=work, persist=persist
+            )
+    except BaseException:
+        if made:  # refused before anything ran: leave no empty work folder behind
+            with contextlib.suppress(OSError):
+                work.rmdir()
+        raise
     for hook in list(ON_START):
         try:
             hook(root, handle)
@@ -292,6 +299,7 @@ def _start_detached(
     if backend is not None and not isinstance(backend, str):
         raise PipelineError("a detached run takes a backend by name (e.g. 'local')")
     chosen = backend or os.environ.get("CONDUCTO_NB_BACKEND", "local")
+    _check_before_detaching(tree, pipeline_id, chosen, work)
     writer = shared_writer()
     launcher = ownership(home(), writer).owner()
     statuses = Scheduler(tree_from_json(tree.to_json())).statuses()
@@ -306,6 +314,30 @@ def _start_detached(
     writer.flush()
     spawn_detached(pipeline_id, ["--backend", chosen, "--workdir", str(work)])
     return Run(record_from_store(pipeline_id))
+
+
+def _check_before_detaching(tree: Node, pipeline_id: str, backend: str, work: Path) -> None:
+    """What can be checked here is checked here (the backend answers, the images exist, the
+    run args are allowed): an error after detaching would only reach a log file."""
+    from ..store.pipelines import home
+    from .runner import Execution
+
+    chosen = backend_named(backend)
+
+    async def check() -> None:
+        await chosen.open()
+        ex = Execution(
+            tree_from_json(tree.to_json()),
+            pipeline_id=pipeline_id,
+            backend=chosen,
+            workdir=work.resolve(),
+            record=Record(pipeline_id, tree.to_json(), {}),
+            writer=None,
+            secrets_home=home(),
+        )
+        await chosen.prepare(pipeline_id, ex.job_specs())
+
+    background_loop().submit(check()).result()
 
 
 def spawn_detached(pipeline_id: str, args: list[str]) -> int:

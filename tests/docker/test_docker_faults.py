@@ -359,3 +359,33 @@ def test_a_dead_owners_containers_go_at_once(docker_client: Any, tmp_path: Path)
     while docker_client.containers.list(all=True, filters=label):
         assert time.monotonic() < deadline, "the dead owner's container still runs its job"
         time.sleep(0.2)
+
+
+def test_cli_detach_with_a_missing_image_is_one_line_before_anything_is_recorded(
+    tmp_path: Path,
+) -> None:
+    """The error reaches the user, not a detached process's log: exit 2, one line, no pipeline
+    left `pending` for good and no empty work folder."""
+    import sys
+
+    detached_docker = ("--backend", "docker", "--detach")
+    script = tmp_path / "pipe.py"
+    script.write_text(
+        "import conducto_nb as co\n\n"
+        "def build():\n"
+        "    return co.Exec('true', image='conducto-nb-test/no-such-image:1', name='a')\n"
+    )
+    home = tmp_path / "home"
+    out = subprocess.run(
+        [sys.executable, "-m", "conducto_nb.cli", "run", f"{script}:build", *detached_docker],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "CONDUCTO_NB_HOME": str(home)},
+    )
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "conducto-nb-test/no-such-image:1: needed by /\n" in out.stdout
+    assert "Traceback" not in out.stdout + out.stderr
+    if (home / "store.db").exists():
+        assert Store(home / "store.db").list_pipelines() == []
+    assert not list(home.glob("work/*"))
