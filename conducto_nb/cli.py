@@ -4,6 +4,7 @@ pipeline in the store, whichever process started it."""
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 import time
 from typing import Annotated, NoReturn
@@ -217,7 +218,7 @@ _DURATION = re.compile(r"^(\d+)([smhdw])$")
 @app.command()
 def gc(older_than: Annotated[str, typer.Option(help="e.g. 7d, 12h, 30m")] = "7d") -> None:
     """Delete pipelines (and their logs) older than this whose owner is gone."""
-    from .store.pipelines import Store
+    from .store.pipelines import Store, home
 
     m = _DURATION.match(older_than)
     if not m:
@@ -232,6 +233,10 @@ def gc(older_than: Annotated[str, typer.Option(help="e.g. 7d, 12h, 30m")] = "7d"
             store.close()
     except PipelineError as e:
         _fail(e)
+    work = home() / "work"
+    for pipeline_id in deleted:  # their work folders and detached logs go with them
+        shutil.rmtree(work / pipeline_id, ignore_errors=True)
+        (work / f"{pipeline_id}.log").unlink(missing_ok=True)
     console.print(
         f"deleted {len(deleted)} pipeline(s)" + (f": {', '.join(deleted)}" if deleted else "")
     )

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import ActionError, PipelineError
 
-__all__ = ["ControlServer", "request", "socket_path"]
+__all__ = ["ControlServer", "NotOwner", "request", "socket_path"]
 
 HEARTBEAT_EVERY = 2.0
 MAX_REQUEST = 64 * 1024
@@ -32,6 +32,10 @@ def socket_path(home: Path) -> Path:
     if len(str(path)) > 100:
         path = Path(tempfile.gettempdir()) / f"conducto_nb-{os.getuid()}" / f"{os.getpid()}.sock"
     return path
+
+
+class NotOwner(ActionError):
+    """The process asked no longer runs that pipeline (it let it go): read the store again."""
 
 
 # handler(pipeline_id, action, path, args) -> awaitable or None; raises PipelineError to refuse
@@ -74,6 +78,8 @@ class ControlServer:
                 result = self.handler(pipeline, action, str(req.get("path", "/")), args)
                 if asyncio.iscoroutine(result):
                     await result
+            except NotOwner as e:
+                reply = {"ok": False, "error": str(e), "not_owner": True}
             except PipelineError as e:
                 reply = {"ok": False, "error": str(e)}
             except (ValueError, TypeError) as e:
@@ -126,4 +132,5 @@ def request(
     except json.JSONDecodeError:
         raise ActionError(f"the owner of pipeline {pipeline_id} gave no answer") from None
     if not reply.get("ok"):
-        raise ActionError(str(reply.get("error", "refused")), path=None)
+        refusal = NotOwner if reply.get("not_owner") else ActionError
+        raise refusal(str(reply.get("error", "refused")), path=None)

@@ -23,14 +23,14 @@ from ..backends.choice import backend_named, opened_backends
 from ..errors import ActionError, PipelineError
 from ..model.nodes import Node
 from ..model.serialize import tree_from_json
-from .control import request
+from .control import NotOwner, request
 from .loop import background_loop
 from .ownership import ownership
 from .record import Record
 from .runs import (
-    LIVE,
-    LIVE_LOCK,
     Run,
+    close_shared_stores,
+    hold,
     read_output_from_store,
     record_from_store,
     shared_store,
@@ -60,12 +60,16 @@ ON_START: list[Callable[[Node, Run], None]] = []
 
 
 @atexit.register
-def _close_backends() -> None:
+def _close_at_exit() -> None:
     """Stop workers and remove containers when the process exits, rather than after their idle
-    timeout."""
+    timeout; then commit what is queued for the store and close it (the WAL folded in)."""
     for backend in opened_backends():
         with contextlib.suppress(Exception):
             background_loop().submit(backend.close()).result(timeout=15)
+    for writer in list(_WRITERS.values()):
+        with contextlib.suppress(PipelineError):
+            writer.close(timeout=10)
+    close_shared_stores()
 
 
 class TakenOver(ActionError):
@@ -186,15 +190,13 @@ def _execute(
                     raise TakenOver(pipeline_id, holder.pid)
                 writer.set_statuses(pipeline_id, [stored(p, s) for p, s in statuses.items()])
             own.register(ex)
+        hold(ex)
         ex.begin(jobs)
         if restore is None:
             ex.act("run", "/")
         return Run(record, ex)
 
-    handle = background_loop().submit(create()).result()
-    with LIVE_LOCK:
-        LIVE[pipeline_id] = handle
-    return handle
+    return background_loop().submit(create()).result()
 
 
 def adopt(
@@ -278,7 +280,13 @@ def act_elsewhere(
             except TakenOver:  # another process adopted it first: ask that one
                 continue
         if rec.owner.control:
-            request(rec.owner.control, pipeline_id, action, path, args=args)
+            try:
+                request(rec.owner.control, pipeline_id, action, path, args=args)
+            except NotOwner:  # it let the run go a moment ago: its lease is being released
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+                continue
             return None
         if time.monotonic() > deadline:  # a detached run that never came up
             raise ActionError(

@@ -5,14 +5,17 @@ adoption of a pipeline whose owner died (so `rerun` finishes it here).
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ActionError
-from .control import ControlServer, socket_path
+from ..errors import PipelineError
+from .control import ControlServer, NotOwner, socket_path
 from .loop import background_loop
 
 if TYPE_CHECKING:
@@ -28,11 +31,13 @@ class Ownership:
 
     def __init__(self, home: Path, writer: StoreWriter) -> None:
         self.home, self.writer = home, writer
-        self.executions: dict[str, Execution] = {}
+        #: Held elsewhere (runs.hold): an idle run nobody refers to goes, and its lease too.
+        self.executions: weakref.WeakValueDictionary[str, Execution] = weakref.WeakValueDictionary()
         self.server = ControlServer(socket_path(home), self._handle, self._heartbeat)
 
     async def start(self) -> None:
         await self.server.start()
+        atexit.register(self.server.path.unlink, missing_ok=True)
 
     def owner(self) -> Owner:
         from ..store.pipelines import Owner, boot_id
@@ -41,11 +46,20 @@ class Ownership:
 
     def register(self, ex: Execution) -> None:
         self.executions[ex.id] = ex
+        # Only when collected: at exit the lease lapses with the process (its guard ends the
+        # jobs, and an adopter waits for that guard; a released lease would skip the wait).
+        weakref.finalize(ex, self._release, ex.id).atexit = False
+
+    def _release(self, pipeline_id: str) -> None:
+        """An idle run this process no longer holds: its lease goes (the store has all of it),
+        and an action from elsewhere adopts it from the store."""
+        with contextlib.suppress(PipelineError):  # the writer closed at exit: the lease
+            self.writer.set_owner(pipeline_id, None)  # lapses with this process anyway
 
     def _handle(self, pipeline_id: str, action: str, path: str, args: dict[str, Any]) -> Any:
         ex = self.executions.get(pipeline_id)
         if ex is None:
-            raise ActionError(f"pipeline {pipeline_id} is not run by process {os.getpid()}")
+            raise NotOwner(f"pipeline {pipeline_id} is not run by process {os.getpid()}")
         if action == "stop":
             return self._stop_then_flush(ex)
         if action == "modify":
@@ -62,9 +76,10 @@ class Ownership:
         self.writer.flush()
 
     def _heartbeat(self) -> None:
-        now = time.time()
-        for pipeline_id in self.executions:
-            self.writer.heartbeat(pipeline_id, now)
+        from ..store.pipelines import boot_id
+
+        if len(self.executions):
+            self.writer.renew(os.getpid(), boot_id())
 
 
 _OWNERSHIPS: dict[Path, Ownership] = {}

@@ -96,6 +96,8 @@ class Execution:
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self._chores: set[asyncio.Task[None]] = set()
         self._noted_images = False
+        #: `hook(idle)` on the loop when the run goes idle (True) or wakes (False).
+        self.on_idle: list[Callable[[bool], None]] = []
         record.set_idle(True)
 
     # -- events in --------------------------------------------------------------------------
@@ -107,6 +109,9 @@ class Execution:
         self.record.set_idle(idle)
         if idle and not was_idle:  # let the backend free containers until the next action
             self._background(self.backend.release(self.id))
+        if idle != was_idle:
+            for hook in self.on_idle:
+                hook(idle)
         return rejected
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,16 @@ if TYPE_CHECKING:
     from ..store.pipelines import Store
     from .runner import Execution
 
-__all__ = ["LIVE", "Run", "load", "read_output_from_store", "record_from_store", "shared_store"]
+__all__ = [
+    "LIVE",
+    "Run",
+    "close_shared_stores",
+    "hold",
+    "load",
+    "read_output_from_store",
+    "record_from_store",
+    "shared_store",
+]
 
 
 class Run:
@@ -32,6 +42,9 @@ class Run:
     def __init__(self, record: Record, execution: Execution | None = None) -> None:
         self.record = record
         self._execution = execution
+        if execution is not None:
+            with LIVE_LOCK:
+                _HANDLES.setdefault(record.id, self)
 
     @property
     def id(self) -> str:
@@ -116,10 +129,16 @@ class Run:
             adopted = act_elsewhere(self.id, name, path)
             if adopted is None:
                 return self.refresh()
-            self.record, self._execution = adopted.record, adopted._execution
+            self._become(adopted)
         assert self._execution is not None
         background_loop().call(self._execution.act, name, path)
         return self
+
+    def _become(self, adopted: Run) -> None:
+        """This handle is the live run now (this process adopted it)."""
+        self.record, self._execution = adopted.record, adopted._execution
+        with LIVE_LOCK:
+            _HANDLES[self.id] = self
 
     def rerun(self, path: str = "/") -> Run:
         """Reset what failed or was killed below `path`, and run it again."""
@@ -153,7 +172,7 @@ class Run:
             adopted = act_elsewhere(self.id, "modify", path, args)
             if adopted is None:
                 return self.refresh()
-            self.record, self._execution = adopted.record, adopted._execution
+            self._become(adopted)
         assert self._execution is not None
         background_loop().call(self._execution.modify, path, command, env)
         return self
@@ -205,17 +224,39 @@ class Run:
 
 
 # -- loading --------------------------------------------------------------------------------
-#: Runs this process owns, by id: `load` returns the live handle for them.
-LIVE: dict[str, Run] = {}
+#: Runs of this process, by id, while something holds them: `load` gives their live handle.
+#: A run is held while it is busy (_BUSY) and while a user's handle or a graph refers to it;
+#: an idle run nobody refers to is freed (the store keeps all of it), so a kernel that ran a
+#: thousand pipelines does not hold a thousand.
+LIVE: weakref.WeakValueDictionary[str, Execution] = weakref.WeakValueDictionary()
 LIVE_LOCK = threading.Lock()
+_HANDLES: weakref.WeakValueDictionary[str, Run] = weakref.WeakValueDictionary()  # `load` gives
+# back the very handle the caller still holds
+_BUSY: set[Execution] = set()  # touched on the background loop only
+
+
+def hold(execution: Execution) -> None:
+    """Register a run of this process, held while it is busy."""
+
+    def busy(idle: bool) -> None:
+        (_BUSY.discard if idle else _BUSY.add)(execution)
+
+    execution.on_idle.append(busy)
+    with LIVE_LOCK:
+        LIVE[execution.id] = execution
 
 
 def load(pipeline_id: str) -> Run:
     """A pipeline from the store, by id, in any process: its tree, states, attempts and logs.
     If the process that ran it died, its running nodes show as error "interrupted"."""
     with LIVE_LOCK:
-        if pipeline_id in LIVE:
-            return LIVE[pipeline_id]
+        handle = _HANDLES.get(pipeline_id)
+        if handle is not None:
+            return handle
+        execution = LIVE.get(pipeline_id)
+        if execution is not None:
+            handle = _HANDLES[pipeline_id] = Run(execution.record, execution)
+            return handle
     return Run(record_from_store(pipeline_id))
 
 
@@ -241,6 +282,13 @@ def read_output_from_store(record: Record) -> None:
 
 
 _STORES: dict[Path, Any] = {}
+
+
+def close_shared_stores() -> None:
+    """At exit: close this process's reading connections (the WAL is folded in)."""
+    for store in list(_STORES.values()):
+        store.close()
+    _STORES.clear()
 
 
 def shared_store() -> Store:

@@ -7,6 +7,7 @@ ever touch the file through `_tx` and `_read`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -23,6 +24,7 @@ __all__ = ["BUSY_TIMEOUT", "SCHEMA", "SCHEMA_VERSION", "StoreDB", "home", "tree_
 
 SCHEMA_VERSION = 4  # 2: images; 3: statuses.blocked_by; 4: attempts.result and .queued
 BUSY_TIMEOUT = 10.0  # seconds a writer waits for another process's transaction
+WAL_LIMIT = 1 << 20  # bytes of WAL kept after a checkpoint; sqlite checkpoints every ~4 MB
 
 # Every table and index, in one place: a new table is one more entry here (and its reads and
 # writes a part of Store of their own, like output.py) and SCHEMA_VERSION + 1. Changes
@@ -148,6 +150,7 @@ class StoreDB:
         )
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")  # WAL: durable across a process crash
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT}")  # truncated after checkpoints
         return conn
 
     def _error(self, e: sqlite3.Error, pipeline_id: str | None) -> StoreError:
@@ -215,8 +218,12 @@ class StoreDB:
                 raise self._not_found(pipeline_id)
 
     def close(self) -> None:
-        """Close both connections; idempotent. Later calls raise StoreError."""
+        """Close both connections, folding the WAL into the store first; idempotent. Later
+        calls raise StoreError."""
         with self._wlock, self._rlock:
+            if self._wconn is not None:
+                with contextlib.suppress(sqlite3.Error):  # busy: the next closer does it
+                    self._wconn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             for conn in (self._wconn, self._rconn):
                 if conn is not None:
                     conn.close()

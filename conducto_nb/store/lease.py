@@ -142,6 +142,17 @@ class LeaseStore(StoreDB):
         sql = "owner_heartbeat = CASE WHEN owner_pid IS NULL THEN NULL ELSE ? END"
         self._update(pipeline_id, sql, (now,))
 
+    def renew(self, pid: int, boot: str, now: float | None = None) -> None:
+        """Renew every lease process `pid` of boot `boot` holds, in one statement (a kernel
+        that ran a thousand pipelines renews one row set, not a thousand)."""
+        now = time.time() if now is None else now
+        with self._tx() as c:
+            c.execute(
+                "UPDATE pipelines SET owner_heartbeat = ? WHERE owner_pid = ? AND owner_boot = ?"
+                " AND owner_control IS NOT NULL",  # not the runs it launched detached
+                (now, pid, boot),
+            )
+
     def owner_alive(self, owner: Owner | None) -> bool:
         """Whether the lease holds: same boot, the pid exists, a heartbeat within LEASE_TIMEOUT."""
         return (

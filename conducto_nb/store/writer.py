@@ -148,6 +148,12 @@ class StoreWriter:
         now = time.time() if now is None else now  # the time of the call, not of the write
         self._put(pipeline_id, "heartbeat", lambda: self._store.heartbeat(pipeline_id, now))
 
+    def renew(self, pid: int, boot: str, now: float | None = None) -> None:
+        now = time.time() if now is None else now  # the time of the call, not of the write
+        self._enqueue(
+            _Op(f"renew the leases of process {pid}", lambda: self._store.renew(pid, boot, now))
+        )
+
     # -- control ---------------------------------------------------------------------------
     def flush(self, timeout: float | None = None) -> None:
         """Return once everything queued before this call is committed; raise StoreError for
