@@ -7,7 +7,9 @@ Each pipeline is Serial[a: `true`, b: Parallel[c: `echo hi`, d: a no-op Python c
 started with `root.run()` and its handle dropped, as a cell that runs a pipeline does.
 
     .venv/bin/python bench/soak.py [--pipelines 1000] [--backend local|docker]
-                                   [--image busybox:latest]
+                                   [--image python:3.11-slim]
+
+(the Docker image needs this Python's minor version: the callable node runs in it)
 """
 
 from __future__ import annotations
@@ -52,11 +54,11 @@ def _containers() -> int | None:
     try:
         client = docker.from_env()
         found = client.containers.list(
-            all=True, filters={"label": f"conducto_nb.owner_pid={os.getpid()}"}
+            all=True, sparse=True, filters={"label": f"conducto_nb.owner_pid={os.getpid()}"}
         )
         client.close()
         return len(found)
-    except Exception:
+    except Exception:  # no daemon: nothing to count
         return None
 
 
@@ -82,7 +84,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pipelines", type=int, default=1000)
     parser.add_argument("--backend", default="local")
-    parser.add_argument("--image", default="busybox:latest")
+    parser.add_argument("--image", default="python:3.11-slim")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="conducto_nb-soak-"))
     os.environ["CONDUCTO_NB_HOME"] = str(home)
