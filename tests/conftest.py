@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from git_kit import repo  # noqa: F401 - a fixture: an empty git repository on `main`
 
 
 @pytest.fixture

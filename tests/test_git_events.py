@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import subprocess
 import sys
@@ -12,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from git_kit import commit, git
 
 from conducto_nb.events.simulate import default_branch, load_config
 
@@ -19,38 +19,6 @@ _SCRIPT = Path(sys.executable).parent / "conducto-nb"
 CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "conducto_nb.cli"]
 # A command that shows exactly the argv it received, one JSON line.
 SHOW_ARGV = "python -c 'import sys, json; print(json.dumps(sys.argv[1:]))'"
-
-
-def git(repo: Path, *args: str, author: str = "Ada Lovelace") -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": author, "GIT_COMMITTER_NAME": author}
-    proc = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, env=env, check=True
-    )
-    return proc.stdout.strip()
-
-
-def commit(repo: Path, files: dict[str, str], message: str = "change", **kw: str) -> str:
-    for name, text in files.items():
-        (repo / name).parent.mkdir(parents=True, exist_ok=True)
-        (repo / name).write_text(text)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", message, **kw)
-    return git(repo, "rev-parse", "HEAD")
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """An empty repository on `main`, configured here, never by the machine's git config."""
-    path = tmp_path / "demo"
-    path.mkdir()
-    git(path, "init", "-q", "-b", "main")
-    for key, value in [
-        ("user.name", "Ada Lovelace"),
-        ("user.email", "ada@example.com"),
-        ("commit.gpgsign", "false"),
-    ]:
-        git(path, "config", key, value)
-    return path
 
 
 def event(repo: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -451,3 +451,27 @@ def test_the_context_holds_the_host_ca_only_beside_pip(folder: Path) -> None:
 
     assert not any(n.startswith(".conducto_nb") for n in names(co.Image(copy_dir=folder)))
     assert ".conducto_nb/cfg/pip.conf" in names(co.Image(install_pip=["six"]))
+
+
+def test_copy_commit_pins_git_code_and_is_checked() -> None:
+    with pytest.raises(co.ParameterError, match="`copy_commit` needs `copy_url` or `copy_repo`"):
+        co.Image("busybox:latest", copy_commit="abcdef1")
+    with pytest.raises(co.ParameterError, match="`copy_commit` must be a commit id"):
+        co.Image("busybox:latest", copy_url="https://example.com/x.git", copy_commit="main")
+
+
+def test_starting_a_pipeline_pins_copy_repo_and_says_what_it_leaves_out(repo: Path) -> None:
+    from git_kit import commit
+
+    head = commit(repo, {"a.py": "print(1)\n"})
+    (repo / "a.py").write_text("print(2)\n")  # an edit, not committed
+    (repo / "new.py").write_text("")  # not even added
+    image = co.Image("busybox:latest", copy_repo=str(repo))
+    with pytest.warns(
+        UserWarning, match=r"2 uncommitted change\(s\) are left out \(a\.py, new\.py\)"
+    ):
+        run = co.Exec("true", image=image).start(backend="local")
+    run.wait(timeout=60)
+    pinned = run.tree.image
+    assert pinned.copy_commit == head and pinned.copy_repo == str(repo)
+    assert image.copy_commit is None  # the user's Image is left as it was

@@ -36,6 +36,8 @@ __all__ = [
     "Sink",
     "dockerignore_walk",
     "git",
+    "local_commit",
+    "pick_ref",
     "repo_root",
     "snapshot",
 ]
@@ -108,7 +110,7 @@ def repo_root(path: Path) -> Path:
         ) from None
 
 
-def _local_commit(repo: Path | str, branch: str | None) -> tuple[str, str]:
+def local_commit(repo: Path | str, branch: str | None) -> tuple[str, str]:
     """(commit, tree) of `branch` (else HEAD) of a local repository, trying origin's branch
     too, as a CI checkout may have only that."""
     refs = [branch, f"refs/remotes/origin/{branch}"] if branch else ["HEAD"]
@@ -135,13 +137,16 @@ def _add_git(image: Image, h: Any, sink: Sink | None) -> None:
         if not Path(repo).is_dir():
             key = "copy_repo" if image.copy_repo else "copy_url"
             raise ImageBuildError(f"`{key}` {repo} is not a directory")
-        commit, tree = _local_commit(repo, branch)
+        commit, tree = local_commit(repo, image.copy_commit or branch)
         h.update(f"tree {tree}".encode())
         if sink is not None:
             sink.add_git(Path(repo), commit, "src/")
         return
+    if sink is None and image.copy_commit is not None:
+        h.update(f"commit {image.copy_commit}".encode())
+        return
     if sink is None:
-        found = _pick_ref(git(["ls-remote", "--", where, branch or "HEAD"]), branch)
+        found = pick_ref(git(["ls-remote", "--", where, branch or "HEAD"]), branch)
         if found is None:
             raise ImageBuildError(f"`copy_url` {where} has no branch {branch or 'HEAD'!r}")
         h.update(f"commit {found}".encode())
@@ -149,14 +154,19 @@ def _add_git(image: Image, h: Any, sink: Sink | None) -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="conducto_nb-clone-") as tmp:
-        opts = ["--branch", branch] if branch else []
-        git(["clone", "--quiet", "--bare", "--depth", "1", *opts, "--", where, tmp])
-        commit = git(["rev-parse", "HEAD^{commit}"], cwd=tmp)
+        if image.copy_commit is not None:  # that commit only (servers serve any reachable one)
+            git(["init", "--quiet", "--bare", tmp])
+            git(["fetch", "--quiet", "--depth", "1", "--", where, image.copy_commit], cwd=tmp)
+            commit = git(["rev-parse", "FETCH_HEAD^{commit}"], cwd=tmp)
+        else:
+            opts = ["--branch", branch] if branch else []
+            git(["clone", "--quiet", "--bare", "--depth", "1", *opts, "--", where, tmp])
+            commit = git(["rev-parse", "HEAD^{commit}"], cwd=tmp)
         h.update(f"commit {commit}".encode())
         sink.add_git(Path(tmp), commit, "src/")
 
 
-def _pick_ref(ls_remote: str, branch: str | None) -> str | None:
+def pick_ref(ls_remote: str, branch: str | None) -> str | None:
     wanted = [f"refs/heads/{branch}", f"refs/tags/{branch}^{{}}", f"refs/tags/{branch}"]
     found: dict[str, str] = {}
     for line in ls_remote.splitlines():

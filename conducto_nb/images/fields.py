@@ -26,6 +26,7 @@ __all__ = [
     "absolute",
     "branch",
     "caller_dir",
+    "commit",
     "field_error",
     "flag",
     "fold_aliases",
@@ -63,6 +64,7 @@ DEFAULTS: dict[str, Any] = {
     "copy_repo": None,
     "copy_url": None,
     "copy_branch": None,
+    "copy_commit": None,
     "docker_auto_workdir": True,
     "path_map": {},
     "install_pip": (),
@@ -123,6 +125,17 @@ def branch(f: Mapping[str, Any]) -> str | None:
     value: str | None = opt_str(f, "copy_branch")
     if value is not None:
         no_option("copy_branch", value)
+    return value
+
+
+_COMMIT = re.compile(r"^[0-9a-f]{7,64}$")
+
+
+def commit(f: Mapping[str, Any]) -> str | None:
+    """`copy_commit`: a commit id (hex), the exact code `copy_repo` / `copy_url` copy."""
+    value: str | None = opt_str(f, "copy_commit")
+    if value is not None and not _COMMIT.match(value):
+        raise field_error("copy_commit", f"must be a commit id (7 to 64 hex digits), not {value!r}")
     return value
 
 

@@ -35,6 +35,7 @@ from .fields import (
     absolute,
     branch,
     caller_dir,
+    commit,
     field_error,
     flag,
     fold_aliases,
@@ -59,7 +60,8 @@ DEFAULT_BASE = f"python:{sys.version_info.major}.{sys.version_info.minor}-slim"
 class Image:
     """A Docker image for Execs: a base (`image`, or `dockerfile` / `dockerfile_text` with
     `context` and `docker_build_args`), code (`copy_dir`, or `copy_repo=True` for the calling
-    code's git repository, or `copy_url` + `copy_branch`), packages (`install_pip`,
+    code's git repository, or `copy_url` + `copy_branch`; `copy_commit` pins either to one
+    commit, and a pipeline pins them for you when it starts), packages (`install_pip`,
     `install_packages` for apt/apk, `install_npm`, `install_docker` for a docker CLI). `shell`
     runs the commands; `path_map` maps local paths to container paths for debugging (inferred
     from what is copied); `name=` names the tag's repository (`conducto-nb/NAME:<hash>`).
@@ -80,6 +82,7 @@ class Image:
     copy_repo: str | None  # the repository's root once resolved
     copy_url: str | None
     copy_branch: str | None
+    copy_commit: str | None  # the commit copied, set when a pipeline starts (pin.py)
     docker_auto_workdir: bool
     path_map: Mapping[str, str]
     install_pip: tuple[str, ...]
@@ -100,6 +103,7 @@ class Image:
         copy_repo: bool | str | os.PathLike[str] | None = None,
         copy_url: str | None = None,
         copy_branch: str | None = None,
+        copy_commit: str | None = None,
         docker_auto_workdir: bool = True,
         path_map: Mapping[str, str] | None = None,
         install_pip: str | Sequence[str] | None = None,
@@ -146,6 +150,7 @@ class Image:
         v["copy_dir"] = opt_path(f, "copy_dir", base_dir)
         v["copy_url"] = git_url(f, base_dir)
         v["copy_branch"] = branch(f)
+        v["copy_commit"] = commit(f)
         repo = f["copy_repo"]
         if repo is not None and not isinstance(repo, bool | str | os.PathLike):
             raise field_error(
@@ -167,6 +172,8 @@ class Image:
             )
         if v["copy_branch"] is not None and v["copy_repo"] is None and v["copy_url"] is None:
             raise field_error("copy_branch", "`copy_branch` needs `copy_url` or `copy_repo`")
+        if v["copy_commit"] is not None and v["copy_repo"] is None and v["copy_url"] is None:
+            raise field_error("copy_commit", "`copy_commit` needs `copy_url` or `copy_repo`")
 
         v["docker_auto_workdir"] = flag(f, "docker_auto_workdir")
         v["install_docker"] = flag(f, "install_docker")
@@ -222,6 +229,10 @@ class Image:
         self = cls.__new__(cls)
         self._setup(fields, resolve=False)
         return self
+
+    def replace(self, **changes: Any) -> Image:
+        """A copy with `changes` (fields by their JSON names), without touching the disk."""
+        return Image.from_json({**self.to_json(), **changes})
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Image) and other.to_json() == self.to_json()

@@ -61,7 +61,8 @@ def describe(image: Image) -> str:
     code = image.copy_dir or image.copy_repo or image.copy_url
     if code:
         where = os.path.basename(code.rstrip("/")) or code
-        parts.append(f"code: {where}" + (f"@{image.copy_branch}" if image.copy_branch else ""))
+        pinned = " ".join(x for x in (image.copy_branch, (image.copy_commit or "")[:10]) if x)
+        parts.append(f"code: {where}" + (f"@{pinned}" if pinned else ""))
     label = " + ".join(parts)
     if image.to_json().get("name"):
         label = f"{image.to_json()['name']} ({label})"

@@ -93,6 +93,7 @@ def start(
     from ..store.pipelines import home, new_pipeline_id
 
     tree = tree_from_json(root.to_json())  # the run's own copy: later edits do not race it
+    _pin_images(tree)
     pipeline_id = new_pipeline_id()
     workdir = workdir or os.environ.get("CONDUCTO_NB_WORKDIR")  # set by git event simulation
     work = Path(workdir) if workdir else home() / "work" / pipeline_id
@@ -117,6 +118,24 @@ def start(
         except Exception as e:  # the run has started: its handle must reach the caller
             warnings.warn(f"conducto_nb: an on-start hook failed: {e!r}", stacklevel=2)
     return handle
+
+
+def _pin_images(tree: Node) -> None:
+    """Every co.Image that copies git code copies the commit it names now, in this run and
+    every rerun of it (images/pin.py); uncommitted changes left out are said once."""
+    from ..images.image import Image
+    from ..images.pin import pin
+
+    pinned: dict[Image, Image] = {}
+    for node in tree.walk():
+        image = node.own_params.get("image")
+        if not isinstance(image, Image):
+            continue
+        if image not in pinned:
+            pinned[image], note = pin(image)
+            if note is not None:
+                warnings.warn(note, stacklevel=4)
+        node.set_param("image", pinned[image])
 
 
 def run(root: Node, **kwargs: Any) -> Run:
