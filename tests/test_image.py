@@ -475,3 +475,8 @@ def test_starting_a_pipeline_pins_copy_repo_and_says_what_it_leaves_out(repo: Pa
     pinned = run.tree.image
     assert pinned.copy_commit == head and pinned.copy_repo == str(repo)
     assert image.copy_commit is None  # the user's Image is left as it was
+
+
+def test_install_pip_dot_needs_code_to_install() -> None:
+    with pytest.raises(co.ParameterError, match=r"'\.' installs the copied project"):
+        co.Image("python:3.11-slim", install_pip=["."])

@@ -230,16 +230,18 @@ def test_unknown_pipeline_id_is_a_clear_error() -> None:
 
 
 def test_images_on_the_local_backend_are_listed_as_unused() -> None:
-    image = co.Image("busybox:latest", install_pip=["requests"])
+    image = co.Image("busybox:latest", install_packages=["jq"])
     with co.Serial(image=image) as root:
         co.Exec("echo hi", name="a")
         co.Exec("echo ho", name="b", image="busybox:latest")
     run = root.run(backend="local")
     assert run.state is State.DONE
     [img] = run.images
-    assert img.label == "busybox:latest + pip: requests"
+    assert img.label == "busybox:latest + packages: jq"
     assert img.state is co.ImageState.UNUSED and img.nodes == ("/a",)
-    assert img.message == "the local backend runs commands without images"
+    assert img.message == (
+        "the local backend uses only an image's code and pip packages, and this one has neither"
+    )
 
 
 def test_images_of_a_generated_subtree_join_the_list_when_it_is_grafted() -> None:

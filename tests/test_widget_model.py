@@ -359,7 +359,10 @@ def test_a_tree_not_run_yet_shows_its_images_pending_then_unused_on_the_local_ba
     wait_for(lambda: finished(sent) and sent.updates("images")[-1][0]["state"] == "unused")
     final = sent.updates("images")[-1][0]
     assert final["key"] == opened["key"] and final["n"] == 2
-    assert final["message"] == "the local backend runs commands without images"
+    assert (
+        final["message"]
+        == "the local backend uses only an image's code and pip packages, and this one has neither"
+    )
     assert [[i["state"] for i in u] for u in sent.updates("images")] == [["pending"], ["unused"]]
     assert not sent.custom("ilog"), "the local backend builds nothing: no log"
     w.close()

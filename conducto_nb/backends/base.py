@@ -96,5 +96,10 @@ class Backend(abc.ABC):
         raise BackendError(f"the {self.name} backend cannot build images")
 
     def honours_images(self) -> bool:
-        """False where `image` is ignored (the local backend): the runner says so once."""
+        """False where `image` is ignored altogether: the runner says so once."""
         return True
+
+    def honours(self, image: Any) -> bool:
+        """Whether this backend makes something of `image` (a name or a co.Image): the local
+        backend only of a co.Image's code and pip packages."""
+        return self.honours_images()

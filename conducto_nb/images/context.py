@@ -22,12 +22,12 @@ from .dockerfile import CFG, derived_dockerfile, host_ca_bundle, npm_config, pip
 if TYPE_CHECKING:
     from .image import Image
 
-__all__ = ["BASE_DOCKERFILE", "Context", "context_tar"]
+__all__ = ["BASE_DOCKERFILE", "Context", "TarSink", "context_tar"]
 
 BASE_DOCKERFILE = "Dockerfile.conducto_nb"  # the base Dockerfile's name in its context
 
 
-class _TarSink:
+class TarSink:
     """Files into a build context tar, owned by root; a git commit streamed from `git archive`."""
 
     def __init__(self, f: IO[bytes]) -> None:
@@ -95,10 +95,10 @@ def context_tar(image: Image, base: str | None = None, user: str = "") -> Contex
     try:
         if text is not None:
             ctx.base_tar = tempfile.TemporaryFile()  # noqa: SIM115 (closed by Context.close)
-            base_sink = _TarSink(ctx.base_tar)
+            base_sink = TarSink(ctx.base_tar)
         if derived:
             ctx.tar = tempfile.TemporaryFile()  # noqa: SIM115
-            src_sink = _TarSink(ctx.tar)
+            src_sink = TarSink(ctx.tar)
         ctx.hash = image.snapshot(base_sink, src_sink)
         if base_sink is not None and text is not None:
             base_sink.add_text(BASE_DOCKERFILE, text)

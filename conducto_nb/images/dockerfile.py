@@ -62,6 +62,10 @@ def derived_dockerfile(image: Image, base: str = "{base}", user: str = "") -> st
         lines += [
             "FROM conducto_nb_base AS conducto_nb_pip",
             "COPY .conducto_nb/ /tmp/conducto_nb/",
+        ]
+        if "." in image.install_pip:  # the copied project itself: its code first
+            lines += [f"COPY src/ {CODE_DIR}/", f"WORKDIR {CODE_DIR}"]
+        lines += [
             "RUN set -e; PY=$(command -v python3 || command -v python || true); "
             'if [ -z "$PY" ]; then echo "conducto_nb: install_pip needs python in the image"'
             " >&2; exit 1; fi; mkdir -p /tmp/conducto_nb/pip-root; "

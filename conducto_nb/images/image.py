@@ -179,6 +179,11 @@ class Image:
         v["install_docker"] = flag(f, "install_docker")
         for key in ("install_pip", "install_packages", "install_npm"):
             v[key] = words(f, key)
+        if "." in v["install_pip"] and not code:
+            raise field_error(
+                "install_pip",
+                "'.' installs the copied project: give copy_dir, copy_repo or copy_url too",
+            )
         v["shell"] = shell(f)
         self._name = tag_name(f)
         v["path_map"] = path_map(f, base_dir)

@@ -103,7 +103,6 @@ class ImageBuilds:
                 if key is None:
                     key = keys[id(job.image)] = image_key(job.image)
                 users.setdefault(key, (job.image, []))[1].append(job.path)
-        honoured = self.backend.honours_images()
         for key, (image, nodes) in users.items():
             known = self.builds.get(key)
             if known is not None:
@@ -112,11 +111,16 @@ class ImageBuilds:
                     self._set(known, nodes=merged)
                 continue
             status = ImageChanged(key, describe(image), ImageState.PENDING, tuple(nodes))
-            if not honoured:
+            if not self.backend.honours(image):
                 status = replace(
                     status,
                     state=ImageState.UNUSED,
-                    message=f"the {self.backend.name} backend runs commands without images",
+                    message=f"the {self.backend.name} backend "
+                    + (
+                        "uses only an image's code and pip packages, and this one has neither"
+                        if self.backend.honours_images()
+                        else "runs commands without images"
+                    ),
                 )
             self.builds[key] = _Build(image, status)
             self.publish(status)

@@ -294,7 +294,7 @@ class Execution:
         )
 
     def _note_image(self, job: Job, out: OutputCollector) -> None:
-        if job.image and not self._noted_images and not self.backend.honours_images():
+        if job.image and not self._noted_images and not self.backend.honours(job.image):
             self._noted_images = True
             out(
                 "stderr",

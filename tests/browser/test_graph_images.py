@@ -75,7 +75,10 @@ def test_image_chips_open_their_panel_for_a_tree_and_a_local_run(page: Any, lab:
     panel.locator(".co-image-nodes .co-link").first.wait_for()
     text = panel.inner_text()
     assert LABEL in text and "unused" in text
-    assert "the local backend runs commands without images" in text
+    assert (
+        "the local backend uses only an image's code and pip packages, and this one has neither"
+        in text
+    )
     shot(page, "image-panel-unused")
 
 

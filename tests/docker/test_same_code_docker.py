@@ -93,3 +93,20 @@ def _newest_pipeline() -> str:
     from conducto_nb.run.runs import shared_store
 
     return shared_store().list_pipelines()[0].id
+
+
+def test_install_pip_dot_installs_the_copied_project(tmp_path: Path) -> None:
+    """pip ran before the code was copied in, so '.' (the project itself) failed."""
+    project = tmp_path / "hello"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "hello-conducto-nb"\nversion = "0.1"\n'
+        "[tool.setuptools]\npy-modules = ['hello_conducto_nb']\n"
+    )
+    (project / "hello_conducto_nb.py").write_text("WORD = 'installed'\n")
+    image = co.Image("python:3.11-slim", copy_dir=project, install_pip=["."])
+    check = "cd / && python -c 'import hello_conducto_nb as h; print(h.WORD)'"
+    run = co.Exec(check, image=image).run(backend="docker")
+    assert run.state is State.DONE, run.images[0].log[-3000:] + run["/"].stderr
+    assert run["/"].stdout == "installed\n"

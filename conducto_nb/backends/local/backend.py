@@ -8,8 +8,9 @@ the job ends. Processes are watched from the event loop itself (a pidfd per proc
 with `add_reader`), not by asyncio's child watcher: no thread per job, the cost of a job is
 about that of its fork and exec, and it works from any thread's loop.
 
-This module is the backend and its shell jobs; process.py watches one process and
-pool.py keeps the warm workers for callables.
+This module is the backend and its shell jobs; process.py watches one process,
+pool.py keeps the warm workers for callables, and code.py makes a co.Image's code and pip
+packages (a job of such an image runs in its pipeline's copy of that code).
 """
 
 from __future__ import annotations
@@ -18,11 +19,16 @@ import asyncio
 import math
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+from ...errors import PipelineError
+from ...images.image import Image
 from ...model.states import State
 from ..base import Backend, Job, Outcome, OutputSink
 from ..cpu_budget import CpuBudget
+from .code import build_locally, code_copy, job_env, uses_code
 from .pool import Pool
 from .process import GRACE, Child, Streams, describe_exit
 
@@ -39,6 +45,7 @@ class LocalBackend(Backend):
         self._start_afresh(cpu_budget if cpu_budget is not None else os.cpu_count() or 1)
 
     def _start_afresh(self, cpu_budget: float) -> None:
+        self._built: dict[Image, Path] = {}
         self.budget = CpuBudget(cpu_budget)
         self.pool = Pool(max(1, math.ceil(self.budget.total)))
         self._children: set[Child] = set()
@@ -63,11 +70,39 @@ class LocalBackend(Backend):
             self.pool.closed = closed
         self._loop = loop
 
-    def honours_images(self) -> bool:
-        return False
+    def honours(self, image: Any) -> bool:
+        """A co.Image's code and pip packages are made here (code.py); nothing else of it."""
+        return isinstance(image, Image) and uses_code(image)
+
+    async def build_image(self, image: Image, log: Callable[[str], None]) -> str:
+        loop = asyncio.get_running_loop()
+
+        def log_here(line: str) -> None:
+            loop.call_soon_threadsafe(log, line)
+
+        built = await asyncio.to_thread(build_locally, image, log_here)
+        self._built[image] = built
+        return str(built)
+
+    async def _in_image(self, job: Job) -> Job:
+        """`job` in its pipeline's copy of its image's code, with the image's venv first on
+        PATH; as it is where the image has neither."""
+        if not self.honours(job.image):
+            return job
+        built = self._built.get(job.image)
+        if built is None:  # a runner builds images first (showing the log); a direct caller
+            built = Path(await self.build_image(job.image, lambda line: None))
+        cwd = await asyncio.to_thread(code_copy, built, job.pipeline_id)
+        return replace(job, cwd=cwd, env=job_env(built, job.env))
 
     async def run(self, job: Job, output: OutputSink, started: Callable[[], None]) -> Outcome:
         self._on_this_loop()
+        try:
+            job = await self._in_image(job)
+        except PipelineError as e:
+            return Outcome(State.ERROR, message=str(e))
+        except OSError as e:
+            return _cannot("copy the image's code", e)
         amount = await self.budget.acquire(job.cpu)
         try:
             if self.pool.closed:

@@ -1,0 +1,93 @@
+"""The same pipeline means the same thing on the local backend as on Docker: a co.Image's code
+is there for its commands (a copy per pipeline, kept for reruns), its pip packages go into a
+venv of its own, and a rerun runs the code its run was defined with
+(tests/docker/test_same_code_docker.py: Docker)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from git_kit import commit, git
+
+import conducto_nb as co
+from conducto_nb.model.states import State
+
+
+def test_local_commands_run_in_their_own_copy_of_the_images_code(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "app.py").write_text("print('hello')\n")
+    image = co.Image("python:3.11-slim", copy_dir=project)
+    with co.Serial(image=image) as root:
+        co.Exec("python -m compileall -q src && python src/app.py && echo x > out", name="a")
+        co.Exec("cat out && ls", name="b")
+    first = root.run(backend="local")
+    assert first.state is State.DONE, first["/a"].stderr + first["/b"].stderr
+    assert first["/a"].stdout == "hello\n"
+    assert first["/b"].stdout.split() == ["x", "out", "src"]  # the nodes share the run's copy
+    assert not (project / "out").exists()  # the user's folder is left alone
+
+    second = co.Exec("ls", image=image).run(backend="local")
+    assert second["/"].stdout.split() == ["src"]  # another run: a fresh copy
+
+
+def test_an_image_without_code_runs_where_it_did_and_says_the_image_is_not_used() -> None:
+    run = co.Exec("pwd", image="python:3.11-slim").run(backend="local")
+    assert run.state is State.DONE
+    assert run["/"].stdout.strip().endswith(f"/work/{run.id}")  # the pipeline's work folder
+    assert "image 'python:3.11-slim' (and any other image) is not used" in run["/"].stderr
+
+
+def test_a_rerun_after_checking_out_another_branch_runs_the_runs_own_code(repo: Path) -> None:
+    commit(repo, {"check.sh": "echo main code\nexit 0\n"})
+    git(repo, "checkout", "-q", "-b", "broken")
+    commit(repo, {"check.sh": "echo broken code\nexit 1\n"})
+    started = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent("""
+                import conducto_nb as co
+                image = co.Image(copy_repo=True)
+                run = co.Exec("sh check.sh", image=image).run(backend="local")
+                print(run.id, run.state.value)
+            """),
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=os.environ.copy(),
+    )
+    pipeline_id, state = started.stdout.split()
+    assert state == "error", started.stdout + started.stderr
+    git(repo, "checkout", "-q", "main")
+
+    run = co.load(pipeline_id).rerun().wait(timeout=300)  # adopts it: its owner has exited
+    assert run["/"].stdout == "broken code\n", run["/"].stderr
+    assert run.state is State.ERROR
+
+
+def test_install_pip_dot_installs_the_copied_project_into_a_venv_of_its_own(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "hello"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "hello-conducto-nb"\nversion = "0.1"\n'
+        "[tool.setuptools]\npy-modules = ['hello_conducto_nb']\n"
+    )
+    (project / "hello_conducto_nb.py").write_text("WORD = 'installed'\n")
+    image = co.Image(copy_dir=project, install_pip=["."])
+    check = "cd / && python -c 'import hello_conducto_nb as h, sys; print(h.WORD, sys.prefix)'"
+    run = co.Exec(check, image=image).run(backend="local")
+    assert run.state is State.DONE, run.images[0].log + run["/"].stderr
+    word, prefix = run["/"].stdout.split()
+    assert word == "installed" and prefix != sys.prefix  # the image's venv, not the tool's
+    tool = subprocess.run([sys.executable, "-c", "import hello_conducto_nb"], capture_output=True)
+    assert tool.returncode != 0
