@@ -30,7 +30,9 @@ app = typer.Typer(
 def run(
     ctx: typer.Context,
     target: Annotated[str, typer.Argument(help="FILE.py or FILE.py:FUNC")],
-    backend: Annotated[str | None, typer.Option(help="local (more to come)")] = None,
+    backend: Annotated[
+        str | None, typer.Option(help="local or docker (default: docker where a daemon answers)")
+    ] = None,
     detach: Annotated[
         bool, typer.Option("--detach", help="run in a background process and return at once")
     ] = False,
@@ -258,6 +260,13 @@ def conducto_cfg(
     repo_dir: Annotated[
         str, typer.Option("-C", "--repo-dir", help="the repository (default: here)")
     ] = ".",
+    default_branch: Annotated[
+        str | None,
+        typer.Option(
+            "--default-branch",
+            help="read .conducto.cfg from this branch (default: origin/HEAD, main, master)",
+        ),
+    ] = None,
 ) -> None:
     """Simulate a git event: run what the default branch's .conducto.cfg says for it.
 
@@ -269,7 +278,13 @@ def conducto_cfg(
     from .events.simulate import event_options, simulate
 
     try:
-        code = simulate(event, event_options(ctx.args), repo=repo_dir, dry_run=dry_run)
+        code = simulate(
+            event,
+            event_options(ctx.args),
+            repo=repo_dir,
+            dry_run=dry_run,
+            default_branch=default_branch,
+        )
     except PipelineError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None

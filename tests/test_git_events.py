@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -172,8 +173,70 @@ def test_an_uncommitted_cfg_is_not_read(repo: Path) -> None:
     (repo / ".conducto.cfg").write_text("command = python -c \"print('never')\"\n")
     out = event(repo, "push", "--branch=main")
     assert out.returncode == 2
-    assert "no .conducto.cfg committed on the default branch main" in out.stderr
-    assert "not committed" in out.stderr and "never" not in out.stdout
+    assert "no .conducto.cfg committed on the default branch: looked at main (" in out.stderr
+    assert "the one in the working tree is not committed" in out.stderr
+    assert "never" not in out.stdout
+
+
+def _clone(repo: Path, tmp_path: Path) -> Path:
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
+    for key, value in [("user.name", "Bob"), ("user.email", "bob@example.com")]:
+        git(clone, "config", key, value)
+    git(clone, "config", "commit.gpgsign", "false")
+    return clone
+
+
+def test_a_cfg_committed_but_not_yet_pushed_is_read_from_the_local_branch(
+    repo: Path, tmp_path: Path
+) -> None:
+    """origin/main has no cfg yet; the clone's main has it committed. It used to say the cfg
+    was "not committed", and only deleting origin/HEAD got past it."""
+    commit(repo, {"README": "x"})
+    clone = _clone(repo, tmp_path)
+    commit(clone, {".conducto.cfg": "command = python -c \"print('ran')\"\n"})
+    out = event(clone, "push", "--branch=main")
+    assert out.returncode == 0, out.stderr
+    assert ".conducto.cfg is not on origin/main yet: read from the local branch main" in out.stdout
+    assert "ran\n" in out.stdout
+
+
+def test_the_default_branch_can_be_given_and_the_error_says_where_the_cfg_is(
+    repo: Path,
+) -> None:
+    commit(repo, {"README": "x"})
+    git(repo, "checkout", "-q", "-b", "develop")
+    commit(repo, {".conducto.cfg": "command = python -c \"print('from-develop')\"\n"})
+    out = event(repo, "push", "--branch=develop")
+    assert out.returncode == 2
+    assert "looked at main (" in out.stderr
+    assert "it is committed on develop" in out.stderr and "--default-branch=develop" in out.stderr
+    given = event(repo, "--default-branch=develop", "push", "--branch=develop")
+    assert given.returncode == 0, given.stderr
+    assert "from-develop\n" in given.stdout
+    bad = event(repo, "--default-branch=nosuch", "push", "--branch=develop")
+    assert bad.returncode == 2 and "--default-branch 'nosuch' is not a branch" in bad.stderr
+
+
+def test_the_command_gets_the_users_path_unchanged(repo: Path, tmp_path: Path) -> None:
+    """The user's own `python` stays first on PATH (the tool's venv used to go first, so a
+    pipeline's python and pip were conducto_nb's)."""
+    bin_dir = tmp_path / "users-venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "python").write_text("#!/bin/sh\necho users-python\n")
+    (bin_dir / "python").chmod(0o755)
+    commit(repo, {".conducto.cfg": "command = python\n"})
+    path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    out = subprocess.run(
+        [*CLI, ".conducto.cfg", "push", "--branch=main"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PATH": path},
+    )
+    assert out.returncode == 0, out.stderr
+    assert "users-python\n" in out.stdout
 
 
 def test_two_events_on_different_branches_run_at_once_in_their_own_checkouts(

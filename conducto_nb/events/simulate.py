@@ -9,8 +9,9 @@ which commands run. Each matching command runs in a fresh `git worktree` of the 
 committed head (never uncommitted files), removed afterwards, so events on different branches
 run side by side without meeting. Values reach the command as arguments and as environment
 variables (`CONDUCTO_EVENT`, `CONDUCTO_BRANCH`, `CONDUCTO_PR`, `CONDUCTO_SHA`, ... one per
-variable, `--key=value` ones too), with this Python's bin folder first on PATH so `python` and
-`conducto-nb` are the ones that have conducto_nb. `duplicate` decides what a second run for the
+variable, `--key=value` ones too); the environment is otherwise the user's own (PATH
+included: `python` and `pip` are theirs), with this tool's bin folder appended only where
+`conducto-nb` is not on PATH at all. `duplicate` decides what a second run for the
 same section and branch / PR / tag does while the first is still going (guard.py).
 """
 
@@ -106,23 +107,55 @@ def default_branch(root: Path) -> str:
     return current
 
 
-def load_config(root: Path, extra: Sequence[str] = ()) -> tuple[Config, str]:
-    """Parse `.conducto.cfg` as committed on the default branch; returns it and that branch."""
-    ref = default_branch(root)
+def load_config(
+    root: Path, extra: Sequence[str] = (), default: str | None = None, out: TextIO | None = None
+) -> tuple[Config, str]:
+    """Parse `.conducto.cfg` as committed on the default branch (`default`, else found as
+    `default_branch` says); returns it and that branch. Where origin's branch lacks it but the
+    local branch of that name has it (committed, not yet pushed), the local one is read, and
+    `out` is told."""
+    ref = default or default_branch(root)
+    looked = [ref]
+    text = _show(root, ref)
+    if text is None and ref.startswith("origin/"):
+        local = ref.removeprefix("origin/")
+        text = _show(root, local)
+        looked.append(local)
+        if text is not None:
+            print(f"{CFG_NAME} is not on {ref} yet: read from the local branch {local}", file=out)
+            ref = local
     where = f"{ref}:{CFG_NAME}"
-    proc = subprocess.run(
-        ["git", "-C", str(root), "show", where], capture_output=True, env=_env(), check=False
-    )
-    if proc.returncode:
-        dirty = (
-            " (the one in the working tree is not committed)" if (root / CFG_NAME).exists() else ""
-        )
-        raise ConfigError(f"no {CFG_NAME} committed on the default branch {ref}{dirty}", where)
+    if text is None:
+        raise ConfigError(_not_found(root, looked), f"{looked[0]}:{CFG_NAME}")
     try:
-        text = proc.stdout.decode("utf-8")
+        return parse(text.decode("utf-8"), where, extra), ref
     except UnicodeDecodeError as e:
         raise ConfigError(f"not UTF-8 text ({e.reason} at byte {e.start})", where) from None
-    return parse(text, where, extra), ref
+
+
+def _show(root: Path, ref: str) -> bytes | None:
+    proc = subprocess.run(
+        ["git", "-C", str(root), "show", "--end-of-options", f"{ref}:{CFG_NAME}"],
+        capture_output=True,
+        env=_env(),
+        check=False,
+    )
+    return None if proc.returncode else proc.stdout
+
+
+def _not_found(root: Path, looked: Sequence[str]) -> str:
+    """What was looked at, and where the file is instead, if anywhere."""
+    shown = " or ".join(f"{r} ({(_resolve(root, r) or 'no such branch')[:12]})" for r in looked)
+    message = f"no {CFG_NAME} committed on the default branch: looked at {shown}"
+    current = _git(root, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+    if current and current not in looked and _show(root, current) is not None:
+        return (
+            f"{message}; it is committed on {current}: merge it into the default branch, or "
+            f"pass --default-branch={current}"
+        )
+    if (root / CFG_NAME).exists():
+        return f"{message}; the one in the working tree is not committed"
+    return message
 
 
 def _resolve(root: Path, rev: str) -> str | None:
@@ -174,7 +207,10 @@ def _command_env(step: Step, event: str, values: Mapping[str, str]) -> dict[str,
     """The environment the command runs with: ours, CONDUCTO_* values, its image keys."""
     env = _env()
     env.pop(IMAGE_ENV, None)
-    env["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), env.get("PATH", os.defpath)))
+    tool = Path(sys.executable).parent
+    if not shutil.which("conducto-nb", path=env.get("PATH")) and (tool / "conducto-nb").exists():
+        # the user's python and pip stay first; this only lets `conducto-nb` be found
+        env["PATH"] = os.pathsep.join((env.get("PATH", os.defpath), str(tool)))
     env |= {f"CONDUCTO_{name.upper()}": value for name, value in values.items()}
     env["CONDUCTO_EVENT"] = event
     image = step.section.image_json(values)
@@ -233,8 +269,10 @@ def simulate(
     repo: str | os.PathLike[str] = ".",
     dry_run: bool = False,
     out: TextIO | None = None,
+    default_branch: str | None = None,
 ) -> int:
-    """Run what `.conducto.cfg` says for this event; the exit code (the first failure's, or 0)."""
+    """Run what `.conducto.cfg` says for this event; the exit code (the first failure's, or 0).
+    `default_branch` is where the cfg is read (default: origin/HEAD, main, master, current)."""
     out = out or sys.stdout
     if event not in EVENTS:
         raise ConfigError(f"unknown event {event!r}; use one of: {', '.join(EVENTS)}")
@@ -242,7 +280,10 @@ def simulate(
     if not top:
         raise PipelineError(f"{os.fspath(repo)!r} is not in a git repository")
     root = Path(top)
-    config, default = load_config(root, [n for n in given if n not in VARIABLES])
+    if default_branch is not None and not _resolve(root, default_branch):
+        raise PipelineError(f"--default-branch {default_branch!r} is not a branch in {root}")
+    extra = [n for n in given if n not in VARIABLES]
+    config, default = load_config(root, extra, default_branch, out)
     values = _values(root, event, given, default)
     shown = "  ".join(f"{k}={shlex.quote(v)}" for k, v in values.items() if v)
     print(f"event {event}  {shown}  ({config.filename})", file=out)
