@@ -38,19 +38,19 @@ def run(
     ] = False,
 ) -> None:
     """Run a pipeline script; options after the target go to its function (--branch=main)."""
-    from .main import load_pipeline
+    from .main import load_named_pipeline
 
     try:
-        root = load_pipeline(target, ctx.args)
+        root, name = load_named_pipeline(target, ctx.args)
         backend_named(backend)  # an unknown name is an error here, not in a detached process
         if detach:
-            handle = start(root, backend=backend, detach=True)
+            handle = start(root, backend=backend, detach=True, name=name)
             console.print(
                 f"pipeline {handle.id} runs in the background; "
                 f"watch it with: conducto-nb show {handle.id}"
             )
             raise typer.Exit(0)
-        code = run_with_view(root, backend)
+        code = run_with_view(root, backend, name)
     except PipelineError as e:
         _fail(e)
     raise typer.Exit(code)
@@ -113,9 +113,11 @@ def show(pipeline_id: str, path: Annotated[str | None, typer.Argument()] = None)
         )
     console.print(repr(node.params), markup=False, highlight=False)
     for att in result.attempts:
+        took = f" in {att.duration:.1f}s" if att.duration is not None else ""
         console.print(
-            f"attempt {att.attempt}: {att.state or 'running'} exit {att.exit_code}"
-            + (f" — {att.message}" if att.message else "")
+            f"attempt {att.attempt}: {att.state or 'running'} exit {att.exit_code}{took}"
+            + (f" — {att.message}" if att.message else ""),
+            highlight=False,
         )
     if result.attempts and result.attempts[-1].result is not None:
         console.print(f"returned: {result.attempts[-1].result}", markup=False, highlight=False)

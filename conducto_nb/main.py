@@ -24,7 +24,7 @@ from .errors import CommandError, PipelineError
 from .model.execs import GENERATE_ENV
 from .model.nodes import Node
 
-__all__ = ["load_pipeline", "main", "parse_options"]
+__all__ = ["load_named_pipeline", "load_pipeline", "main", "parse_options"]
 
 
 def parse_options(func: Callable[..., Any], options: Sequence[str]) -> dict[str, Any]:
@@ -118,6 +118,12 @@ def load_script(path: str | Path) -> types.ModuleType:
 def load_pipeline(target: str, options: Sequence[str] = ()) -> Node:
     """`FILE.py[:FUNC]` plus `--name=value` options into the pipeline's root node. Without
     FUNC: the script's only node function, or its module-level node."""
+    return load_named_pipeline(target, options)[0]
+
+
+def load_named_pipeline(target: str, options: Sequence[str] = ()) -> tuple[Node, str]:
+    """`load_pipeline`, with the name the run gets (as Conducto named it): the root's title,
+    else the function's name, else the script's."""
     file, _, func_name = target.partition(":")
     module = load_script(file)
     funcs = node_functions(module)
@@ -128,14 +134,19 @@ def load_pipeline(target: str, options: Sequence[str] = ()) -> Node:
                 f"{file} has no function `{func_name}`"
                 f" (node functions: {', '.join(funcs) or 'none'})"
             )
-        return _call(func, options)
+        return _named(_call(func, options), func_name)
     if len(funcs) == 1:
-        return _call(next(iter(funcs.values())), options)
+        name, func = next(iter(funcs.items()))
+        return _named(_call(func, options), name)
     nodes = {k: v for k, v in vars(module).items() if isinstance(v, Node) and v.parent is None}
     if len(nodes) == 1 and not options:
-        return next(iter(nodes.values()))
+        return _named(next(iter(nodes.values())), Path(file).stem)
     choices = ", ".join(f"{file}:{n}" for n in funcs) or "none"
     raise PipelineError(f"say which pipeline to run, e.g. {file}:NAME (node functions: {choices})")
+
+
+def _named(root: Node, name: str) -> tuple[Node, str]:
+    return root, root.title or name
 
 
 def _call(func: Callable[..., Any], options: Sequence[str]) -> Node:
@@ -170,7 +181,7 @@ def main(default: Callable[..., Node] | None = None, argv: Sequence[str] | None 
     elif run_it:
         from .terminal import run_with_view
 
-        raise SystemExit(run_with_view(node))
+        raise SystemExit(run_with_view(node, name=node.title or func.__name__))
     else:
         print(node.pretty())
 

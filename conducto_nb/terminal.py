@@ -81,6 +81,10 @@ def tree_view(run: Run) -> Tree:
         status = statuses.get(node.path, pending)
         label = Text.assemble(node.path if node.parent is None else node.name, "  ", styled(status))
         if node.kind == "exec":
+            attempts = run.record.attempts(node.path)
+            took = attempts[-1].duration if attempts else None
+            if took is not None:
+                label.append(f"  {took:.1f}s", style="cyan")
             label.append(f"  {one_line(getattr(node, 'command', ''))}", style="dim")
         branch = Tree(label) if parent is None else parent.add(label)
         for child in node.children.values():
@@ -90,9 +94,9 @@ def tree_view(run: Run) -> Tree:
     return add(None, run.tree)
 
 
-def run_with_view(root: Node, backend: str | None = None) -> int:
+def run_with_view(root: Node, backend: str | None = None, name: str | None = None) -> int:
     """Run `root` showing a live tree and a progress bar; the exit code says how it ended."""
-    run = start(root, backend=backend)
+    run = start(root, backend=backend, name=name)
     console.print(f"pipeline {run.id} on the {run.backend} backend", highlight=False)
     return watch(run)
 
@@ -128,13 +132,23 @@ def watch(run: Run) -> int:
         console.print("[yellow]interrupted: killing the pipeline[/]")
         run.stop()
         return 130
-    for path in run.failed():
-        result = run[path]
-        code = "" if result.exit_code is None else f" (exit {result.exit_code})"
-        console.print(f"[red]{path}[/] {result.status.label}{code}")
-        tail = (result.stderr or result.stdout).strip().splitlines()[-10:]
-        for line in tail:
-            console.print(f"  {line}", markup=False, highlight=False)
+    _print_failures(run)
     state = run.state
     console.print(Text.assemble(f"pipeline {run.id}: ", styled(NodeStatus(state))))
     return 0 if state is State.DONE else 1
+
+
+def _print_failures(run: Run) -> None:
+    """Each failed Exec with the last lines it printed; nodes that failed the same way (the
+    image they need did not build) share one tail, printed once below all their names."""
+    tails: dict[tuple[str, ...], list[str]] = {}
+    for path in run.failed():
+        result = run[path]
+        code = "" if result.exit_code is None else f" (exit {result.exit_code})"
+        tail = tuple((result.stderr or result.stdout).strip().splitlines()[-10:])
+        tails.setdefault(tail, []).append(f"{path} {result.status.label}{code}")
+    for tail, nodes in tails.items():
+        for node in nodes:
+            console.print(Text(node, style="red"))
+        for line in tail:
+            console.print(f"  {line}", markup=False, highlight=False)

@@ -5,6 +5,7 @@ sharing one store ($CONDUCTO_NB_HOME, set per session in conftest.py)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -215,6 +216,13 @@ def test_cli_runs_a_script_function_with_options(tmp_path: Path) -> None:
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "step-1" in ok.stdout and "done" in ok.stdout
+    pipeline_id = ok.stdout.split()[1]  # "pipeline ID on the local backend"
+    listed = subprocess.run([*CLI, "ls"], capture_output=True, text=True, timeout=60)
+    assert any(pipeline_id in line and " build " in line for line in listed.stdout.splitlines())
+    shown = subprocess.run(
+        [*CLI, "show", pipeline_id, "/step-0"], capture_output=True, text=True, timeout=60
+    )
+    assert re.search(r"attempt 1: done exit 0 in \d+\.\ds", shown.stdout), shown.stdout
     bad = subprocess.run(
         [*CLI, "run", str(script), "--fail"], capture_output=True, text=True, timeout=60
     )

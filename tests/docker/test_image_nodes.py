@@ -130,3 +130,27 @@ def test_reuse_for_state_install_start_and_test_a_server(backend: DockerBackend)
     assert a == b
     starts = sorted((run[p].started, run[p].ended) for p in ("/app/checks/a", "/app/checks/b"))
     assert starts[0][1] <= starts[1][0]  # one after the other, never at once
+
+
+def test_cli_prints_a_failed_builds_log_once_for_all_the_nodes_needing_it(tmp_path: Path) -> None:
+    script = tmp_path / "pipe.py"
+    script.write_text(
+        "import conducto_nb as co\n\n"
+        "def build():\n"
+        "    broken = co.Image(dockerfile_text='FROM busybox:latest\\nRUN echo BUILD-BROKE; exit 3',"
+        " name='conducto-nb-test-broken')\n"
+        "    with co.Parallel(image=broken) as root:\n"
+        "        for i in range(3):\n"
+        "            co.Exec('true', name=f'n{i}')\n"
+        "    return root\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "conducto_nb.cli", "run", f"{script}:build", "--backend", "docker"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 1, out.stdout + out.stderr
+    failed = out.stdout.split("\n/n0 ", 1)[1]  # after the live tree: the failures
+    assert failed.count("did not build") == 1, failed
+    assert all(f"/n{i} error" in out.stdout for i in range(3))
