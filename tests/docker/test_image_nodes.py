@@ -137,8 +137,8 @@ def test_cli_prints_a_failed_builds_log_once_for_all_the_nodes_needing_it(tmp_pa
     script.write_text(
         "import conducto_nb as co\n\n"
         "def build():\n"
-        "    broken = co.Image(dockerfile_text='FROM busybox:latest\\nRUN echo BUILD-BROKE; exit 3',"
-        " name='conducto-nb-test-broken')\n"
+        "    text = 'FROM busybox:latest\\nRUN echo BUILD-BROKE; exit 3'\n"
+        "    broken = co.Image(dockerfile_text=text, name='conducto-nb-test-broken')\n"
         "    with co.Parallel(image=broken) as root:\n"
         "        for i in range(3):\n"
         "            co.Exec('true', name=f'n{i}')\n"
