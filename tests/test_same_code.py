@@ -91,3 +91,66 @@ def test_install_pip_dot_installs_the_copied_project_into_a_venv_of_its_own(
     assert word == "installed" and prefix != sys.prefix  # the image's venv, not the tool's
     tool = subprocess.run([sys.executable, "-c", "import hello_conducto_nb"], capture_output=True)
     assert tool.returncode != 0
+
+
+def _run_elsewhere(code: str, cwd: Path) -> list[str]:
+    """Run `code` in a process of its own (which exits: its runs can be adopted here)."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=os.environ.copy(),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.split()
+
+
+def test_a_rerun_uses_the_image_its_run_built_even_after_copy_dir_changes(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "check.sh").write_text("echo old code\nexit 1\n")
+    pipeline_id, state = _run_elsewhere(
+        """
+        import conducto_nb as co
+        run = co.Exec("sh check.sh", image=co.Image(copy_dir="project")).run(backend="local")
+        print(run.id, run.state.value)
+        """,
+        tmp_path,
+    )
+    assert state == "error"
+    (project / "check.sh").write_text("echo new code\nexit 0\n")  # edited after the run
+
+    run = co.load(pipeline_id).rerun().wait(timeout=300)
+    assert run["/"].stdout == "old code\n", run["/"].stderr
+    assert run.state is State.ERROR
+    assert run.images[0].state is co.ImageState.DONE
+
+
+def test_a_rerun_whose_built_image_is_gone_builds_it_again_and_says_so(tmp_path: Path) -> None:
+    import shutil
+
+    from conducto_nb.store.db import home
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "check.sh").write_text("echo code\nexit 1\n")
+    pipeline_id, _ = _run_elsewhere(
+        """
+        import conducto_nb as co
+        run = co.Exec("sh check.sh", image=co.Image(copy_dir="project")).run(backend="local")
+        print(run.id, run.state.value)
+        """,
+        tmp_path,
+    )
+    built = Path(co.load(pipeline_id).images[0].tag or "")
+    assert built.parent == home() / "images" / "local"
+    shutil.rmtree(built)
+    shutil.rmtree(home() / "code" / pipeline_id)
+
+    run = co.load(pipeline_id).rerun().wait(timeout=300)
+    assert run["/"].stdout == "code\n"
+    assert "the image this run built" in run.images[0].log and "is gone" in run.images[0].log

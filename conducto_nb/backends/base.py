@@ -95,6 +95,11 @@ class Backend(abc.ABC):
         called where `honours_images()`; raise ImageBuildError naming what failed."""
         raise BackendError(f"the {self.name} backend cannot build images")
 
+    async def use_built(self, image: Image, tag: str) -> bool:
+        """Run `image`'s jobs in what an earlier build of it made (`tag`, as `build_image`
+        returned it) if that still exists here; False to build it again."""
+        return False
+
     def honours_images(self) -> bool:
         """False where `image` is ignored altogether: the runner says so once."""
         return True

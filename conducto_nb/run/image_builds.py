@@ -88,6 +88,12 @@ class ImageBuilds:
         self.backend = backend
         self.publish = publish
         self.builds: dict[str, _Build] = {}
+        self.recalled: dict[str, ImageChanged] = {}  # built by an earlier owner of the run
+
+    def recall(self, images: list[ImageChanged]) -> None:
+        """The images an earlier owner of this run built: where the backend still has them,
+        they are used as they are, so a rerun runs the code its run ran (copy_dir's too)."""
+        self.recalled = {i.key: i for i in images if i.state is ImageState.DONE and i.tag}
 
     def plan(self, jobs: list[Job]) -> None:
         """Note every co.Image the Execs use (in order of first use) and publish each as
@@ -111,7 +117,10 @@ class ImageBuilds:
                     self._set(known, nodes=merged)
                 continue
             status = ImageChanged(key, describe(image), ImageState.PENDING, tuple(nodes))
-            if not self.backend.honours(image):
+            if key in self.recalled:
+                was = self.recalled[key]
+                status = replace(was, nodes=tuple(nodes), step=None, message=None)
+            elif not self.backend.honours(image):
                 status = replace(
                     status,
                     state=ImageState.UNUSED,
@@ -147,10 +156,25 @@ class ImageBuilds:
         build = self.builds.get(image_key(job.image))
         if build is None or build.status.state is ImageState.UNUSED:
             return
+        if build.task is None and build.status.key in self.recalled:
+            build.task = asyncio.get_running_loop().create_task(self._recalled(build))
+            build.task.add_done_callback(_retrieve)
         if build.task is None:
             self._start(build)
         assert build.task is not None
         await asyncio.shield(build.task)  # a killed node leaves the build to the others
+
+    async def _recalled(self, build: _Build) -> str:
+        """The tag an earlier owner built, if the backend still has it; else a new build,
+        saying why."""
+        tag = self.recalled.pop(build.status.key).tag or ""
+        if await self.backend.use_built(build.image, tag):
+            return tag
+        self._set(build, state=ImageState.PENDING)
+        self._log(build, f"the image this run built ({tag}) is gone: building it again")
+        self._start(build)
+        assert build.task is not None
+        return await build.task
 
     def _start(self, build: _Build) -> None:
         self._set(build, state=ImageState.BUILDING, started=time.time(), tag=None, step=None)

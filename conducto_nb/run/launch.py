@@ -241,6 +241,7 @@ def adopt(
         statuses=loaded(rec.statuses, rec.blocked),
         attempts={p: max((a.attempt for a in atts), default=0) for p, atts in rec.attempts.items()},
         attempt_list=attempts,
+        images=store.images(pipeline_id)[0],
     )
     work = workdir or home() / "work" / pipeline_id
     work.mkdir(parents=True, exist_ok=True)

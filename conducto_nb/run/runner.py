@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from ..model.states import (
     FAILED,
     AttemptEnded,
     AttemptStarted,
+    ImageChanged,
     NodeStatus,
     State,
     TreeChanged,
@@ -61,6 +62,7 @@ class Restore:
     statuses: Mapping[str, NodeStatus]
     attempts: Mapping[str, int]
     attempt_list: list[Attempt]
+    images: list[ImageChanged] = field(default_factory=list)  # with the tags they built to
 
 
 class Execution:
@@ -93,6 +95,8 @@ class Execution:
         if writer is not None:
             self.observers.append(StoreObserver(pipeline_id, writer, self.scheduler))
         self.images = ImageBuilds(backend, self._publish)
+        if restore is not None:
+            self.images.recall(restore.images)  # the run's own images, not rebuilt ones
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self._chores: set[asyncio.Task[None]] = set()
         self._noted_images = False

@@ -110,3 +110,35 @@ def test_install_pip_dot_installs_the_copied_project(tmp_path: Path) -> None:
     run = co.Exec(check, image=image).run(backend="docker")
     assert run.state is State.DONE, run.images[0].log[-3000:] + run["/"].stderr
     assert run["/"].stdout == "installed\n"
+
+
+def test_a_rerun_uses_the_image_its_run_built_even_after_copy_dir_changes(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "check.sh").write_text("echo old code\nexit 1\n")
+    started = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
+                import conducto_nb as co
+                image = co.Image({BUSYBOX!r}, copy_dir="project")
+                run = co.Exec("sh check.sh", image=image).run(backend="docker")
+                print(run.id, run.state.value)
+            """),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=os.environ.copy(),
+    )
+    pipeline_id, state = started.stdout.split()
+    assert state == "error", started.stderr
+    (project / "check.sh").write_text("echo new code\nexit 0\n")
+
+    run = co.load(pipeline_id).rerun().wait(timeout=300)
+    assert run["/"].stdout == "old code\n", run["/"].stderr
+    assert run.state is State.ERROR

@@ -167,6 +167,12 @@ class DockerBackend(Backend):
         self._tags[image] = tag
         return tag
 
+    async def use_built(self, image: Image, tag: str) -> bool:
+        if not await self.daemon.has_image(tag):
+            return False
+        self._tags[image] = tag
+        return True
+
     def image_name(self, image: Any) -> str:
         """The tag a node's image runs as: a built co.Image's tag, else the name given."""
         built = self._tags.get(image) if not isinstance(image, str | None) else None

@@ -28,7 +28,7 @@ from ...images.image import Image
 from ...model.states import State
 from ..base import Backend, Job, Outcome, OutputSink
 from ..cpu_budget import CpuBudget
-from .code import build_locally, code_copy, job_env, uses_code
+from .code import build_locally, code_copy, is_complete, job_env, uses_code
 from .pool import Pool
 from .process import GRACE, Child, Streams, describe_exit
 
@@ -83,6 +83,13 @@ class LocalBackend(Backend):
         built = await asyncio.to_thread(build_locally, image, log_here)
         self._built[image] = built
         return str(built)
+
+    async def use_built(self, image: Image, tag: str) -> bool:
+        built = Path(tag)
+        if not is_complete(built):
+            return False
+        self._built[image] = built
+        return True
 
     async def _in_image(self, job: Job) -> Job:
         """`job` in its pipeline's copy of its image's code, with the image's venv first on

@@ -29,7 +29,7 @@ from ...images.context import TarSink
 from ...images.image import Image
 from ...store.db import home
 
-__all__ = ["build_locally", "code_copy", "job_env", "uses_code"]
+__all__ = ["build_locally", "code_copy", "is_complete", "job_env", "uses_code"]
 
 _COMPLETE = ".complete"
 
@@ -59,6 +59,11 @@ def build_locally(image: Image, log: Callable[[str], None]) -> Path:
             _install_pip(image, final, log)
         (final / _COMPLETE).touch()
     return final
+
+
+def is_complete(built: Path) -> bool:
+    """Whether `built` (a folder `build_locally` made) is there and whole."""
+    return (built / _COMPLETE).exists()
 
 
 def code_copy(built: Path, pipeline_id: str) -> Path:
