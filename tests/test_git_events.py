@@ -500,3 +500,42 @@ def test_duplicate_keys_are_per_branch(repo: Path, tmp_path: Path) -> None:
     assert "finished two" in second.stdout
     (gates / "one.release").touch()
     assert finish(first) == (0, "finished one")
+
+
+def test_a_pipeline_the_event_started_can_be_rerun_after_its_checkout_is_gone(
+    repo: Path, tmp_path: Path
+) -> None:
+    """Its Execs start from a copy of the event's checkout of their own: rerunning one later,
+    with the checkout removed, finds the same files (it used to find none)."""
+    pipeline = (
+        "import conducto_nb as co\n\n"
+        "def main():\n"
+        "    return co.Exec('cat state.txt && test -f pass', name='check')\n"
+    )
+    cfg = "[push]\ncommand = conducto-nb run pipeline.py:main --backend local\n"
+    commit(repo, {".conducto.cfg": cfg, "pipeline.py": pipeline, "state.txt": "committed\n"})
+    home = tmp_path / "home"
+    env = {
+        **os.environ,
+        "CONDUCTO_NB_HOME": str(home),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    out = subprocess.run(
+        [*CLI, ".conducto.cfg", "push", "--branch=main"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert out.returncode == 1, out.stdout + out.stderr  # `pass` is not there: it fails
+    [work] = [p for p in (home / "work").iterdir() if p.is_dir()]
+    (work / "pass").touch()  # what a fix in the run's own folder looks like
+    again = subprocess.run(
+        [*CLI, "rerun", work.name], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    shown = subprocess.run(
+        [*CLI, "show", work.name, "/"], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert "committed" in shown.stdout, shown.stdout

@@ -199,7 +199,8 @@ def _values(root: Path, event: str, given: Mapping[str, str], default: str) -> d
     return values
 
 
-#: Read by `start()`: the default working directory of pipelines the command launches.
+#: Read by `start()`: the checkout whose files the work folder of each pipeline the command
+#: launches starts with (a copy: the checkout goes when the command ends, the run stays).
 WORKDIR_ENV = "CONDUCTO_NB_WORKDIR"
 
 
@@ -319,7 +320,7 @@ def simulate(
             print(f"--- {name} in a clean checkout of {values['sha'][:12]}", file=out, flush=True)
             with _checkout(root, values["sha"]) as cwd:
                 env = _command_env(step, event, values)
-                env[WORKDIR_ENV] = str(cwd)  # the pipeline's Execs run in the checkout too
+                env[WORKDIR_ENV] = str(cwd)  # the pipelines' Execs start from its files too
                 code = _run(step.argv, cwd, env, guard)
         finally:
             guard.close()

@@ -9,6 +9,7 @@ import asyncio
 import atexit
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -95,10 +96,14 @@ def start(
     tree = tree_from_json(root.to_json())  # the run's own copy: later edits do not race it
     _pin_images(tree)
     pipeline_id = new_pipeline_id()
-    workdir = workdir or os.environ.get("CONDUCTO_NB_WORKDIR")  # set by git event simulation
     work = Path(workdir) if workdir else home() / "work" / pipeline_id
     made = not work.exists()
     work.mkdir(parents=True, exist_ok=True)
+    checkout = os.environ.get(EVENT_CHECKOUT_ENV)
+    if made and checkout and Path(checkout).is_dir():
+        # a git event's checkout, removed when its command ends: the run keeps a copy of its
+        # own, so a rerun later finds the same files
+        shutil.copytree(checkout, work, symlinks=True, dirs_exist_ok=True, ignore=_GIT)
     name = name or root.title or "pipeline"
     try:
         if detach:
@@ -108,9 +113,8 @@ def start(
                 tree, pipeline_id, name=name, backend=backend, workdir=work, persist=persist
             )
     except BaseException:
-        if made:  # refused before anything ran: leave no empty work folder behind
-            with contextlib.suppress(OSError):
-                work.rmdir()
+        if made:  # refused before anything ran: leave no work folder behind
+            shutil.rmtree(work, ignore_errors=True)
         raise
     for hook in list(ON_START):
         try:
@@ -136,6 +140,12 @@ def _pin_images(tree: Node) -> None:
             if note is not None:
                 warnings.warn(note, stacklevel=4)
         node.set_param("image", pinned[image])
+
+
+#: Set by git event simulation (events/simulate.py): the checkout of the event's commit, which
+#: a pipeline's work folder starts as a copy of.
+EVENT_CHECKOUT_ENV = "CONDUCTO_NB_WORKDIR"
+_GIT = shutil.ignore_patterns(".git")
 
 
 def run(root: Node, **kwargs: Any) -> Run:
