@@ -153,7 +153,9 @@ def images(
     console.print(img.log or "(nothing logged)", markup=False, highlight=False, end="")
 
 
-def _act(action: str, pipeline_id: str, path: str, detach: bool = False) -> None:
+def _act(
+    action: str, pipeline_id: str, path: str, detach: bool = False, rebuild: bool = False
+) -> None:
     """Act on a pipeline wherever it runs. If its owner died, this process adopts it and
     shows it until it ends (Ctrl-C kills it), or with `detach` a background process does."""
     from .run.launch import spawn_detached
@@ -170,7 +172,8 @@ def _act(action: str, pipeline_id: str, path: str, detach: bool = False) -> None
             )
     owner = shared_store().load(pipeline_id)
     if detach and not owner.owner_alive and action not in ("kill", "stop"):
-        pid = spawn_detached(pipeline_id, ["--action", action, "--path", path])
+        extra = ["--rebuild-images"] if rebuild else []
+        pid = spawn_detached(pipeline_id, ["--action", action, "--path", path, *extra])
         console.print(
             f"{action} {pipeline_id} {path}: its owner had died; process {pid} adopts it and "
             f"runs it in the background. Watch it with: conducto-nb show {pipeline_id}",
@@ -179,6 +182,8 @@ def _act(action: str, pipeline_id: str, path: str, detach: bool = False) -> None
         )
         return
     try:
+        if rebuild:
+            handle.rebuild_images()
         getattr(handle, action)(path)
     except PipelineError as e:
         console.print(f"[red]error:[/] {e}", highlight=False)
@@ -205,9 +210,16 @@ def rerun(
     pipeline_id: str,
     path: Annotated[str, typer.Argument()] = "/",
     detach: Annotated[bool, _DETACH] = False,
+    rebuild_images: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild-images",
+            help="build the run's images again from their sources now (else: as it ran)",
+        ),
+    ] = False,
 ) -> None:
-    """Rerun what failed or was killed below PATH."""
-    _act("rerun", pipeline_id, path, detach)
+    """Rerun what failed or was killed below PATH, with the code and images it ran."""
+    _act("rerun", pipeline_id, path, detach, rebuild_images)
 
 
 @app.command()

@@ -154,3 +154,24 @@ def test_a_rerun_whose_built_image_is_gone_builds_it_again_and_says_so(tmp_path:
     run = co.load(pipeline_id).rerun().wait(timeout=300)
     assert run["/"].stdout == "code\n"
     assert "the image this run built" in run.images[0].log and "is gone" in run.images[0].log
+
+
+def test_rebuild_images_is_the_explicit_way_to_take_new_code(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "check.sh").write_text("echo old code\nexit 1\n")
+    run = co.Exec("sh check.sh", image=co.Image(copy_dir=project)).run(backend="local")
+    assert run["/"].stdout == "old code\n"
+    (project / "check.sh").write_text("echo new code\nexit 2\n")
+    run.rerun().wait(timeout=120)
+    assert run["/"].stdout == "old code\n"  # a rerun runs what the run ran
+    run.rebuild_images().rerun().wait(timeout=120)
+    assert run["/"].stdout == "new code\n" and run["/"].exit_code == 2
+
+    (project / "check.sh").write_text("echo newer code\nexit 0\n")
+    cli = [sys.executable, "-m", "conducto_nb.cli", "rerun", "--rebuild-images", run.id]
+    # this process still owns the run: the CLI asks it, through its control socket
+    out = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    run.wait(timeout=120)
+    assert run["/"].stdout == "newer code\n"

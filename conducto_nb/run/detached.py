@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--action", default=None, help="act on a stored pipeline instead")
     parser.add_argument("--path", default="/")
+    parser.add_argument("--rebuild-images", action="store_true")
     args = parser.parse_args(argv)
 
     from ..model.states import State
@@ -31,7 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         run = adopt(args.pipeline_id, backend=args.backend, workdir=args.workdir, force=True)
         run.run("/")
     else:
-        run = getattr(load(args.pipeline_id), args.action)(args.path)
+        run = load(args.pipeline_id)
+        if args.rebuild_images:
+            run.rebuild_images()
+        run = getattr(run, args.action)(args.path)
         if not run.owned_here:
             return 0  # its live owner carries the action out
     run.wait()

@@ -140,6 +140,17 @@ class ImageBuilds:
             if build.status.state is ImageState.PENDING and build.task is None:
                 self._start(build)
 
+    def rebuild(self) -> None:
+        """A user asked: every image is built again, from what its sources hold now (copy_dir's
+        folder; a pinned commit stays that commit), when a node next needs it."""
+        self.recalled.clear()
+        for build in self.builds.values():
+            if build.status.state in (ImageState.DONE, ImageState.ERROR) and (
+                build.task is None or build.task.done()
+            ):
+                build.task = None
+                self._set(build, state=ImageState.PENDING, tag=None, message=None, ended=None)
+
     def retry_failed(self) -> None:
         """A user acted (rerun, run, reset): failed builds get another go when needed."""
         for build in self.builds.values():

@@ -142,6 +142,9 @@ class Execution:
 
     def act(self, name: str, path: str = "/") -> None:
         """A user's action; raises ActionError when the core rejects it."""
+        if name == "rebuild_images":
+            self.images.rebuild()
+            return
         if name in ("run", "rerun", "reset"):
             self.images.retry_failed()
         rejected = self.handle(Action(name, path))

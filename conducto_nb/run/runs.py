@@ -144,6 +144,12 @@ class Run:
         """Reset what failed or was killed below `path`, and run it again."""
         return self._act("rerun", path)
 
+    def rebuild_images(self) -> Run:
+        """Build this run's co.Images again when its nodes next need them (a rerun otherwise
+        uses the images the run built: the code it ran). A copy_dir image takes the folder as
+        it is now; a git image stays at the commit the run pinned."""
+        return self._act("rebuild_images", "/")
+
     def reset(self, path: str = "/") -> Run:
         return self._act("reset", path)
 
