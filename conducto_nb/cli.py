@@ -158,7 +158,7 @@ def _act(
 ) -> None:
     """Act on a pipeline wherever it runs. If its owner died, this process adopts it and
     shows it until it ends (Ctrl-C kills it), or with `detach` a background process does."""
-    from .run.launch import spawn_detached
+    from .run.detaching import spawn_detached
     from .run.runs import shared_store
 
     handle = _load(pipeline_id)

@@ -46,7 +46,7 @@ DOCUMENTED_LAZY: dict[tuple[str, str], str] = {
     ("run.runs", "widget"): "up: a run as a cell's last expression shows the live graph",
     ("run.results", "widget.result_view"): "up: a node's result in a cell shows its output",
     ("model.nodes", "model.serialize"): "cycle: Node.to_json() needs every node class, Exec too",
-    ("run.runs", "run.launch"): "cycle: an action on a Run may first adopt its pipeline",
+    ("run.runs", "run.adoption"): "cycle: an action on a Run may first adopt its pipeline",
     ("widget.display", "widget.model"): "cycle: the anywidget class only when [lab] is installed",
 }
 

@@ -302,7 +302,7 @@ def test_gc_deletes_old_finished_pipelines_only() -> None:
     with co.Serial() as root:
         co.Exec("true", name="a")
     run = root.run()
-    from conducto_nb.run.launch import shared_writer
+    from conducto_nb.run.ownership import shared_writer
 
     shared_writer().flush()
     kept = subprocess.run(

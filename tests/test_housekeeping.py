@@ -15,7 +15,7 @@ from pathlib import Path
 import conducto_nb as co
 from conducto_nb.model.states import State
 from conducto_nb.run import runs
-from conducto_nb.run.launch import shared_writer
+from conducto_nb.run.ownership import shared_writer
 from conducto_nb.run.runs import shared_store
 
 

@@ -13,7 +13,7 @@ import pytest
 
 import conducto_nb as co
 from conducto_nb.model.states import State
-from conducto_nb.run.launch import shared_writer
+from conducto_nb.run.ownership import shared_writer
 
 
 def test_serial_parallel_run_to_done_with_output_by_path() -> None:
@@ -298,7 +298,7 @@ def test_rerun_of_one_failed_node_resumes_the_rest(tmp_path: Path) -> None:
 
 def test_blocked_is_kept_in_the_store() -> None:
     run = _ci_pipeline("exit 1").run()
-    from conducto_nb.run.launch import shared_writer
+    from conducto_nb.run.ownership import shared_writer
     from conducto_nb.run.runs import record_from_store
 
     shared_writer().flush()
@@ -320,7 +320,7 @@ def test_a_callables_return_value_is_its_result_here_and_its_repr_in_the_store()
     assert run["/summary"].result == {"rows": 12, "columns": 3}  # the object itself
     assert run["/summary"].attempts[-1].result == "{'rows': 12, 'columns': 3}"
     assert run["/shell"].result is None
-    from conducto_nb.run.launch import shared_writer
+    from conducto_nb.run.ownership import shared_writer
     from conducto_nb.run.runs import Run, record_from_store
 
     shared_writer().flush()

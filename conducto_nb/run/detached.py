@@ -25,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from ..model.states import State
-    from .launch import adopt, shared_writer
+    from .adoption import adopt
+    from .ownership import shared_writer
     from .runs import load
 
     if args.action is None:  # the launcher's own pipeline: it holds the lease for us

@@ -14,7 +14,7 @@ import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import PipelineError
+from ..errors import ActionError, PipelineError
 from .control import ControlServer, NotOwner, socket_path
 from .loop import background_loop
 
@@ -23,7 +23,14 @@ if TYPE_CHECKING:
     from ..store.writer import StoreWriter
     from .runner import Execution
 
-__all__ = ["Ownership", "ownership"]
+__all__ = ["WRITERS", "Ownership", "TakenOver", "ownership", "shared_writer"]
+
+
+class TakenOver(ActionError):
+    """Another process adopted the pipeline first: act through it instead."""
+
+    def __init__(self, pipeline_id: str, pid: int) -> None:
+        super().__init__(f"pipeline {pipeline_id} was just taken over by process {pid}")
 
 
 class Ownership:
@@ -94,3 +101,18 @@ def ownership(home: Path, writer: StoreWriter) -> Ownership:
             background_loop().submit(own.start()).result()
             _OWNERSHIPS[home] = own
         return _OWNERSHIPS[home]
+
+
+WRITERS: dict[Path, StoreWriter] = {}
+
+
+def shared_writer() -> StoreWriter:
+    """This process's batching writer to the store at `home()`."""
+    from ..store.pipelines import home
+    from ..store.writer import StoreWriter
+    from .runs import shared_store
+
+    path = home()
+    if path not in WRITERS:
+        WRITERS[path] = StoreWriter(shared_store())
+    return WRITERS[path]

@@ -124,7 +124,7 @@ class Run:
     # -- actions: here when this process owns the run, else through the owner's socket -----
     def _act(self, name: str, path: str) -> Run:
         if self._execution is None:
-            from .launch import act_elsewhere  # lazy: launch imports this module
+            from .adoption import act_elsewhere  # lazy: adoption imports this module
 
             adopted = act_elsewhere(self.id, name, path)
             if adopted is None:
@@ -172,7 +172,7 @@ class Run:
         tree, and run it again (Conducto's "modify"). A run another live process owns is
         modified there, through its control socket; one whose owner died is adopted first."""
         if self._execution is None:
-            from .launch import act_elsewhere  # lazy: launch imports this module
+            from .adoption import act_elsewhere  # lazy: adoption imports this module
 
             args = {"command": command, "env": dict(env) if env is not None else None}
             adopted = act_elsewhere(self.id, "modify", path, args)
@@ -206,7 +206,7 @@ class Run:
         if self._execution is not None:
             background_loop().submit(self._execution.stop()).result(timeout)
         else:
-            from .launch import act_elsewhere  # lazy: launch imports this module
+            from .adoption import act_elsewhere  # lazy: adoption imports this module
 
             act_elsewhere(self.id, "stop", "/")
             self.refresh()

@@ -13,8 +13,8 @@ import pytest
 import conducto_nb as co
 from conducto_nb.backends.docker.backend import DockerBackend
 from conducto_nb.model.states import State
-from conducto_nb.run.launch import shared_writer
 from conducto_nb.run.loop import background_loop
+from conducto_nb.run.ownership import shared_writer
 from conducto_nb.run.runs import Run, record_from_store
 
 
