@@ -95,3 +95,26 @@ def assert_attempts_never_overlap(log: Path) -> str:
     late = [t for t in seen[first_new:] if t == old]
     assert not late, f"the old attempt wrote {len(late)} times after the new one started"
     return new
+
+
+def rerun_while_the_old_attempt_may_live(
+    pipeline_id: str, log: Path, while_running: Callable[[], None] = lambda: None
+) -> None:
+    """Rerun the dead owner's `/wait` here (adopting it), let the new attempt write a while,
+    call `while_running()`, kill it; then the attempts never overlapped in `log` and the node
+    shows the new attempt's output alone."""
+    import conducto_nb as co
+
+    run = co.load(pipeline_id)
+    run.rerun()
+    try:
+        wait_for(lambda: len(set(tokens(log))) == 2, timeout=120)
+        written = len(tokens(log))
+        wait_for(lambda: len(tokens(log)) > written + 10, timeout=60)
+        while_running()
+    finally:
+        run.kill()
+        run.wait(timeout=60)
+    new = assert_attempts_never_overlap(log)
+    assert set(run["/wait"].stdout.split()) == {new}
+    assert [a.attempt for a in run["/wait"].attempts] == [1, 2]

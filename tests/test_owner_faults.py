@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from owner_kit import STUBBORN_JOB, assert_attempts_never_overlap, killed_owner, tokens, wait_for
+from owner_kit import STUBBORN_JOB, killed_owner, rerun_while_the_old_attempt_may_live, tokens
 
 import conducto_nb as co
 from conducto_nb.model.states import State
@@ -26,18 +26,8 @@ def test_a_rerun_after_the_owners_death_never_overlaps_the_old_attempt(tmp_path:
     job = STUBBORN_JOB.format(log=log)
     pipeline_id = killed_owner(f"co.Exec({job!r}, name='wait')", ready=lambda: tokens(log))
 
-    run = co.load(pipeline_id)
-    run.rerun()  # adopts the pipeline: the old job ignores SIGTERM, so it dies by SIGKILL
-    try:
-        wait_for(lambda: len(set(tokens(log))) == 2, timeout=60)
-        written = len(tokens(log))
-        wait_for(lambda: len(tokens(log)) > written + 10, timeout=60)
-    finally:
-        run.kill()
-        run.wait(timeout=60)
-    new = assert_attempts_never_overlap(log)
-    assert set(run["/wait"].stdout.split()) == {new}
-    assert [a.attempt for a in run["/wait"].attempts] == [1, 2]
+    # the old job ignores SIGTERM: it dies by SIGKILL, after the guard's grace
+    rerun_while_the_old_attempt_may_live(pipeline_id, log)
 
 
 def test_a_hung_owner_keeps_its_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:

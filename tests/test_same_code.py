@@ -5,13 +5,16 @@ venv of its own, and a rerun runs the code its run was defined with
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
-from git_kit import commit, git
+from code_kit import (
+    assert_a_rerun_after_a_checkout_runs_the_runs_own_code,
+    assert_a_rerun_uses_the_image_its_run_built,
+    check_elsewhere,
+    hello_project,
+)
 
 import conducto_nb as co
 from conducto_nb.model.states import State
@@ -43,46 +46,15 @@ def test_an_image_without_code_runs_where_it_did_and_says_the_image_is_not_used(
 
 
 def test_a_rerun_after_checking_out_another_branch_runs_the_runs_own_code(repo: Path) -> None:
-    commit(repo, {"check.sh": "echo main code\nexit 0\n"})
-    git(repo, "checkout", "-q", "-b", "broken")
-    commit(repo, {"check.sh": "echo broken code\nexit 1\n"})
-    started = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent("""
-                import conducto_nb as co
-                image = co.Image(copy_repo=True)
-                run = co.Exec("sh check.sh", image=image).run(backend="local")
-                print(run.id, run.state.value)
-            """),
-        ],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=os.environ.copy(),
+    assert_a_rerun_after_a_checkout_runs_the_runs_own_code(
+        repo, "co.Image(copy_repo=True)", "local"
     )
-    pipeline_id, state = started.stdout.split()
-    assert state == "error", started.stdout + started.stderr
-    git(repo, "checkout", "-q", "main")
-
-    run = co.load(pipeline_id).rerun().wait(timeout=300)  # adopts it: its owner has exited
-    assert run["/"].stdout == "broken code\n", run["/"].stderr
-    assert run.state is State.ERROR
 
 
 def test_install_pip_dot_installs_the_copied_project_into_a_venv_of_its_own(
     tmp_path: Path,
 ) -> None:
-    project = tmp_path / "hello"
-    project.mkdir()
-    (project / "pyproject.toml").write_text(
-        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
-        '[project]\nname = "hello-conducto-nb"\nversion = "0.1"\n'
-        "[tool.setuptools]\npy-modules = ['hello_conducto_nb']\n"
-    )
-    (project / "hello_conducto_nb.py").write_text("WORD = 'installed'\n")
+    project = hello_project(tmp_path)
     image = co.Image(copy_dir=project, install_pip=["."])
     check = "cd / && python -c 'import hello_conducto_nb as h, sys; print(h.WORD, sys.prefix)'"
     run = co.Exec(check, image=image).run(backend="local")
@@ -93,41 +65,10 @@ def test_install_pip_dot_installs_the_copied_project_into_a_venv_of_its_own(
     assert tool.returncode != 0
 
 
-def _run_elsewhere(code: str, cwd: Path) -> list[str]:
-    """Run `code` in a process of its own (which exits: its runs can be adopted here)."""
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=os.environ.copy(),
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout.split()
-
-
 def test_a_rerun_uses_the_image_its_run_built_even_after_copy_dir_changes(
     tmp_path: Path,
 ) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "check.sh").write_text("echo old code\nexit 1\n")
-    pipeline_id, state = _run_elsewhere(
-        """
-        import conducto_nb as co
-        run = co.Exec("sh check.sh", image=co.Image(copy_dir="project")).run(backend="local")
-        print(run.id, run.state.value)
-        """,
-        tmp_path,
-    )
-    assert state == "error"
-    (project / "check.sh").write_text("echo new code\nexit 0\n")  # edited after the run
-
-    run = co.load(pipeline_id).rerun().wait(timeout=300)
-    assert run["/"].stdout == "old code\n", run["/"].stderr
-    assert run.state is State.ERROR
-    assert run.images[0].state is co.ImageState.DONE
+    assert_a_rerun_uses_the_image_its_run_built(tmp_path, "co.Image(copy_dir='project')", "local")
 
 
 def test_a_rerun_whose_built_image_is_gone_builds_it_again_and_says_so(tmp_path: Path) -> None:
@@ -138,14 +79,7 @@ def test_a_rerun_whose_built_image_is_gone_builds_it_again_and_says_so(tmp_path:
     project = tmp_path / "project"
     project.mkdir()
     (project / "check.sh").write_text("echo code\nexit 1\n")
-    pipeline_id, _ = _run_elsewhere(
-        """
-        import conducto_nb as co
-        run = co.Exec("sh check.sh", image=co.Image(copy_dir="project")).run(backend="local")
-        print(run.id, run.state.value)
-        """,
-        tmp_path,
-    )
+    pipeline_id = check_elsewhere("co.Image(copy_dir='project')", "local", tmp_path)
     built = Path(co.load(pipeline_id).images[0].tag or "")
     assert built.parent == home() / "images" / "local"
     shutil.rmtree(built)

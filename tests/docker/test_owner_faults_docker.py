@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from backend_kit import BUSYBOX
-from owner_kit import STUBBORN_JOB, assert_attempts_never_overlap, killed_owner, tokens, wait_for
+from owner_kit import STUBBORN_JOB, killed_owner, rerun_while_the_old_attempt_may_live, tokens
 
-import conducto_nb as co
 from conducto_nb.backends.docker.args import PIPELINE_LABEL
 
 
@@ -27,17 +26,8 @@ def test_a_rerun_after_the_owners_death_never_overlaps_the_old_attempt(
         ready=lambda: tokens(log),
     )
 
-    run = co.load(pipeline_id)
-    run.rerun()  # adopts the pipeline, on Docker as it was started
-    try:
-        wait_for(lambda: len(set(tokens(log))) == 2, timeout=120)
-        written = len(tokens(log))
-        wait_for(lambda: len(tokens(log)) > written + 10, timeout=60)
+    def one_container_runs_it() -> None:
         label = {"label": f"{PIPELINE_LABEL}={pipeline_id}"}
-        assert len(docker_client.containers.list(filters=label)) == 1, "one container runs it"
-    finally:
-        run.kill()
-        run.wait(timeout=60)
-    new = assert_attempts_never_overlap(log)
-    assert set(run["/wait"].stdout.split()) == {new}
-    assert [a.attempt for a in run["/wait"].attempts] == [1, 2]
+        assert len(docker_client.containers.list(filters=label)) == 1
+
+    rerun_while_the_old_attempt_may_live(pipeline_id, log, one_container_runs_it)
