@@ -28,6 +28,7 @@ from .errors import (
 )
 from .images.image import Image
 from .main import main
+from .model import callbacks as callback
 from .model.execs import Exec, Lazy
 from .model.nodes import Node, Parallel, Serial
 from .model.params import ContainerReuseContext, SameContainer
@@ -66,6 +67,7 @@ __all__ = [
     "StoreError",
     "TreeError",
     "__version__",
+    "callback",
     "load",
     "main",
     "secret",

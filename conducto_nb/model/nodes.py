@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ..errors import NodeNotFound, ParameterError, TreeError, suggest
 from . import params as P
 from .building import detached, enter, free_name, innermost, leave, valid_name
+from .callbacks import CallbackHolder
 from .node_params import EffectiveParams, param_property, resolve
 from .tree_text import PrettyTree, render_tree
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["Node", "Parallel", "Serial"]
 
 
-class Node:
+class Node(CallbackHolder):
     """A node of the pipeline tree. Use Serial, Parallel or Exec; every parameter of the table
     in params.py is a keyword here and an attribute afterwards (`node.cpu = 2`)."""
 

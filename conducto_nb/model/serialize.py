@@ -12,6 +12,7 @@ from typing import Any
 from ..errors import PipelineError, SerializationError
 from . import params as P
 from .building import detached
+from .callbacks import Callback
 from .execs import Command, Exec, Lazy
 from .nodes import Node, Parallel, Serial
 
@@ -51,6 +52,8 @@ def _node_to_json(node: Node, name: str) -> dict[str, Any]:
             out["generates"] = True
     if isinstance(node, Serial) and node.awaiting_generation:
         out["awaiting_generation"] = True
+    if node.callbacks:
+        out["callbacks"] = [[event, cb.to_json()] for event, cb in node.callbacks]
     if node.children:
         out["children"] = [_node_to_json(c, k) for k, c in node.children.items()]
     return out
@@ -91,6 +94,12 @@ def _node_from_json(data: Any, path: str) -> Node:
         raise SerializationError(e.message, path=path) from e
     if isinstance(node, Serial):
         node.awaiting_generation = bool(data.get("awaiting_generation"))
+    for item in data.get("callbacks") or []:
+        try:
+            event, callback = item
+            node._add_callback(str(event), Callback.from_json(callback))
+        except (TypeError, ValueError, KeyError) as e:
+            raise SerializationError(f"bad callback {item!r}: {e}"[:300], path=path) from e
     for i, child in enumerate(children):
         name = child.get("name") if isinstance(child, Mapping) else None
         if not isinstance(name, str):

@@ -132,6 +132,19 @@ class OutputChunk:
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackFired:
+    """Observer event: a callback attached to a node fired (run/callbacks.py). `ok` is None
+    while a notification is being sent, then whether it worked; `message` says what it did."""
+
+    path: str  # the node whose state change fired it
+    event: str  # "done", "error"... (model/callbacks.py EVENTS)
+    label: str  # the callback, as a person reads it: "retry(max_num_retries=3)"
+    fired: float
+    ok: bool | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class AttemptStarted:
     """Observer event: the backend started an attempt's process; it had been queued (the
     scheduler said to start it) since `queued`."""

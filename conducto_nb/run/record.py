@@ -15,6 +15,7 @@ from ..model.states import (
     IMAGE_LOG_CAP,
     AttemptEnded,
     AttemptStarted,
+    CallbackFired,
     ImageChanged,
     ImageLog,
     NodeStatus,
@@ -100,6 +101,7 @@ class Record:
         self._output: dict[tuple[str, int, str], CappedText] = {}
         self._images: dict[str, ImageChanged] = {}  # by key, in order of first use
         self._image_logs: dict[str, CappedText] = {}
+        self._callbacks: list[CallbackFired] = []
         self._idle = threading.Event()
         self._idle.set()
         #: Where a loaded run reads output it does not hold: (path, stream, attempt) -> text.
@@ -128,6 +130,8 @@ class Record:
                     self._values.pop(event.path, None)
             elif isinstance(event, ImageChanged):
                 self._images[event.key] = event
+            elif isinstance(event, CallbackFired):
+                self._callbacks.append(event)
             elif isinstance(event, ImageLog):
                 self._image_logs.setdefault(event.key, CappedText(IMAGE_LOG_CAP)).append(event.text)
             elif isinstance(event, TreeChanged):
@@ -166,6 +170,16 @@ class Record:
                 self._images[image.key] = image
             for key, text in logs.items():
                 self._image_logs.setdefault(key, CappedText(IMAGE_LOG_CAP)).append(text)
+
+    def add_callbacks(self, fired: list[CallbackFired]) -> None:
+        """A loaded run's fired callbacks."""
+        with self._lock:
+            self._callbacks.extend(fired)
+
+    def callbacks(self, path: str | None = None) -> list[CallbackFired]:
+        """The callbacks that fired (on the node at `path`, or all), in order."""
+        with self._lock:
+            return [c for c in self._callbacks if path is None or c.path == path]
 
     def set_idle(self, idle: bool) -> None:
         if idle:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..model.execs import Exec
 from ..model.nodes import Node
-from ..model.states import FAILED, ImageChanged, ImageState, NodeStatus, State
+from ..model.states import FAILED, CallbackFired, ImageChanged, ImageState, NodeStatus, State
 from .record import Attempt, Record
 
 if TYPE_CHECKING:
@@ -84,6 +84,11 @@ class NodeResult:
     @property
     def attempts(self) -> list[Attempt]:
         return self.run.record.attempts(self.path)
+
+    @property
+    def callbacks(self) -> list[CallbackFired]:
+        """The callbacks that fired on this node: what each did and whether it worked."""
+        return self.run.record.callbacks(self.path)
 
     def _last(self) -> Attempt | None:
         atts = self.attempts

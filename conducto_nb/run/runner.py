@@ -29,6 +29,7 @@ from ..model.states import (
     TreeChanged,
 )
 from .attempt_output import OutputCollector, generated_tree
+from .callbacks import CallbackRunner
 from .image_builds import ImageBuilds
 from .record import Record
 from .scheduler import (
@@ -94,6 +95,8 @@ class Execution:
         self.observers: list[Observer] = [record.observe]
         if writer is not None:
             self.observers.append(StoreObserver(pipeline_id, writer, self.scheduler))
+        self.callbacks = CallbackRunner(self)  # the nodes' on_done, on_error...
+        self.observers.append(self.callbacks)
         self.images = ImageBuilds(backend, self._publish)
         if restore is not None:
             self.images.recall(restore.images)  # the run's own images, not rebuilt ones
@@ -109,14 +112,21 @@ class Execution:
         was_idle = self.record.idle
         instructions = self.scheduler.handle(event)
         rejected = self._carry_out(instructions)
-        idle = self.scheduler.idle
+        self.callbacks.fire_pending()  # after the step: a retry acts as a user would
+        self.refresh_idle(was_idle)
+        return rejected
+
+    def refresh_idle(self, was_idle: bool | None = None) -> None:
+        """The run is idle when nothing runs, nothing waits and no callback is still being
+        carried out (a notification in flight): wait() returns only then."""
+        was_idle = self.record.idle if was_idle is None else was_idle
+        idle = self.scheduler.idle and not self.callbacks.busy
         self.record.set_idle(idle)
         if idle and not was_idle:  # let the backend free containers until the next action
             self._background(self.backend.release(self.id))
         if idle != was_idle:
             for hook in self.on_idle:
                 hook(idle)
-        return rejected
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run `coro` without waiting for it, keeping a reference until it is done."""
@@ -185,6 +195,13 @@ class Execution:
         else:
             self.act("reset", path)
             self.act("run", path)
+
+    def set_param(self, path: str, name: str, value: Any) -> None:
+        """Set a parameter of the node at `path` in the running tree (a callback's more
+        memory); the stored tree follows."""
+        self.scheduler.root[path].set_param(name, value)
+        if self.writer is not None:
+            self.writer.set_tree(self.id, self.scheduler.root.to_json())
 
     def _carry_out(self, instructions: list[Instruction]) -> list[Rejected]:
         rejected = []

@@ -273,6 +273,7 @@ def record_from_store(pipeline_id: str) -> Record:
     record = Record(pipeline_id, rec.tree, loaded(rec.statuses, rec.blocked))
     record.add_attempts(loaded_attempts(rec.attempts))
     record.add_images(*store.images(pipeline_id))
+    record.add_callbacks(store.callbacks(pipeline_id))
     record.backend = rec.backend
     read_output_from_store(record)
     record.set_idle(not (rec.owner_alive and rec.state in ("pending", "queued", "running")))

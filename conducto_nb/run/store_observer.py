@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from ..model.states import (
     AttemptEnded,
     AttemptStarted,
+    CallbackFired,
     ImageChanged,
     ImageLog,
     NodeStatus,
@@ -55,6 +56,8 @@ class StoreObserver:
             )
         elif isinstance(event, ImageChanged):
             w.set_image(self.id, event)
+        elif isinstance(event, CallbackFired):
+            w.add_callback(self.id, event)
         elif isinstance(event, ImageLog):
             w.append_image_log(self.id, event.key, event.text)
         elif isinstance(event, TreeChanged):

@@ -22,7 +22,8 @@ from ..errors import PipelineNotFound, StoreError
 
 __all__ = ["BUSY_TIMEOUT", "SCHEMA", "SCHEMA_VERSION", "StoreDB", "home", "tree_json"]
 
-SCHEMA_VERSION = 4  # 2: images; 3: statuses.blocked_by; 4: attempts.result and .queued
+SCHEMA_VERSION = 5  # 2: images; 3: statuses.blocked_by; 4: attempts.result and .queued;
+# 5: callbacks
 BUSY_TIMEOUT = 10.0  # seconds a writer waits for another process's transaction
 WAL_LIMIT = 1 << 20  # bytes of WAL kept after a checkpoint; sqlite checkpoints every ~4 MB
 
@@ -61,6 +62,11 @@ SCHEMA = [
     " ON DELETE CASCADE, key TEXT NOT NULL, seq INTEGER NOT NULL, label TEXT NOT NULL,"
     " state TEXT NOT NULL, nodes TEXT NOT NULL, tag TEXT, message TEXT, started REAL,"
     " ended REAL, log TEXT NOT NULL DEFAULT '', PRIMARY KEY (pipeline_id, key)) WITHOUT ROWID",
+    # the callbacks that fired, what they did and whether it worked (callbacks.py)
+    "CREATE TABLE IF NOT EXISTS callbacks (seq INTEGER PRIMARY KEY, pipeline_id TEXT NOT NULL"
+    " REFERENCES pipelines (id) ON DELETE CASCADE, path TEXT NOT NULL, event TEXT NOT NULL,"
+    " label TEXT NOT NULL, fired REAL NOT NULL, ok INTEGER, message TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS callbacks_pipeline ON callbacks (pipeline_id, seq)",
 ]
 
 # Columns added to a table after it first shipped: (table, column, its declaration). An older

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .callbacks import CallbackStore
 from .db import home, tree_json
 from .images import ImageStore
 from .lease import (
@@ -102,7 +103,7 @@ class PipelineSummary:
     owner: Owner | None = None
 
 
-class Store(OutputStore, ImageStore, LeaseStore):
+class Store(OutputStore, ImageStore, CallbackStore, LeaseStore):
     """Pipelines, node statuses, attempts and capped output in sqlite; safe across threads
     (one lock per connection) and processes (WAL, busy timeout)."""
 

@@ -22,7 +22,7 @@ from ..errors import StoreError
 from .db import tree_json
 
 if TYPE_CHECKING:
-    from ..model.states import ImageChanged
+    from ..model.states import CallbackFired, ImageChanged
     from .lease import Owner
     from .pipelines import StatusRow, Store
 
@@ -139,6 +139,13 @@ class StoreWriter:
             pipeline_id,
             "append_image_log",
             lambda: self._store.append_image_log(pipeline_id, key, text),
+        )
+
+    def add_callback(self, pipeline_id: str, fired: CallbackFired) -> None:
+        self._put(
+            pipeline_id,
+            f"callback {fired.label}",
+            lambda: self._store.add_callback(pipeline_id, fired),
         )
 
     def set_owner(self, pipeline_id: str, owner: Owner | None) -> None:
