@@ -339,3 +339,11 @@ def test_modify_refuses_a_nul_byte_and_changes_nothing() -> None:
     with pytest.raises(co.ActionError, match="NUL byte"):
         run.modify("/step", command="echo a\0b")
     assert run.tree["/step"].command == "echo before"
+
+
+def test_a_job_knows_its_pipeline_node_attempt_and_resources() -> None:
+    show = "echo $CONDUCTO_PIPELINE_ID $CONDUCTO_NB_NODE $CONDUCTO_NB_ATTEMPT"
+    with co.Serial(mem=1.5, cpu=0.5) as root:
+        co.Exec(f"{show} $CONDUCTO_NB_CPU $CONDUCTO_NB_MEM", name="a")
+    run = root.run()
+    assert run["/a"].stdout.split() == [run.id, "/a", "1", "0.5", "1.5"]

@@ -297,6 +297,14 @@ class Execution:
                 self.secret_values.add(value)
             env[key] = value
         env.setdefault("PYTHONUNBUFFERED", "1")  # Python commands stream their output live
+        if resolve_env:  # where the job is, as Conducto told its nodes (CONDUCTO_PIPELINE_ID)
+            env.update(
+                CONDUCTO_PIPELINE_ID=self.id,
+                CONDUCTO_NB_NODE=ins.path,
+                CONDUCTO_NB_ATTEMPT=str(ins.attempt),
+                CONDUCTO_NB_CPU=f"{p['cpu']:g}",
+                CONDUCTO_NB_MEM=f"{p['mem']:g}",
+            )
         if node.generates:
             env[GENERATE_ENV] = "1"
         return Job(
