@@ -119,6 +119,16 @@ def show(pipeline_id: str, path: Annotated[str | None, typer.Argument()] = None)
             + (f" — {att.message}" if att.message else ""),
             highlight=False,
         )
+    for fired in result.callbacks:
+        if fired.ok is None:
+            continue  # a notification being sent: its answer follows
+        mark = "" if fired.ok else " (failed)"
+        console.print(
+            f"callback on {fired.event}: {fired.label}{mark}: {fired.message}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     if result.attempts and result.attempts[-1].result is not None:
         console.print(f"returned: {result.attempts[-1].result}", markup=False, highlight=False)
     for stream in ("stdout", "stderr"):

@@ -167,6 +167,10 @@ def test_callbacks_survive_json_and_show_in_another_process() -> None:
         env=os.environ.copy(),
     )
     assert "error|retry(max_num_retries=1)|True|retry 1 of 1" in shown.stdout, shown.stderr
+    cli = [sys.executable, "-m", "conducto_nb.cli", "show", run.id, "/"]
+    out = subprocess.run(cli, capture_output=True, text=True, timeout=60)
+    assert "callback on error: retry(max_num_retries=1): retry 1 of 1" in out.stdout
+    assert "callback on error: retry(max_num_retries=1): 1 retries used: not retried" in out.stdout
 
 
 def test_on_error_refuses_what_is_no_callback() -> None:
