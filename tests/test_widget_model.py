@@ -255,6 +255,26 @@ def test_an_open_panel_gets_details_and_only_its_own_output(recording: None) -> 
     w.close()
 
 
+def test_an_open_panel_lists_the_callbacks_that_fired(recording: None) -> None:
+    with co.Serial() as root:
+        step = co.Exec('test "$CONDUCTO_NB_ATTEMPT" -ge 2', name="step")
+        step.on_error(co.callback.retry(2))
+    w, sent = widget_of(root)
+    sent.receive({"type": "watch", "path": "/step"})
+    w.act("run", "/")
+    assert isinstance(w.subject, co.Run)
+    w.subject.wait(30)
+    wait_for(lambda: any(m.get("callbacks") for m in sent.custom("detail")))
+    [fired] = [m for m in sent.custom("detail") if m.get("callbacks")][-1]["callbacks"]
+    assert (fired["event"], fired["label"], fired["ok"], fired["message"]) == (
+        "error",
+        "retry(max_num_retries=2)",
+        True,
+        "retry 1 of 2",
+    )
+    w.close()
+
+
 def test_actions_and_modify_from_the_panel(recording: None) -> None:
     with co.Serial() as root:
         co.Exec("echo broken; exit 1", name="step")

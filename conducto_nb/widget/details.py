@@ -91,6 +91,11 @@ def detail(
             }
             for a in record.attempts(path)
         ]
+        out["callbacks"] = [
+            {"event": c.event, "label": c.label, "fired": c.fired, "ok": c.ok, "message": c.message}
+            for c in record.callbacks(path)
+            if c.ok is not None  # a notification in flight shows once answered
+        ]
         for stream in ("stdout", "stderr"):
             text = output[stream] if output is not None else record.output(path, stream)
             out[stream] = tail(text)

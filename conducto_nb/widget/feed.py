@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from ..model.states import (
     AttemptEnded,
     AttemptStarted,
+    CallbackFired,
     ImageChanged,
     ImageLog,
     OutputChunk,
@@ -86,6 +87,9 @@ class Feed:
                     self.stale.add(event.path)
             elif isinstance(event, TreeChanged):
                 self.tree_dirty = True
+            elif isinstance(event, CallbackFired):
+                if event.path in self.watching:
+                    self.stale.add(event.path)  # its panel lists the callbacks
             elif isinstance(event, ImageChanged):
                 self._set_image(event)
             elif isinstance(event, ImageLog):

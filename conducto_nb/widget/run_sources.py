@@ -178,7 +178,9 @@ class StoreSource(_RunSource):
         with feed.lock:
             watched = list(feed.watching)
         for path in watched:
-            if self.record.attempts(path) != old.attempts(path):
+            if self.record.attempts(path) != old.attempts(path) or len(
+                self.record.callbacks(path)
+            ) != len(old.callbacks(path)):
                 with feed.lock:
                     feed.stale.add(path)  # a new detail carries the new attempt's output
                 continue

@@ -6,7 +6,7 @@ import { type Below, ordered, whyNot } from "./actions";
 import { h, link, time } from "./dom";
 import { paint } from "./images";
 import { appendOutput, renderOutput } from "./markdown";
-import type { ActedMsg, AttemptMsg, DetailMsg, ImageMsg, OutMsg, OutgoingMsg, ParamMsg } from "./protocol";
+import type { ActedMsg, AttemptMsg, CallbackMsg, DetailMsg, ImageMsg, OutMsg, OutgoingMsg, ParamMsg } from "./protocol";
 import { COLOURS, INK, isSkipped, labelOf, stateOf } from "./tree";
 
 const ACTION_TITLES: Record<string, string> = {
@@ -188,6 +188,7 @@ export class Panel {
       h("pre", "co-result", el, last.result);
     }
     this.attempts(d.attempts ?? []);
+    this.callbacks(d.callbacks ?? []);
     for (const stream of ["stdout", "stderr"] as const) {
       const box = h("div", `co-out co-${stream}`, el);
       h("div", "co-label-row", box, stream);
@@ -264,6 +265,16 @@ export class Panel {
       h("td", "co-value", tr, JSON.stringify(p.value));
       const src = p.own ? "own" : p.source === "default" ? "default" : `inherited from ${p.source}`;
       h("td", "co-source", tr, src);
+    }
+  }
+
+  private callbacks(fired: CallbackMsg[]): void {
+    if (!fired.length) return;
+    h("div", "co-label-row", this.el, "callbacks");
+    const table = h("table", "co-callbacks", this.el);
+    for (const c of fired) {
+      const tr = h("tr", c.ok ? "" : "co-callback-failed", table);
+      for (const cell of [time(c.fired), `on ${c.event}`, c.label, c.message]) h("td", "", tr, cell);
     }
   }
 

@@ -82,6 +82,7 @@ export interface DetailMsg {
   state?: string;
   actions?: string[];
   attempts?: AttemptMsg[];
+  callbacks?: CallbackMsg[]; // the callbacks that fired on it, in order
   stdout?: string;
   stderr?: string;
   md?: [string, string][]; // [source, html] of the Markdown blocks in the output
@@ -89,6 +90,15 @@ export interface DetailMsg {
   reuse_root?: string; // the NEW reuse subtree it is strictly inside: actions act on all of it
   blocked_by?: string | null; // the failed step that holds it back (it is blocked)
   first_failure?: string | null; // the first failed Exec at or below blocked_by
+}
+
+/** A callback that fired on a node (on_error(co.callback.retry(3))...) and what it did. */
+export interface CallbackMsg {
+  event: string;
+  label: string;
+  fired: number;
+  ok: boolean;
+  message: string;
 }
 
 /** An image panel's content beyond the trait: the nodes that need it, the build log so far. */
