@@ -12,6 +12,7 @@ A Conducto 0.1.x script runs with only its import changed: the public names belo
 whole API, and every one of them is also importable from its own module.
 """
 
+from . import api
 from .errors import (
     ActionError,
     BackendError,
@@ -67,6 +68,7 @@ __all__ = [
     "StoreError",
     "TreeError",
     "__version__",
+    "api",
     "callback",
     "load",
     "main",

@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("backends",),
     ("run", "events"),
     ("widget", "terminal"),
-    ("main", "cli", "__init__"),
+    ("main", "cli", "api", "__init__"),
 ]
 
 # The lazy imports (inside a function) that the rules above allow, each with its reason:

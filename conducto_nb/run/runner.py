@@ -17,7 +17,7 @@ from ..backends.base import Backend, Job, Outcome
 from ..errors import ActionError, NodeNotFound, PipelineError
 from ..model.execs import GENERATE_ENV, Command, Exec
 from ..model.nodes import Node
-from ..model.secrets import Secret
+from ..model.secrets import SCOPES, Secret, stored_secrets
 from ..model.states import (
     ACTIVE,
     FAILED,
@@ -92,6 +92,7 @@ class Execution:
         self.writer = writer
         self.secrets_home = secrets_home
         self.secret_values: set[str] = set()
+        self._secrets_read: tuple[tuple[int, ...], dict[str, str]] = ((), {})
         self.observers: list[Observer] = [record.observe]
         if writer is not None:
             self.observers.append(StoreObserver(pipeline_id, writer, self.scheduler))
@@ -290,7 +291,7 @@ class Execution:
     def _job(self, ins: StartExec, resolve_env: bool = True) -> Job:
         node: Exec = ins.node
         p = node.params.values_only()
-        env = {}
+        env = self._stored_secrets() if resolve_env else {}  # as Conducto gave every node
         for key, value in p["env"].items() if resolve_env else ():
             if isinstance(value, Secret):
                 value = value.resolve(self.secrets_home)
@@ -324,6 +325,19 @@ class Execution:
             generates=node.generates,
             reuse_group=ins.reuse_group,
         )
+
+    def _stored_secrets(self) -> dict[str, str]:
+        """co.api.Secrets' values (masked in every log), read again only when a file changed."""
+        if self.secrets_home is None:
+            return {}
+        stamp = tuple(
+            (f.stat().st_mtime_ns if f.exists() else 0)
+            for f in (self.secrets_home / name for name in SCOPES.values())
+        )
+        if self._secrets_read[0] != stamp:
+            self._secrets_read = (stamp, stored_secrets(self.secrets_home))
+            self.secret_values.update(self._secrets_read[1].values())
+        return dict(self._secrets_read[1])
 
     def _note_image(self, job: Job, out: OutputCollector) -> None:
         if job.image and not self._noted_images and not self.backend.honours(job.image):
