@@ -529,13 +529,15 @@ def test_a_pipeline_the_event_started_can_be_rerun_after_its_checkout_is_gone(
         env=env,
     )
     assert out.returncode == 1, out.stdout + out.stderr  # `pass` is not there: it fails
-    [work] = [p for p in (home / "work").iterdir() if p.is_dir()]
-    (work / "pass").touch()  # what a fix in the run's own folder looks like
+    [pipeline_id] = [p.name for p in (home / "work").iterdir() if p.is_dir()]
+    # the run's own copy of the event's code (its image's code, on the local backend)
+    [code] = (home / "code" / pipeline_id).iterdir()
+    (code / "pass").touch()  # what a fix in the run's own folder looks like
     again = subprocess.run(
-        [*CLI, "rerun", work.name], capture_output=True, text=True, timeout=120, env=env
+        [*CLI, "rerun", pipeline_id], capture_output=True, text=True, timeout=120, env=env
     )
     assert again.returncode == 0, again.stdout + again.stderr
     shown = subprocess.run(
-        [*CLI, "show", work.name, "/"], capture_output=True, text=True, timeout=60, env=env
+        [*CLI, "show", pipeline_id, "/"], capture_output=True, text=True, timeout=60, env=env
     )
     assert "committed" in shown.stdout, shown.stdout

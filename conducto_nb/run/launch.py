@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import json
 import os
 import shutil
 import warnings
@@ -70,6 +71,7 @@ def start(
     from ..store.pipelines import home, new_pipeline_id
 
     tree = tree_from_json(root.to_json())  # the run's own copy: later edits do not race it
+    _event_image(tree)
     _pin_images(tree)
     pipeline_id = new_pipeline_id()
     work = Path(workdir) if workdir else home() / "work" / pipeline_id
@@ -98,6 +100,24 @@ def start(
         except Exception as e:  # the run has started: its handle must reach the caller
             warnings.warn(f"conducto_nb: an on-start hook failed: {e!r}", stacklevel=2)
     return handle
+
+
+def _event_image(tree: Node) -> None:
+    """A pipeline a git event's command starts (events/simulate.py) runs the event's code on
+    every backend, as Conducto's did: unless its root names an image, the root gets the cfg
+    section's image keys (JSON in $CONDUCTO_NB_DEFAULT_IMAGE) with `copy_repo` set to the
+    event's checkout, pinned to its commit when the run starts."""
+    from ..events.cfg import IMAGE_ENV
+    from ..images.image import Image
+
+    checkout = os.environ.get(EVENT_CHECKOUT_ENV)
+    if not checkout or not Path(checkout).is_dir() or "image" in tree.own_params:
+        return
+    try:
+        keys = json.loads(os.environ.get(IMAGE_ENV) or "{}")
+    except ValueError as e:
+        raise PipelineError(f"${IMAGE_ENV} is not JSON: {e}") from None
+    tree.set_param("image", Image.from_json({**keys, "copy_repo": checkout}))
 
 
 def _pin_images(tree: Node) -> None:

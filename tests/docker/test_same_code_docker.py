@@ -75,3 +75,28 @@ def test_install_pip_dot_installs_the_copied_project(tmp_path: Path) -> None:
     run = co.Exec(check, image=image).run(backend="docker")
     assert run.state is State.DONE, run.images[0].log[-3000:] + run["/"].stderr
     assert run["/"].stdout == "installed\n"
+
+
+def test_a_pipeline_an_event_starts_sees_the_events_checkout_on_docker(repo: Path) -> None:
+    """Conducto put the event's code into the image of a cfg-started pipeline; without it, an
+    Exec on Docker ran in an image without the checkout."""
+    pipeline = (
+        "import conducto_nb as co\n\n"
+        "def main():\n"
+        "    return co.Exec('cat state.txt', name='check')\n"
+    )
+    cfg = "[push]\ncommand = conducto-nb run pipeline.py:main --backend docker\n"
+    commit(repo, {".conducto.cfg": cfg, "pipeline.py": pipeline, "state.txt": "committed\n"})
+    tools = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    out = subprocess.run(
+        [sys.executable, "-m", "conducto_nb.cli", ".conducto.cfg", "push", "--branch=main"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PATH": tools},
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    run = co.load(shared_store().list_pipelines()[0].id)
+    assert run["/"].stdout == "committed\n"
+    assert run.tree.image.copy_commit == git(repo, "rev-parse", "HEAD")
