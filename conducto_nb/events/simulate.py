@@ -7,9 +7,12 @@ The cfg is read from the repository's default branch (`origin/HEAD`, else `main`
 `master`, else the current branch), never from the event's branch: a pull request cannot change
 which commands run. Each matching command runs in a fresh `git worktree` of the event's
 committed head (never uncommitted files), removed afterwards, so events on different branches
-run side by side without meeting. Values reach the command as arguments and as environment
-variables (`CONDUCTO_EVENT`, `CONDUCTO_BRANCH`, `CONDUCTO_PR`, `CONDUCTO_SHA`, ... one per
-variable, `--key=value` ones too); the environment is otherwise the user's own (PATH
+run side by side without meeting. The command runs as `/bin/sh -c SCRIPT`; values reach it
+only as environment variables (`CONDUCTO_EVENT`, `CONDUCTO_BRANCH`, `CONDUCTO_PR`,
+`CONDUCTO_SHA`, ... one per variable, `--key=value` ones too), which the script's `{variable}`
+references expand as data (variables.py). A branch, base branch or tag git would refuse as a
+ref name (one starting with `-`, say) is refused before anything runs. The environment is
+otherwise the user's own (PATH
 included: `python` and `pip` are theirs), with this tool's bin folder appended only where
 `conducto-nb` is not on PATH at all. `duplicate` decides what a second run for the
 same section and branch / PR / tag does while the first is still going (guard.py).
@@ -33,6 +36,7 @@ from typing import TextIO
 from ..errors import ConfigError, PipelineError
 from .cfg import EVENTS, IMAGE_ENV, VARIABLES, Config, Step, parse
 from .guard import Guard
+from .variables import env_name, ref_problem
 
 __all__ = ["CFG_NAME", "event_options", "load_config", "simulate"]
 
@@ -212,7 +216,7 @@ def _command_env(step: Step, event: str, values: Mapping[str, str]) -> dict[str,
     if not shutil.which("conducto-nb", path=env.get("PATH")) and (tool / "conducto-nb").exists():
         # the user's python and pip stay first; this only lets `conducto-nb` be found
         env["PATH"] = os.pathsep.join((env.get("PATH", os.defpath), str(tool)))
-    env |= {f"CONDUCTO_{name.upper()}": value for name, value in values.items()}
+    env |= {env_name(name): value for name, value in values.items()}
     env["CONDUCTO_EVENT"] = event
     image = step.section.image_json(values)
     if image:
@@ -241,16 +245,10 @@ def _lock_folder(root: Path) -> Path:
     return (root / common) / "conducto_nb" / "events"
 
 
-def _run(argv: Sequence[str], cwd: Path, env: dict[str, str], guard: Guard) -> int:
-    """Run one command in its own process group, output streaming through; its exit code."""
-    try:
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, process_group=0)
-    except FileNotFoundError:
-        print(f"conducto-nb: {argv[0]}: command not found", file=sys.stderr, flush=True)
-        return 127
-    except PermissionError:
-        print(f"conducto-nb: {argv[0]}: permission denied", file=sys.stderr, flush=True)
-        return 126
+def _run(script: str, cwd: Path, env: dict[str, str], guard: Guard) -> int:
+    """Run one shell command in its own process group, output streaming through; its exit
+    code (the shell's: 127 for a command not found)."""
+    proc = subprocess.Popen(["/bin/sh", "-c", script], cwd=cwd, env=env, process_group=0)
     guard.record(proc.pid)
     try:
         code = proc.wait()
@@ -277,6 +275,9 @@ def simulate(
     out = out or sys.stdout
     if event not in EVENTS:
         raise ConfigError(f"unknown event {event!r}; use one of: {', '.join(EVENTS)}")
+    for name, value in given.items():  # before git sees any of them
+        if why := ref_problem(name, value):
+            raise PipelineError(why)
     top = _git(Path(repo), "rev-parse", "--show-toplevel", check=False)
     if not top:
         raise PipelineError(f"{os.fspath(repo)!r} is not in a git repository")
@@ -321,7 +322,7 @@ def simulate(
             with _checkout(root, values["sha"]) as cwd:
                 env = _command_env(step, event, values)
                 env[WORKDIR_ENV] = str(cwd)  # the pipelines' Execs start from its files too
-                code = _run(step.argv, cwd, env, guard)
+                code = _run(step.script, cwd, env, guard)
         finally:
             guard.close()
         print(f"--- {name} exit {code}", file=out, flush=True)
