@@ -75,8 +75,9 @@ def test_keys_before_any_section_mean_push() -> None:
 
 
 def test_a_multi_line_command_is_a_script_and_colon_keys_read_as_configparser_does() -> None:
-    text = "[push]\ncommand: echo one {branch}\n    echo two \\\n      --fast\n"
+    text = "[push]\ncommand: echo one {branch} # it's {pr}\n    echo two \\\n      --fast\n"
     (step,) = parse(text).plan("push", VALUES)
+    assert step.script == 'echo one "${CONDUCTO_BRANCH}" # it\'s {pr}\necho two \\\n--fast'
     assert sh(step.script, VALUES) == "one main\ntwo --fast\n"
 
 
@@ -274,6 +275,7 @@ def test_every_bad_input_is_one_error_naming_file_and_line(text: str, line: int,
             'echo "`cat "${CONDUCTO_PR}"`" $( (cd "${CONDUCTO_PR}") )',
         ),
         ("""echo "it's" \\' {pr} \\{pr}""", """echo "it's" \\' "${CONDUCTO_PR}" \\{pr}"""),
+        ("echo a#'{pr}'", """echo a#'"${CONDUCTO_PR}"'"""),
         (
             "cd ci && make > {branch}.log 2>&1 | tee",
             'cd ci && make > "${CONDUCTO_BRANCH}".log 2>&1 | tee',

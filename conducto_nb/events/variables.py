@@ -1,7 +1,7 @@
 """The `{variables}` of `.conducto.cfg`: in a shell command, they are data, never code.
 
 A `command` is a shell command (`/bin/sh -c`), as it was in Conducto: `cd ci && make > log`
-works. Pasting a value into that text would let a branch called `x;rm${IFS}-rf${IFS}~` run
+works. Pasting a value into that text would let a branch called `x;rm${IFS}-rf${IFS}$HOME` run
 `rm`, and no quoting of the value is safe everywhere a placeholder can sit. So no value is ever
 put into the text: every value is in the command's environment already (`CONDUCTO_BRANCH`,
 `CONDUCTO_PR`, ... one per variable, `--key=value` ones too), and each `{name}` becomes a
@@ -15,7 +15,8 @@ reading the command as a POSIX shell's lexer does):
 The shell expands a reference once, as data; a value is never parsed. Inside `$(...)` and
 backquotes a placeholder is unquoted again. `{{name}}` is a literal `{name}`; `${name}` is the
 shell's own; braces around no bare name (`{print $1}`, `{}`) pass through; a `{` right after a
-backslash is a literal brace.
+backslash is a literal brace. A `#` starting a word starts a comment, as in the shell. Not
+modelled: here-documents (a placeholder in one becomes a quoted reference, text either way).
 
 Single quotes expand nothing, so a placeholder there is NOT replaced by its value: the text in
 single quotes is code for whatever the command hands it to, and the reference reaches that
@@ -56,6 +57,7 @@ __all__ = [
 _REF = re.compile(r"\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}|(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Quoting contexts: unquoted, "double", 'single', $(command substitution), `backquotes`.
 _U, _D, _S, _SUB, _BQ = "unquoted", "double", "single", "$(", "`"
+_BREAKS = " \t\n;&|<>()"  # what ends a word, outside quotes
 _SD = "double inside single"  # `'sh -c "... {branch}"'`: the inner shell's double quotes
 #: The variables whose values are git refs (or revisions): checked by `ref_problem`.
 REF_VARIABLES = ("branch", "base_branch", "tag", "sha")
@@ -143,6 +145,12 @@ def _render(command: str, put: Callable[[str, str], str]) -> str:
             out.append("{" + m.group(1) + "}" if m.group(1) is not None else m.group(0))
             i = m.end()
             continue
+        if c == "#" and ctx != _D and ctx != _S and (not i or command[i - 1] in _BREAKS):
+            end = command.find("\n", i)  # a comment, to the end of its line
+            end = n if end < 0 else end
+            out.append(command[i:end])
+            i = end
+            continue
         if ctx == _S:
             if c == "'":
                 stack.pop()
@@ -165,7 +173,7 @@ def _render(command: str, put: Callable[[str, str], str]) -> str:
             stack.append([_D, 0, _U, 0])
         elif c == "'":
             stack.append([_S, 0, _U, 0])
-        elif c in " \t\n;&|<>()":
+        elif c in _BREAKS:
             top[2:] = [_U, 0]  # a new word
             if ctx == _SUB and c == "(":
                 top[1] += 1
