@@ -459,6 +459,10 @@ def test_a_broken_cfg_is_one_error_naming_file_and_line_and_nothing_runs(repo: P
         (["push", "--branch=a", "--branch=b"], "--branch is given twice"),
         (["push", "--branch=main", "--sha=--all"], "--sha '--all' is not a valid git ref name"),
         (["push", "--branch=main", "-C", "/"], "'/' is not in a git repository"),
+        (["push", "--branch=main", "--Branch=-x"], "--Branch would set CONDUCTO_BRANCH, which"),
+        (["push", "--branch=main", "--note=a", "--NOTE=b"], "is --note's (names ignore case)"),
+        (["push", "--branch=main", "--nb-workdir=/"], "which is the work folder's"),
+        (["push", "--branch=main", "--event=x"], "--event would set CONDUCTO_EVENT"),
     ],
 )
 def test_a_bad_event_is_a_one_line_error(repo: Path, args: list[str], message: str) -> None:
