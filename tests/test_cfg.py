@@ -1,12 +1,17 @@
 """`.conducto.cfg` reading: sections, filters, substitution, and errors that name file and line.
 
-No git here: tests/test_git_events.py runs the same files against real repositories.
+No git here: tests/test_git_events.py runs the same files against real repositories. Commands
+are shell commands; `argvs` runs each one's script with a real `/bin/sh`, its first word turned
+into an argument of `printf`, to see the exact argv it would run.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import shlex
+import subprocess
 
 import pytest
 from hypothesis import given, settings
@@ -15,7 +20,7 @@ from hypothesis import strategies as st
 import conducto_nb as co
 from conducto_nb.events.cfg import VARIABLES, parse
 from conducto_nb.events.filter import FilterError, parse_filter
-from conducto_nb.events.variables import substitute
+from conducto_nb.events.variables import env_name, ref_problem, script, shown, substitute
 
 VALUES = {
     "branch": "main",
@@ -28,9 +33,22 @@ VALUES = {
 }
 
 
+def sh(code: str, values: dict[str, str], home: str = "/home/someone") -> str:
+    """What `/bin/sh -c code` prints, the values in its environment as the simulation puts them."""
+    env = {env_name(k): v for k, v in values.items()} | {"PATH": os.defpath, "HOME": home}
+    done = subprocess.run(["/bin/sh", "-c", code], env=env, capture_output=True, check=True)
+    return done.stdout.decode()
+
+
+def words(command_script: str, values: dict[str, str]) -> list[str]:
+    """The argv a one-line shell command runs: printf shows each of its words."""
+    return sh("printf '%s\\0' " + command_script, values).split("\0")[:-1]
+
+
 def argvs(text: str, event: str = "push", **values: str) -> list[list[str]]:
     """The argv of every section that would run for `event`, in order."""
-    return [list(s.argv) for s in parse(text).plan(event, VALUES | values) if s.matches]
+    steps = parse(text).plan(event, VALUES | values)
+    return [words(s.script, VALUES | values) for s in steps if s.matches]
 
 
 def test_sections_are_events_with_optional_labels_and_keep_file_order() -> None:
@@ -56,9 +74,11 @@ def test_keys_before_any_section_mean_push() -> None:
     assert argvs("command = make ci BRANCH={branch}\n") == [["make", "ci", "BRANCH=main"]]
 
 
-def test_multi_line_commands_and_colon_keys_read_as_configparser_does() -> None:
-    text = "[push]\ncommand: python run.py\n    --branch={branch}\n    --fast\n"
-    assert argvs(text) == [["python", "run.py", "--branch=main", "--fast"]]
+def test_a_multi_line_command_is_a_script_and_colon_keys_read_as_configparser_does() -> None:
+    text = "[push]\ncommand: echo one {branch} # it's {pr}\n    echo two \\\n      --fast\n"
+    (step,) = parse(text).plan("push", VALUES)
+    assert step.script == 'echo one "${CONDUCTO_BRANCH}" # it\'s {pr}\necho two \\\n--fast'
+    assert sh(step.script, VALUES) == "one main\ntwo --fast\n"
 
 
 def test_every_labelled_section_whose_filter_matches_runs_in_file_order() -> None:
@@ -153,8 +173,8 @@ def test_substitution_leaves_shell_braces_and_escapes_alone() -> None:
     assert substitute("{}", values) == "{}"
     assert substitute("{{branch}}", values) == "{branch}"
     assert substitute("{a,b}{1..3}", values) == "{a,b}{1..3}"
-    assert argvs("command = awk '{print $1}' ${HOME} {{sha}} {sha}") == [
-        ["awk", "{print $1}", "${HOME}", "{sha}", "0" * 40]
+    assert argvs("command = awk '{print $1}' ${HOME} {{sha}} {sha} \\{branch}") == [
+        ["awk", "{print $1}", "/home/someone", "{sha}", "0" * 40, "{branch}"]
     ]
 
 
@@ -169,7 +189,8 @@ def test_extra_variables_from_the_command_line_are_known_only_when_given() -> No
     with pytest.raises(co.ConfigError, match=r"^\.conducto\.cfg:2: unknown variable \{target\}"):
         parse(text)
     cfg = parse(text, extra=["target"])
-    assert [s.argv for s in cfg.plan("push", {"target": "prod"})] == [("deploy", "--to=prod")]
+    (step,) = cfg.plan("push", {"target": "prod"})
+    assert (step.display, step.script) == ("deploy --to=prod", 'deploy --to="${CONDUCTO_TARGET}"')
     assert [s.matches for s in cfg.plan("push", {"target": "none"})] == [False]
 
 
@@ -206,7 +227,11 @@ BAD = [
     ("[push]\ncommand = a\n[pr]\nfilter = {pr} == 1\n", 3, "[pr] has no `command`"),
     ("# top\nfilter = {branch} == main\n", 2, "the keys before any section (a [push]) has no"),
     ("[push]\ncommand =\n", 2, "`command` is empty"),
-    ("[push]\ncommand = echo 'unclosed", 2, "`command` cannot be split into arguments"),
+    ("[push]\ncommand = echo 'unclosed {branch}", 2, "cannot be parsed by a shell: no closing '"),
+    ('[push]\ncommand = echo "{branch}', 2, '`command` cannot be parsed by a shell: no closing "'),
+    ("[push]\ncommand = echo $(cat {branch}", 2, "no closing `)` for a `$(`"),
+    ("[push]\ncommand = echo `cat {branch}", 2, "no closing ` for a ``"),
+    ("[push]\ncommand = echo \"it's\" 'a\\'b'", 2, "no closing ' for a `'`"),
     ("[push]\n\ncommand = echo {brnch}", 3, "unknown variable {brnch} in `command`"),
     ("[push]\ncommand = x\nimage = py:{version}", 3, "unknown variable {version} in `image`"),
     ("[push]\ncommand = x\nfilter = {branch} = main", 3, "bad filter '{branch} = main': expected"),
@@ -221,9 +246,6 @@ BAD = [
     ("[push]\ncommand = x\nreqs_py = a\ninstall_pip = b", 4, "`install_pip` and `install_pip`"),
     ("[push]\ncommand = x\npath_map = nope", 3, "`path_map` takes KEY=VALUE items, not 'nope'"),
     ("[push]\ncommand = x\ncopy_branch = main", 3, "`copy_branch` needs `copy_url` or"),
-    ("[push]\ncommand = sh -c 'echo {branch}'", 2, "{branch} inside a `sh -c` script"),
-    ("[push]\ncommand = bash -ec 'make {tag}'", 2, "{tag} inside a `bash -ec` script"),
-    ("[push]\ncommand = python3 -c 'print(\"{pr}\")'", 2, "{pr} inside a `python3 -c` script"),
 ]
 
 
@@ -237,6 +259,84 @@ def test_every_bad_input_is_one_error_naming_file_and_line(text: str, line: int,
     assert isinstance(e.value, co.PipelineError)
 
 
+@pytest.mark.parametrize(
+    ("command", "runs"),
+    [
+        ("deploy {branch}", 'deploy "${CONDUCTO_BRANCH}"'),
+        ("deploy --to={branch}/x", 'deploy --to="${CONDUCTO_BRANCH}"/x'),
+        ('echo "on {branch}, PR {pr}"', 'echo "on ${CONDUCTO_BRANCH}, PR ${CONDUCTO_PR}"'),
+        ("echo '{branch}'", """echo '"${CONDUCTO_BRANCH}"'"""),
+        ("sh -c 'make {tag}'", """sh -c 'make "${CONDUCTO_TAG}"'"""),
+        ("""sh -c 'echo "at {tag}"'""", """sh -c 'echo "at ${CONDUCTO_TAG}"'"""),
+        ("""sh -c 'echo "it'\\''s {tag}"'""", """sh -c 'echo "it'\\''s ${CONDUCTO_TAG}"'"""),
+        ('echo "$(git log {branch})"', 'echo "$(git log "${CONDUCTO_BRANCH}")"'),
+        (
+            'echo "`cat {pr}`" $( (cd {pr}) )',
+            'echo "`cat "${CONDUCTO_PR}"`" $( (cd "${CONDUCTO_PR}") )',
+        ),
+        ("""echo "it's" \\' {pr} \\{pr}""", """echo "it's" \\' "${CONDUCTO_PR}" \\{pr}"""),
+        ("echo a#'{pr}'", """echo a#'"${CONDUCTO_PR}"'"""),
+        (
+            "cd ci && make > {branch}.log 2>&1 | tee",
+            'cd ci && make > "${CONDUCTO_BRANCH}".log 2>&1 | tee',
+        ),
+    ],
+)
+def test_each_placeholder_becomes_a_reference_written_for_its_quoting_context(
+    command: str, runs: str
+) -> None:
+    assert script(command) == runs
+    assert parse(f"command = {command}").sections[0].script == runs
+
+
+def test_what_is_shown_is_the_command_with_its_values_quoted_where_they_sit() -> None:
+    values = {"branch": "feat; x", "pr": 'say "$HOME"', "tag": "v1"}
+    command = """run --b={branch} "pr {pr}" {tag} sh -c 'make {tag}'"""
+    display = """run --b='feat; x' "pr say \\"\\$HOME\\"" v1 sh -c 'make "${CONDUCTO_TAG}"'"""
+    assert shown(command, values) == display
+    (step,) = parse(f"command = {command}").plan("push", VALUES | values)
+    assert step.display == display
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "why"),
+    [
+        ("branch", "--output=/tmp/x", "it starts with '-'"),
+        ("base_branch", "-x", "it starts with '-'"),
+        ("tag", "-v1", "it starts with '-'"),
+        ("sha", "--all", "it starts with '-'"),
+        ("branch", "a\nb", "control character '\\n'"),
+        ("sha", "HEAD\x7f", "control character '\\x7f'"),
+        ("branch", "main..evil", "'..'"),
+        ("branch", "x@{1}", "'@{'"),
+        ("tag", "two words", "' '"),
+        ("branch", "a:b", "':'"),
+        ("branch", "a.lock", "end with '.', '/' or '.lock'"),
+        ("branch", "/a", "start with '/'"),
+        ("branch", "a//b", "an empty part"),
+        ("branch", "a/.b", "a part that starts with '.'"),
+    ],
+)
+def test_a_ref_value_git_would_refuse_is_refused(name: str, value: str, why: str) -> None:
+    problem = ref_problem(name, value)
+    assert problem is not None and problem.startswith(f"--{name.replace('_', '-')} {value!r}")
+    assert why in problem
+
+
+def test_ref_values_git_accepts_and_other_variables_pass() -> None:
+    for name, value in [
+        ("branch", "feature/x-1"),
+        ("branch", "$(touch${IFS}x);`id`'\"|&"),
+        ("sha", "main~2"),
+        ("sha", "v1^{commit}"),
+        ("tag", "v1.0"),
+        ("author", "-- not a ref --"),
+        ("note", "--anything"),
+        ("branch", ""),
+    ]:
+        assert ref_problem(name, value) is None, (name, value)
+
+
 def test_values_after_a_shell_script_as_arguments_are_fine() -> None:
     text = "[push]\ncommand = sh -c 'echo \"$1\"' sh {branch}\n"
     assert argvs(text, branch="a;b") == [["sh", "-c", 'echo "$1"', "sh", "a;b"]]
@@ -247,8 +347,10 @@ def test_an_unknown_event_asked_of_a_config_is_an_error() -> None:
         parse("command = x").plan("merge", VALUES)
 
 
-# An argument template is a list of pieces: literal text, a variable, a shell `${name}` or an
-# escaped `{{name}}`; values mix arbitrary text with the pieces most likely to fool a quoter.
+# An argument is a list of pieces: literal text, a variable, a shell `${name}` or an escaped
+# `{{name}}`, written unquoted or in double quotes; a command is `printf` of such arguments,
+# run as it is or handed to `sh -c` in single quotes. Values mix arbitrary text with the
+# pieces most likely to fool a quoter.
 _literal = st.text(st.characters(blacklist_characters="{}$\r\n\x00", codec="utf-8"), max_size=6)
 _name = st.sampled_from(VARIABLES)
 _piece = st.one_of(
@@ -257,26 +359,47 @@ _piece = st.one_of(
     _name.map(lambda v: ("escaped", v)),
     _literal.map(lambda t: ("lit", t)),
 )
-_arg = st.lists(_piece, min_size=1, max_size=4).filter(lambda p: p != [("lit", "")])
+_arg = st.tuples(st.sampled_from(["bare", "double"]), st.lists(_piece, min_size=1, max_size=4))
 _TRICKY = ["{branch}", "{tag}", "{{", "}}", "${HOME}", "'", '"', "$(id)", "`id`", ";", "\n", " "]
-_value = st.lists(st.one_of(st.text(max_size=4), st.sampled_from(_TRICKY)), max_size=5).map("".join)
-_TEMPLATE = {"var": "{%s}", "shell": "${%s}", "escaped": "{{%s}}", "lit": "%s"}
+_text = st.text(st.characters(blacklist_characters="\x00", codec="utf-8"), max_size=4)
+_value = st.lists(st.one_of(_text, st.sampled_from(_TRICKY)), max_size=5).map("".join)
 
 
-@settings(max_examples=2000, deadline=None)
+def _written(how: str, kind: str, x: str) -> str:
+    """One piece as the command's author writes it, unquoted (`bare`) or in double quotes."""
+    if kind == "var":
+        return "{" + x + "}"
+    if kind == "escaped":
+        return "{{" + x + "}}"
+    if kind == "shell":  # the shell's own variable (unset: empty), never ours
+        return "${" + x + "}" if how == "double" else '"${' + x + '}"'
+    return shlex.quote(x) if how == "bare" else re.sub(r'([\\"$`])', r"\\\1", x)
+
+
+@settings(max_examples=1000, deadline=None)
 @given(
-    st.lists(_arg, min_size=1, max_size=5), st.fixed_dictionaries(dict.fromkeys(VARIABLES, _value))
+    st.lists(_arg, min_size=1, max_size=5),
+    st.booleans(),
+    st.fixed_dictionaries(dict.fromkeys(VARIABLES, _value)),
 )
-def test_no_value_changes_the_argv_except_as_literal_text_in_its_own_argument(
-    args: list[list[tuple[str, str]]], values: dict[str, str]
+def test_every_value_arrives_intact_as_data_unquoted_in_double_quotes_and_in_sh_c(
+    args: list[tuple[str, list[tuple[str, str]]]], in_sh_c: bool, values: dict[str, str]
 ) -> None:
-    template = ["".join(_TEMPLATE[kind] % x for kind, x in arg) for arg in args]
-    expected = {"var": lambda x: values[x], "shell": "${%s}".__mod__, "escaped": "{%s}".__mod__}
-    want = ["".join(expected.get(kind, str)(x) for kind, x in arg) for arg in args]
-    cfg = parse("[push]\ncommand = " + shlex.join(["prog", *template]))
-    (step,) = cfg.plan("push", values)
-    assert list(step.argv) == ["prog", *want]
-    assert shlex.split(step.display) == ["prog", *want]
+    written = []
+    for how, pieces in args:
+        text = "".join(_written(how, kind, x) for kind, x in pieces)
+        written.append(f'"{text}"' if how == "double" else text)
+    command = "printf '%s\\0' " + " ".join(written)
+    if in_sh_c:  # the whole command in single quotes, for a shell inside to read
+        command = "sh -c '" + command.replace("'", "'\\''") + "'"
+    got = {"var": values.__getitem__, "shell": lambda x: "", "escaped": "{%s}".__mod__}
+    want = ["".join(got.get(kind, str)(x) for kind, x in pieces) for _, pieces in args]
+    (step,) = parse("[push]\ncommand = " + command).plan("push", values)
+    assert sh(step.script, values).split("\0")[:-1] == want
+    # what a dry run shows, typed into a shell, does the same (with no values around, when
+    # the values are shown; in single quotes the references are, as they run)
+    shown_env = values if in_sh_c else {}
+    assert sh(step.display, shown_env).split("\0")[:-1] == want
 
 
 @settings(max_examples=500, deadline=None)

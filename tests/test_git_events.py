@@ -22,9 +22,16 @@ CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "conducto_n
 SHOW_ARGV = "python -c 'import sys, json; print(json.dumps(sys.argv[1:]))'"
 
 
-def event(repo: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def event(
+    repo: Path, *args: str, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*CLI, ".conducto.cfg", *args], cwd=repo, capture_output=True, text=True, timeout=timeout
+        [*CLI, ".conducto.cfg", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
@@ -56,21 +63,92 @@ NASTY = [
 ]
 
 
-@pytest.mark.parametrize("raw", NASTY)
-def test_branch_tag_and_extra_values_reach_the_command_as_one_literal_argument(
-    repo: Path, tmp_path: Path, raw: str
+# Branch and tag names git accepts, as hostile as they come (git refuses spaces and newlines
+# in refs: `${IFS}` is a space to a shell that runs them; $MARKER is the marker's path).
+NASTY_REFS = [
+    "$(touch${IFS}$MARKER)",
+    "`touch${IFS}$MARKER`",
+    "x;touch${IFS}$MARKER",
+    "x&&touch${IFS}$MARKER|cat>$MARKER",
+    "it's\"quoted\"'$(touch${IFS}$MARKER)'",
+    '"$(touch${IFS}$MARKER)"',
+    "{branch}${CONDUCTO_NOTE}",
+]
+# Where the command puts its placeholders: unquoted, in double quotes, in the single-quoted
+# script of `sh -c` (with a `"` and an `'\''` in it), each value one argument of show.py.
+CONTEXTS = {
+    "unquoted": "python show.py {branch} {tag}-x {notes}",
+    "double quotes": 'python show.py "{branch}" "{tag}-x" {notes}',
+    "sh -c '...'": """sh -c 'python show.py {branch} "{tag}-x" {notes}'""",
+    "sh -c '...' with quotes": """sh -c 'echo "it'\\''s"; python show.py "{branch}" {tag}-x"""
+    """ {notes}'""",
+    "a pipe": "python show.py {branch} {tag}-x {notes} | cat",
+}
+SHOW = "import sys, json; print(json.dumps(sys.argv[1:]))\n"
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+@pytest.mark.parametrize("ref", range(0, len(NASTY_REFS), 2))
+def test_hostile_values_reach_the_shell_command_as_data_wherever_they_are_quoted(
+    repo: Path, tmp_path: Path, context: str, ref: int
 ) -> None:
+    """Every NASTY value as an extra variable, two NASTY_REFS as branch and tag: each arrives
+    as one intact argument, and nothing in them runs."""
     marker = tmp_path / "pwned"
-    value = raw.replace("{marker}", str(marker))
-    sha = commit(
-        repo, {".conducto.cfg": f"[push]\ncommand = {SHOW_ARGV} {{branch}} {{tag}}-x {{note}}\n"}
+    notes = [raw.replace("{marker}", str(marker)) for raw in NASTY]
+    placeholders = " ".join(
+        f'"{{n{i}}}"' if "double" in context else f"{{n{i}}}" for i in range(len(notes))
     )
+    command = CONTEXTS[context].replace("{notes}", placeholders)
+    sha = commit(repo, {".conducto.cfg": f"[push]\ncommand = {command}\n", "show.py": SHOW})
+    branch, tag = NASTY_REFS[ref], NASTY_REFS[(ref + 1) % len(NASTY_REFS)]
+    options = [f"--n{i}={note}" for i, note in enumerate(notes)]
     out = event(
-        repo, "push", f"--branch={value}", f"--sha={sha}", f"--tag={value}", f"--note={value}"
+        repo,
+        "push",
+        f"--branch={branch}",
+        f"--sha={sha}",
+        f"--tag={tag}",
+        f"--note={notes[2]}",
+        *options,
+        env={"MARKER": str(marker)},
     )
     assert out.returncode == 0, out.stderr
-    assert json_lines(out.stdout) == [[value, f"{value}-x", value]]
+    assert json_lines(out.stdout) == [[branch, f"{tag}-x", *notes]]
     assert not marker.exists()
+
+
+def test_in_single_quotes_a_placeholder_stays_a_reference_for_whoever_reads_that_text(
+    repo: Path, tmp_path: Path
+) -> None:
+    """Single quotes expand nothing: `'{branch}'` hands the text `"${CONDUCTO_BRANCH}"` on, for
+    a shell inside to expand (as data); it never becomes the value, which could be code there."""
+    cfg = "[push]\ncommand = python show.py '{branch}' 'x {note}' && echo 'echo {note}' | sh\n"
+    commit(repo, {".conducto.cfg": cfg, "show.py": SHOW})
+    marker = tmp_path / "pwned"
+    out = event(repo, "push", "--branch=main", f"--note=$(touch {marker})")
+    assert out.returncode == 0, out.stderr
+    assert json_lines(out.stdout) == [['"${CONDUCTO_BRANCH}"', 'x "${CONDUCTO_NOTE}"']]
+    assert f"$(touch {marker})" in out.stdout.splitlines()  # `sh` read the reference: data
+    assert not marker.exists()
+
+
+def test_a_command_is_a_shell_command_pipes_and_redirections_and_cd(
+    repo: Path, tmp_path: Path
+) -> None:
+    """`cd`, `&&`, `||`, `|`, `>` and `2>&1` are the shell's (they used to become arguments of
+    the first program, and the run still "succeeded")."""
+    cfg = (
+        "[push]\ncommand = cd ci && python ../show.py {branch} x > log && "
+        "tr a-z A-Z < log | cat && ls missing-file 2>&1 | grep -c missing-file "
+        "&& false || echo recovered-{branch}\n"
+    )
+    commit(repo, {".conducto.cfg": cfg, "show.py": SHOW, "ci/keep": ""})
+    out = event(repo, "push", "--branch=main")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert '["MAIN", "X"]' in lines and "1" in lines and "recovered-main" in lines
+    assert '["main", "x"]' not in lines  # it went into the log file, not to the output
 
 
 def test_an_author_name_from_the_commit_is_one_literal_argument_too(
@@ -155,9 +233,9 @@ def test_the_default_branch_is_origin_head_then_main_then_master_then_the_curren
     commit(clone, {".conducto.cfg": "command = python -c \"print('local-main')\"\n"})
     assert default_branch(clone) == "origin/main"
     config, ref = load_config(clone)
-    assert (ref, config.sections[0].argv) == (
+    assert (ref, config.sections[0].command) == (
         "origin/main",
-        ("python", "-c", "print('from-origin')"),
+        "python -c \"print('from-origin')\"",
     )
 
     git(repo, "branch", "-m", "main", "master")
@@ -279,16 +357,19 @@ command = deploy {{branch}}
 filter = {{branch}} == main
 """
     commit(repo, {".conducto.cfg": cfg})
-    out = event(repo, "push", "--branch=feat; x", "--sha=main", "--dry-run")
+    out = event(repo, "push", "--branch=feat;$(x)", "--sha=main", "--dry-run")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0].startswith("event push  branch='feat; x'  sha=")
-    assert lines[1].startswith("[push build] runs: ")  # pasted into a shell: the same argv
+    assert lines[0].startswith("event push  branch='feat;$(x)'  sha=")
+    # the command as written, its value in, quoted as it sits: pasted into a shell, the same
+    assert (
+        lines[1] == f"""[push build] runs: python -c "open('{marker}', 'w')" --branch='feat;$(x)'"""
+    )
     assert shlex.split(lines[1].removeprefix("[push build] runs: ")) == [
         "python",
         "-c",
         f"open('{marker}', 'w')",
-        "--branch=feat; x",
+        "--branch=feat;$(x)",
     ]
     assert lines[2:] == ["[push deploy] skipped: filter '{branch} == main' is false"]
     assert not marker.exists()
@@ -330,7 +411,8 @@ def test_a_single_commands_exit_code_is_the_simulations(repo: Path) -> None:
     assert event(repo, "push", "--branch=main").returncode == 42
     commit(repo, {".conducto.cfg": "command = no-such-program-here {branch}\n"})
     out = event(repo, "push", "--branch=main")
-    assert out.returncode == 127 and "no-such-program-here: command not found" in out.stderr
+    assert out.returncode == 127 and "no-such-program-here: " in out.stderr
+    assert "not found" in out.stderr
 
 
 def test_a_tag_event_checks_out_the_tag(repo: Path) -> None:
@@ -375,8 +457,12 @@ def test_a_broken_cfg_is_one_error_naming_file_and_line_and_nothing_runs(repo: P
         (["push", "--branch=nope"], "no branch 'nope' here or on origin; pass --sha=COMMIT"),
         (["push", "--branch=main", "stray"], "unexpected argument 'stray'"),
         (["push", "--branch=a", "--branch=b"], "--branch is given twice"),
-        (["push", "--branch=main", "--sha=--all"], "--sha '--all' is not a commit"),
+        (["push", "--branch=main", "--sha=--all"], "--sha '--all' is not a valid git ref name"),
         (["push", "--branch=main", "-C", "/"], "'/' is not in a git repository"),
+        (["push", "--branch=main", "--Branch=-x"], "--Branch would set CONDUCTO_BRANCH, which"),
+        (["push", "--branch=main", "--note=a", "--NOTE=b"], "is --note's (names ignore case)"),
+        (["push", "--branch=main", "--nb-workdir=/"], "which is the work folder's"),
+        (["push", "--branch=main", "--event=x"], "--event would set CONDUCTO_EVENT"),
     ],
 )
 def test_a_bad_event_is_a_one_line_error(repo: Path, args: list[str], message: str) -> None:
@@ -384,6 +470,38 @@ def test_a_bad_event_is_a_one_line_error(repo: Path, args: list[str], message: s
     out = event(repo, *args)
     assert out.returncode == 2
     assert message in out.stderr and out.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "refused"),
+    [
+        (["push", "--branch=--output={out}", "--sha=main"], "--branch '--output={out}'"),
+        (["create-tag", "--tag=-output={out}", "--sha=main"], "--tag '-output={out}'"),
+        (
+            ["pr", "--pr=1", "--branch=main", "--base-branch=--output={out}"],
+            "--base-branch '--output={out}'",
+        ),
+        (["push", "--branch=main", "--sha=--output={out}"], "--sha '--output={out}'"),
+        (["push", "--branch=main..x", "--sha=main"], "--branch 'main..x'"),
+        (["push", "--branch=a\nb", "--sha=main"], "--branch 'a\\nb'"),
+    ],
+)
+def test_a_ref_value_git_would_refuse_is_refused_before_anything_runs(
+    repo: Path, tmp_path: Path, args: list[str], refused: str
+) -> None:
+    """A branch called `--output=FILE` reached `git log {branch}` as an option and wrote FILE."""
+    out_file = tmp_path / "written"
+    cfg = "".join(
+        f"[{e}]\ncommand = git log {{{v}}} --oneline && touch {tmp_path}/ran\n"
+        for e, v in [("push", "branch"), ("create-tag", "tag"), ("pr", "base_branch")]
+    )
+    commit(repo, {".conducto.cfg": cfg})
+    done = event(repo, *[a.replace("{out}", str(out_file)) for a in args])
+    assert done.returncode == 2
+    message = refused.replace("{out}", str(out_file)) + " is not a valid git ref name"
+    assert done.stderr.startswith(f"error: {message}") and done.stderr.count("\n") == 1
+    assert done.stdout == ""
+    assert not out_file.exists() and not (tmp_path / "ran").exists()
 
 
 def test_a_conducto_nb_pipeline_runs_with_the_branch_it_was_given(repo: Path) -> None:

@@ -10,9 +10,11 @@
 
 A section is an event (`push`, `pr`, `pr_close`, `create-branch`, `delete-branch`, `create-tag`,
 `delete-tag`) and an optional label; keys before any section belong to `push`. Every section of
-an event whose filter matches runs, in file order. Commands run without a shell, `{variables}`
-put into each argument (variables.py); filters are filter.py's. Every problem is a
-ConfigError naming the file and line, raised when the file is read, before any event arrives.
+an event whose filter matches runs, in file order. A command is a shell command (`/bin/sh -c`,
+as in Conducto: pipes, `&&`, `cd x && ...`, redirections), its `{variables}` references to
+environment variables that hold the values, never the values pasted in (variables.py); a
+multi-line command is a script, a line per command. Filters are filter.py's. Every problem is
+a ConfigError naming the file and line, raised when the file is read, before any event arrives.
 
 Keys: `command` (required), `filter`, `duplicate` (SUPPRESS_NEW, the default; ALLOW; SLEEP_OLD;
 DEFER) and image keys (`image`, `dockerfile`, `install_pip`, `copy_repo`... and Conducto's
@@ -33,7 +35,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from .filter import Filter, FilterError, parse_filter
-from .variables import code_reference, names, substitute, substitute_all
+from .variables import names, script, shown, substitute_all
 
 __all__ = [
     "DUPLICATES",
@@ -74,12 +76,13 @@ _TOP = "\0top"  # the section that holds keys written before any [section]
 
 @dataclass(frozen=True)
 class Section:
-    """One `[event label]` section: its command as an argv template, filter, policy, image."""
+    """One `[event label]` section: its command (as written, and the `script` that runs it,
+    with references for values), filter, policy, image."""
 
     event: str
     label: str
     command: str
-    argv: tuple[str, ...]
+    script: str
     filter: Filter | None
     duplicate: str
     image: Mapping[str, Any]
@@ -90,10 +93,6 @@ class Section:
         """How the section is written in the file, e.g. `[push production]`."""
         return f"[{self.event} {self.label}]" if self.label else f"[{self.event}]"
 
-    def resolve(self, values: Mapping[str, str]) -> tuple[str, ...]:
-        """The argv to run: each template argument with the values put in, one argument each."""
-        return tuple(substitute(arg, values) for arg in self.argv)
-
     def image_json(self, values: Mapping[str, str]) -> str | None:
         """The image keys (aliases folded, `{variables}` put in) as JSON, None if there are none."""
         if not self.image:
@@ -103,16 +102,17 @@ class Section:
 
 @dataclass(frozen=True)
 class Step:
-    """What one section does for one event: run `argv`, or not (`matches` is False)."""
+    """What one section does for one event: run its `script` (the values in the environment)
+    or not (`matches` is False); `display` is the command with its values in, for people."""
 
     section: Section
     matches: bool
-    argv: tuple[str, ...] = ()
+    display: str = ""
 
     @property
-    def display(self) -> str:
-        """The argv as a shell would need it typed: every argument quoted where needed."""
-        return shlex.join(self.argv)
+    def script(self) -> str:
+        """What `/bin/sh -c` runs: the command with references to CONDUCTO_* variables."""
+        return self.section.script
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ class Config:
     sections: tuple[Section, ...] = field(default=())
 
     def plan(self, event: str, values: Mapping[str, str]) -> list[Step]:
-        """Every section of `event` in file order, whether its filter matches, and its argv."""
+        """Every section of `event` in file order, whether its filter matches, and what runs."""
         if event not in EVENTS:
             raise ConfigError(f"unknown event {event!r}{_hint(event, EVENTS)}")
         steps = []
@@ -131,7 +131,7 @@ class Config:
             if s.event != event:
                 continue
             ok = s.filter is None or s.filter.matches(values)
-            steps.append(Step(s, ok, s.resolve(values) if ok else ()))
+            steps.append(Step(s, ok, shown(s.command, values) if ok else ""))
         return steps
 
 
@@ -236,14 +236,12 @@ def _section(
     command = keys.get("command")
     if command is None:
         raise fail(f"{name} has no `command`")
-    try:
-        argv = tuple(shlex.split(command))
-    except ValueError as e:
-        raise fail(f"`command` cannot be split into arguments: {e}", "command") from None
-    if not argv:
+    if not command.strip():
         raise fail("`command` is empty", "command")
-    if refused := code_reference(argv):
-        raise fail(refused, "command")
+    try:
+        run = script(command)
+    except ValueError as e:
+        raise fail(f"`command` cannot be parsed by a shell: {e}", "command") from None
     flt = None
     if "filter" in keys:
         try:
@@ -260,7 +258,7 @@ def _section(
     image = _image(
         {k: v for k, v in keys.items() if k not in ("command", "filter", "duplicate")}, fail
     )
-    return Section(event, label, command, argv, flt, duplicate, image, where(""))
+    return Section(event, label, command, run, flt, duplicate, image, where(""))
 
 
 def _image(keys: dict[str, str], fail: Callable[..., ConfigError]) -> dict[str, Any]:

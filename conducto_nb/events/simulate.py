@@ -7,12 +7,13 @@ The cfg is read from the repository's default branch (`origin/HEAD`, else `main`
 `master`, else the current branch), never from the event's branch: a pull request cannot change
 which commands run. Each matching command runs in a fresh `git worktree` of the event's
 committed head (never uncommitted files), removed afterwards, so events on different branches
-run side by side without meeting. Values reach the command as arguments and as environment
-variables (`CONDUCTO_EVENT`, `CONDUCTO_BRANCH`, `CONDUCTO_PR`, `CONDUCTO_SHA`, ... one per
-variable, `--key=value` ones too); the environment is otherwise the user's own (PATH
-included: `python` and `pip` are theirs), with this tool's bin folder appended only where
-`conducto-nb` is not on PATH at all. `duplicate` decides what a second run for the
-same section and branch / PR / tag does while the first is still going (guard.py).
+run side by side without meeting. The command runs as `/bin/sh -c SCRIPT`; values reach it
+only as environment variables (`CONDUCTO_EVENT`, `CONDUCTO_BRANCH`, `CONDUCTO_PR`,
+`CONDUCTO_SHA`, ... one per variable, `--key=value` ones too), which the script's `{variable}`
+references expand as data (variables.py). A branch, base branch or tag git would refuse as a
+ref name (one starting with `-`, say) is refused before anything runs. The environment is
+otherwise the user's own (environment.py). `duplicate` decides what a second run for the same
+section and branch / PR / tag does while the first is still going (guard.py).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import ConfigError, PipelineError
-from .cfg import EVENTS, IMAGE_ENV, VARIABLES, Config, Step, parse
+from .cfg import EVENTS, VARIABLES, Config, parse
+from .environment import WORKDIR_ENV, base_env, check_values, command_env
 from .guard import Guard
 
 __all__ = ["CFG_NAME", "event_options", "load_config", "simulate"]
@@ -46,12 +48,7 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "create-tag": ("tag",),
     "delete-tag": ("tag",),
 }
-_GIT_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR")  # from a hook, say
 _OPTION = re.compile(r"--([A-Za-z_][A-Za-z0-9_-]*)(?:=(.*))?", re.DOTALL)
-
-
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in _GIT_ENV}
 
 
 def _git(root: Path, *args: str, check: bool = True) -> str | None:
@@ -62,7 +59,7 @@ def _git(root: Path, *args: str, check: bool = True) -> str | None:
         text=True,
         encoding="utf-8",
         errors="replace",
-        env=_env(),
+        env=base_env(),
     )
     if proc.returncode:
         if check:
@@ -137,7 +134,7 @@ def _show(root: Path, ref: str) -> bytes | None:
     proc = subprocess.run(
         ["git", "-C", str(root), "show", "--end-of-options", f"{ref}:{CFG_NAME}"],
         capture_output=True,
-        env=_env(),
+        env=base_env(),
         check=False,
     )
     return None if proc.returncode else proc.stdout
@@ -199,27 +196,6 @@ def _values(root: Path, event: str, given: Mapping[str, str], default: str) -> d
     return values
 
 
-#: Read by `start()`: the checkout whose files the work folder of each pipeline the command
-#: launches starts with (a copy: the checkout goes when the command ends, the run stays).
-WORKDIR_ENV = "CONDUCTO_NB_WORKDIR"
-
-
-def _command_env(step: Step, event: str, values: Mapping[str, str]) -> dict[str, str]:
-    """The environment the command runs with: ours, CONDUCTO_* values, its image keys."""
-    env = _env()
-    env.pop(IMAGE_ENV, None)
-    tool = Path(sys.executable).parent
-    if not shutil.which("conducto-nb", path=env.get("PATH")) and (tool / "conducto-nb").exists():
-        # the user's python and pip stay first; this only lets `conducto-nb` be found
-        env["PATH"] = os.pathsep.join((env.get("PATH", os.defpath), str(tool)))
-    env |= {f"CONDUCTO_{name.upper()}": value for name, value in values.items()}
-    env["CONDUCTO_EVENT"] = event
-    image = step.section.image_json(values)
-    if image:
-        env[IMAGE_ENV] = image
-    return env
-
-
 @contextlib.contextmanager
 def _checkout(root: Path, sha: str) -> Iterator[Path]:
     """A detached worktree of `sha` named like the repository; gone again afterwards."""
@@ -241,16 +217,10 @@ def _lock_folder(root: Path) -> Path:
     return (root / common) / "conducto_nb" / "events"
 
 
-def _run(argv: Sequence[str], cwd: Path, env: dict[str, str], guard: Guard) -> int:
-    """Run one command in its own process group, output streaming through; its exit code."""
-    try:
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, process_group=0)
-    except FileNotFoundError:
-        print(f"conducto-nb: {argv[0]}: command not found", file=sys.stderr, flush=True)
-        return 127
-    except PermissionError:
-        print(f"conducto-nb: {argv[0]}: permission denied", file=sys.stderr, flush=True)
-        return 126
+def _run(script: str, cwd: Path, env: dict[str, str], guard: Guard) -> int:
+    """Run one shell command in its own process group, output streaming through; its exit
+    code (the shell's: 127 for a command not found)."""
+    proc = subprocess.Popen(["/bin/sh", "-c", script], cwd=cwd, env=env, process_group=0)
     guard.record(proc.pid)
     try:
         code = proc.wait()
@@ -277,6 +247,7 @@ def simulate(
     out = out or sys.stdout
     if event not in EVENTS:
         raise ConfigError(f"unknown event {event!r}; use one of: {', '.join(EVENTS)}")
+    check_values(given)
     top = _git(Path(repo), "rev-parse", "--show-toplevel", check=False)
     if not top:
         raise PipelineError(f"{os.fspath(repo)!r} is not in a git repository")
@@ -319,9 +290,9 @@ def simulate(
                 continue
             print(f"--- {name} in a clean checkout of {values['sha'][:12]}", file=out, flush=True)
             with _checkout(root, values["sha"]) as cwd:
-                env = _command_env(step, event, values)
+                env = command_env(step, event, values)
                 env[WORKDIR_ENV] = str(cwd)  # the pipelines' Execs start from its files too
-                code = _run(step.argv, cwd, env, guard)
+                code = _run(step.script, cwd, env, guard)
         finally:
             guard.close()
         print(f"--- {name} exit {code}", file=out, flush=True)

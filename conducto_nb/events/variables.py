@@ -1,28 +1,76 @@
-"""The `{variables}` of `.conducto.cfg`: put into a command's arguments, never into code.
+"""The `{variables}` of `.conducto.cfg`: in a shell command, they are data, never code.
 
-Commands run WITHOUT a shell: the command is split with shlex first and `{variables}` are
-substituted inside each argument, so a branch called `x; rm -rf ~` stays one literal argument.
-`{{name}}` is a literal `{name}`; `${HOME}` and braces that hold no bare name (`{print $1}`,
-`{}`) pass through. A `{variable}` inside the script of `sh -c` / `python -c` is refused: there
-it would be code (use `$CONDUCTO_BRANCH`).
+A `command` is a shell command (`/bin/sh -c`), as it was in Conducto: `cd ci && make > log`
+works. Pasting a value into that text would let a branch called `x;rm${IFS}-rf${IFS}$HOME` run
+`rm`, and no quoting of the value is safe everywhere a placeholder can sit. So no value is ever
+put into the text: every value is in the command's environment already (`CONDUCTO_BRANCH`,
+`CONDUCTO_PR`, ... one per variable, `--key=value` ones too), and each `{name}` becomes a
+reference to its variable, written for the quoting context the placeholder sits in (found by
+reading the command as a POSIX shell's lexer does):
+
+    unquoted        x={branch}      ->  x="${CONDUCTO_BRANCH}"
+    "double"        "x={branch}"    ->  "x=${CONDUCTO_BRANCH}"
+    'single'        'x={branch}'    ->  'x="${CONDUCTO_BRANCH}"'   (left for a shell inside)
+
+The shell expands a reference once, as data; a value is never parsed. Inside `$(...)` and
+backquotes a placeholder is unquoted again. `{{name}}` is a literal `{name}`; `${name}` is the
+shell's own; braces around no bare name (`{print $1}`, `{}`) pass through; a `{` right after a
+backslash is a literal brace. A `#` starting a word starts a comment, as in the shell. Not
+modelled: here-documents (a placeholder in one becomes a quoted reference, text either way).
+
+Single quotes expand nothing, so a placeholder there is NOT replaced by its value: the text in
+single quotes is code for whatever the command hands it to, and the reference reaches that
+interpreter as it is. `sh -c 'deploy {branch}'` hands `deploy "${CONDUCTO_BRANCH}"` to the
+inner shell, which expands it from its environment, as data again (a `"` inside the single
+quotes counts: there the reference is written without quotes of its own). Another interpreter
+reads the reference as its own text: in `python -c 'print("{branch}")'` it is the string
+`${CONDUCTO_BRANCH}`; read `os.environ["CONDUCTO_BRANCH"]` (perl: `$ENV{CONDUCTO_BRANCH}`)
+there, and write `"{branch}"` in double quotes where the value itself is meant. (Closing the
+single quote around an expansion instead, `'"${CONDUCTO_BRANCH}"'`, would hand the inner
+interpreter the value as code.) In double quotes, `sh -c "deploy {branch}"`, the outer shell
+expands the value into the inner script: running a value as code is then the command's own
+choice, as it would be typed by hand.
+
+Values naming a ref (branch, base_branch, tag, sha) are checked as git checks ref names, so a
+branch called `--output=/tmp/x` never reaches `git log {branch}` as an option (`ref_problem`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+import shlex
+from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["code_reference", "names", "substitute", "substitute_all"]
+__all__ = [
+    "REF_VARIABLES",
+    "env_name",
+    "names",
+    "ref_problem",
+    "script",
+    "shown",
+    "substitute",
+    "substitute_all",
+]
 
 # `{{name}}` escapes, `${name}` is the shell's, `{name}` is ours.
 _REF = re.compile(r"\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}|(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_SHELLS = re.compile(r"(?:ba|da|z|k|fi)?sh|python[0-9.]*")
-_CODE_FLAG = re.compile(r"-[A-Za-z]*c")
+# Quoting contexts: unquoted, "double", 'single', $(command substitution), `backquotes`.
+_U, _D, _S, _SUB, _BQ = "unquoted", "double", "single", "$(", "`"
+_BREAKS = " \t\n;&|<>()"  # what ends a word, outside quotes
+_SD = "double inside single"  # `'sh -c "... {branch}"'`: the inner shell's double quotes
+#: The variables whose values are git refs (or revisions): checked by `ref_problem`.
+REF_VARIABLES = ("branch", "base_branch", "tag", "sha")
+
+
+def env_name(name: str) -> str:
+    """The environment variable holding `{name}`'s value: `CONDUCTO_BRANCH` for `{branch}`."""
+    return f"CONDUCTO_{name.upper()}"
 
 
 def substitute(text: str, values: Mapping[str, str]) -> str:
-    """Put values in for `{name}`s in one pass, so a value is never itself substituted into."""
+    """Put values in for `{name}`s in one pass, so a value is never itself substituted into.
+    For text that is not shell code (image keys); commands use `script` and `shown`."""
 
     def one(m: re.Match[str]) -> str:
         if m.group(1) is not None:
@@ -50,18 +98,148 @@ def names(text: str) -> list[str]:
     return [m.group(3) for m in _REF.finditer(text) if m.group(3) and not m.group(2)]
 
 
-def code_reference(argv: Sequence[str]) -> str | None:
-    """Why `argv` is refused: the first `{variable}` inside the script of `sh -c`, `python -c`
-    and the like, where its value would be read as code; None when there is none."""
-    for i, arg in enumerate(argv):
-        if i >= 2 and names(arg) and _CODE_FLAG.fullmatch(argv[i - 1]):
-            shell = next(
-                (a for a in argv[: i - 1] if _SHELLS.fullmatch(a.rsplit("/", 1)[-1])), None
-            )
-            if shell:
-                var = names(arg)[0]
-                return (
-                    f"{{{var}}} inside a `{shell} {argv[i - 1]}` script would be read as code; "
-                    f'pass it as its own argument, or read "$CONDUCTO_{var.upper()}" there'
-                )
-    return None
+def _inner(frame: list[Any], c: str) -> None:
+    """Feed one character of the word being read to the lexer of a shell that would read that
+    word as its script (`sh -c '...'`): frame[2] is its context, frame[3] a pending `\\`."""
+    if frame[3]:
+        frame[3] = 0
+    elif frame[2] == _S:
+        frame[2] = _U if c == "'" else _S
+    elif c == "\\":
+        frame[3] = 1
+    elif c == '"':
+        frame[2] = _U if frame[2] == _D else _D
+    elif c == "'" and frame[2] == _U:
+        frame[2] = _S
+
+
+def _render(command: str, put: Callable[[str, str], str]) -> str:
+    """`command` with each `{name}` replaced by `put(name, context)`, the context found by
+    reading the command as a POSIX shell's lexer does; ValueError when a quote, `$(` or
+    backquote is never closed (the shell could not parse it). In single quotes the context is
+    `_SD` where a shell reading that text as its script would be inside double quotes."""
+    out: list[str] = []
+    # a frame: [context, `(`s open in a `$(`, the context and a pending `\\` of a shell that
+    # would read the word being read as its script: `'sh -c "it'\\''s {branch}"'` is one]
+    stack: list[list[Any]] = [[_U, 0, _U, 0]]
+    i, n = 0, len(command)
+    while i < n:
+        c, top = command[i], stack[-1]
+        ctx = top[0]
+        if c == "\\" and i + 1 < n and (ctx != _S or command[i + 1] != "'"):
+            out.append(command[i : i + 2])  # an escaped character opens and closes nothing
+            if ctx == _S:
+                _inner(stack[-2], c)
+                _inner(stack[-2], command[i + 1])
+            elif ctx != _D:
+                _inner(top, command[i + 1])
+            i += 2
+            continue
+        m = _REF.match(command, i) if c in "{$" else None
+        if m and m.group(3) and not m.group(2):
+            inner_double = ctx == _S and stack[-2][2] == _D
+            out.append(put(m.group(3), _SD if inner_double else ctx))
+            i = m.end()
+            continue
+        if m:  # `{{name}}` is a literal `{name}`; `${name}` is the shell's
+            out.append("{" + m.group(1) + "}" if m.group(1) is not None else m.group(0))
+            i = m.end()
+            continue
+        if c == "#" and ctx != _D and ctx != _S and (not i or command[i - 1] in _BREAKS):
+            end = command.find("\n", i)  # a comment, to the end of its line
+            end = n if end < 0 else end
+            out.append(command[i:end])
+            i = end
+            continue
+        if ctx == _S:
+            if c == "'":
+                stack.pop()
+            else:
+                _inner(stack[-2], c)
+        elif c == "$" and command.startswith("$(", i):
+            stack.append([_SUB, 0, _U, 0])
+            out.append("$(")
+            i += 2
+            continue
+        elif c == "`":
+            if ctx == _BQ:
+                stack.pop()
+            else:
+                stack.append([_BQ, 0, _U, 0])
+        elif ctx == _D:
+            if c == '"':
+                stack.pop()
+        elif c == '"':
+            stack.append([_D, 0, _U, 0])
+        elif c == "'":
+            stack.append([_S, 0, _U, 0])
+        elif c in _BREAKS:
+            top[2:] = [_U, 0]  # a new word
+            if ctx == _SUB and c == "(":
+                top[1] += 1
+            elif ctx == _SUB and c == ")":
+                if top[1]:
+                    top[1] -= 1
+                else:
+                    stack.pop()
+        out.append(c)
+        i += 1
+    if len(stack) > 1:
+        what = {_S: "'", _D: '"', _SUB: "$(", _BQ: "`"}[stack[-1][0]]
+        raise ValueError(f"no closing {'`)`' if what == '$(' else what} for a `{what}`")
+    return "".join(out)
+
+
+def _reference(name: str, ctx: str) -> str:
+    var = "${" + env_name(name) + "}"
+    return var if ctx in (_D, _SD) else f'"{var}"'
+
+
+def script(command: str) -> str:
+    """What runs: `command` with each `{name}` a reference to its environment variable."""
+    return _render(command, _reference)
+
+
+def shown(command: str, values: Mapping[str, str]) -> str:
+    """The command as written with its values in, quoted where they sit, so that typed into a
+    shell it does what `script` does (for people: dry runs, the `runs:` line). In single
+    quotes the reference stays: no value is put there, and the display says so."""
+
+    def value(name: str, ctx: str) -> str:
+        v = values.get(name, "")
+        if ctx in (_S, _SD):
+            return _reference(name, ctx)
+        if ctx == _D:
+            return re.sub(r'([\\"$`])', r"\\\1", v)
+        return shlex.quote(v) if v else "''"
+
+    return _render(command, value)
+
+
+def ref_problem(name: str, value: str) -> str | None:
+    """Why `value` cannot be the ref `{name}` holds, as `git check-ref-format` (and `git
+    branch`, for the leading `-`) would refuse it; None when it can. A sha may be any revision
+    (`main~2`), so only a leading `-` and control characters are refused there."""
+    if name not in REF_VARIABLES or not value:
+        return None
+    why = None
+    if value.startswith("-"):
+        why = "it starts with '-', so a command would read it as an option"
+    elif bad := next((c for c in value if ord(c) < 32 or ord(c) == 127), None):
+        why = f"it holds the control character {bad!r}"
+    elif name == "sha":
+        why = None  # a revision: `main~2`, `v1^{commit}`; git resolves it, as data
+    elif ".." in value:
+        why = "it holds '..'"
+    elif "@{" in value:
+        why = "it holds '@{'"
+    elif bad := next((c for c in value if c in " ~^:?*[\\"), None):
+        why = f"it holds {bad!r}"
+    elif value == "@" or value.endswith((".", "/", ".lock")) or value.startswith("/"):
+        why = "git refuses ref names that start with '/', end with '.', '/' or '.lock', or are '@'"
+    elif "//" in value or "/." in value or value.startswith("."):
+        why = "git refuses a ref name with a part that starts with '.', or an empty part"
+    if why is None:
+        return None
+    flag = name.replace("_", "-")
+    return f"--{flag} {value!r} is not a valid git ref name: {why}"
