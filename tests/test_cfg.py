@@ -197,7 +197,7 @@ def test_extra_variables_from_the_command_line_are_known_only_when_given() -> No
 def test_image_keys_are_converted_and_reach_the_command_as_json() -> None:
     cfg = parse(
         "[push]\ncommand = make\nimage = python:3.11-slim\nreqs_py = pytest 'ruff>=0.6'\n"
-        "install_packages = git\ncopy_repo = yes\ncopy_branch = {branch}\n"
+        "install_packages = git\nshell = /bin/{branch}\n"
         "docker_build_args = A=1 B='x y'\n"
     )
     section = cfg.sections[0]
@@ -205,8 +205,7 @@ def test_image_keys_are_converted_and_reach_the_command_as_json() -> None:
         "image": "python:3.11-slim",
         "install_pip": ["pytest", "ruff>=0.6"],
         "install_packages": ["git"],
-        "copy_repo": True,
-        "copy_branch": "main",
+        "shell": "/bin/main",
         "docker_build_args": {"A": "1", "B": "x y"},
     }
     assert parse("command = make").sections[0].image_json(VALUES) is None
@@ -241,11 +240,12 @@ BAD = [
     ("[push]\ncommand = a\n[push]\ncommand = b", 3, "section [push] appears twice"),
     ("[pr a]\ncommand = a\n[pr  a]\ncommand = b", 3, "section [pr  a] appears twice"),
     ("[push]\ncommand = a\nCommand = b", 3, "key `command` appears twice in [push]"),
-    ("[push]\ncommand = x\ncopy_repo = maybe", 3, "`copy_repo` must be true or false"),
+    ("[push]\ncommand = x\ncopy_repo = yes", 3, "`copy_repo` in [push]: the code is the event"),
+    ("[push]\ncommand = x\ncopy_dir = src", 3, "`copy_dir` in [push]: the code is the event's"),
+    ("[push]\ncommand = x\ninstall_docker = maybe", 3, "`install_docker` must be true or"),
     ("[push]\ncommand = x\nimage = a\ndockerfile = b", 4, "`image` and `dockerfile` cannot both"),
     ("[push]\ncommand = x\nreqs_py = a\ninstall_pip = b", 4, "`install_pip` and `install_pip`"),
     ("[push]\ncommand = x\npath_map = nope", 3, "`path_map` takes KEY=VALUE items, not 'nope'"),
-    ("[push]\ncommand = x\ncopy_branch = main", 3, "`copy_branch` needs `copy_url` or"),
 ]
 
 

@@ -17,10 +17,11 @@ multi-line command is a script, a line per command. Filters are filter.py's. Eve
 a ConfigError naming the file and line, raised when the file is read, before any event arrives.
 
 Keys: `command` (required), `filter`, `duplicate` (SUPPRESS_NEW, the default; ALLOW; SLEEP_OLD;
-DEFER) and image keys (`image`, `dockerfile`, `install_pip`, `copy_repo`... and Conducto's
-`reqs_*` aliases). The image keys become the launched pipeline's default image: the command
-finds them as JSON in `$CONDUCTO_NB_DEFAULT_IMAGE`, e.g.
-`{"image": "python:3.11-slim", "install_pip": ["pytest"]}`.
+DEFER) and image keys (`image`, `dockerfile`, `install_pip`... and Conducto's `reqs_*`
+aliases). The image keys become the launched pipeline's default image, with the event's
+checkout as its code (run/launch.py; so `copy_repo`, `copy_dir`, `copy_url` and `copy_branch`
+are refused here, as Conducto refused them): the command finds them as JSON in
+`$CONDUCTO_NB_DEFAULT_IMAGE`, e.g. `{"image": "python:3.11-slim", "install_pip": ["pytest"]}`.
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ ALIASES = {
     "reqs_npm": "install_npm",
     "reqs_docker": "install_docker",
 }
+#: Set for the pipeline a command starts (run/launch.py), so refused in a section.
+CODE_KEYS = ("copy_dir", "copy_repo", "copy_url", "copy_branch")
 KEYS = ("command", "filter", "duplicate", *IMAGE_KEYS, *ALIASES)
 _EXCLUSIVE = (("image", "dockerfile", "dockerfile_text"), ("copy_dir", "copy_url", "copy_repo"))
 
@@ -228,6 +231,12 @@ def _section(
     name = f"[{event} {label}]" if label else f"[{event}]"
     name = "the keys before any section (a [push])" if top else name
     for key, value in sorted(keys.items(), key=lambda kv: where(kv[0])):
+        if key in CODE_KEYS:
+            raise fail(
+                f"`{key}` in {name}: the code is the event's own checkout, copied into the "
+                "image of the pipeline the command starts (as Conducto did); leave it out",
+                key,
+            )
         if key not in KEYS:
             raise fail(f"unknown key `{key}` in {name}{_hint(key, KEYS)}", key)
         for var in names(value):
