@@ -90,6 +90,30 @@ def test_rerun_a_failed_node_from_its_panel(page: Any, lab: Lab) -> None:
     shot(page, "rerun-done")
 
 
+def test_a_retry_callback_shows_in_the_nodes_panel(page: Any, lab: Lab) -> None:
+    nb = Notebook(
+        page,
+        lab,
+        [
+            IMPORT + "with co.Serial() as root:\n"
+            "    step = co.Exec('test \"$CONDUCTO_NB_ATTEMPT\" -ge 2', name='step')\n"
+            "    step.on_error(co.callback.retry(2))\n"
+            "run = root.start()\nrun"
+        ],
+    ).open()
+    nb.run(0)
+    nb.wait_state("/step", "done")
+    nb.node("/step").click()
+    row = page.locator(".co-panel .co-callbacks tr").first
+    row.wait_for()
+    assert row.inner_text().split("\t")[1:] == [
+        "on error",
+        "retry(max_num_retries=2)",
+        "retry 1 of 2",
+    ]
+    shot(page, "callback-in-panel")
+
+
 def test_modify_a_command_and_env_then_see_the_new_output(page: Any, lab: Lab) -> None:
     nb = Notebook(
         page,
