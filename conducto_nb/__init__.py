@@ -12,6 +12,8 @@ A Conducto 0.1.x script runs with only its import changed: the public names belo
 whole API, and every one of them is also importable from its own module.
 """
 
+from . import shared as shared  # `co.shared.log.unindent`, as in Conducto
+from . import util as util  # `co.util.magic_doc(...)`, as in Conducto
 from .errors import (
     ActionError,
     BackendError,
@@ -29,12 +31,14 @@ from .errors import (
 from .images.image import Image
 from .main import main
 from .model.execs import Exec, Lazy
+from .model.glue import Params, lazy_py, lazy_shell
 from .model.nodes import Node, Parallel, Serial
 from .model.params import ContainerReuseContext, SameContainer
 from .model.secrets import secret
 from .model.states import ImageState, NodeStatus, State
 from .run.results import ImageResult, NodeResult
 from .run.runs import Run, load
+from .util import env_bool
 
 __version__ = "0.1.0"
 
@@ -56,6 +60,7 @@ __all__ = [
     "NodeStatus",
     "Parallel",
     "ParameterError",
+    "Params",
     "PipelineError",
     "PipelineNotFound",
     "Run",
@@ -66,6 +71,9 @@ __all__ = [
     "StoreError",
     "TreeError",
     "__version__",
+    "env_bool",
+    "lazy_py",
+    "lazy_shell",
     "load",
     "main",
     "secret",

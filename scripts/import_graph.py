@@ -25,9 +25,10 @@ PACKAGE = "conducto_nb"
 
 # Lowest first. Each name is a subpackage or a top-level module of the package.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors",),
+    ("errors", "shared"),
     ("images",),
     ("model",),
+    ("util",),
     ("store",),
     ("backends",),
     ("run", "events"),
