@@ -1,0 +1,166 @@
+"""Conducto 0.1.x names and spellings beyond the node classes, each in a small pipeline of the
+kind its users wrote: `node.set(...)`, `co.lazy_py`, `co.lazy_shell`, `co.Params`, flags given
+as text, `container_reuse_context` on every kind of node, `co.SameContainer.ESCAPE`,
+`co.relpath`, `co.Path`, `co.Image.register_directory`."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import conducto_nb as co
+from conducto_nb.model.states import State
+from conducto_nb.run.scheduler import Action, ExecFinished, Scheduler, StartExec
+
+NEW = co.ContainerReuseContext.NEW
+
+
+# -- node.set ---------------------------------------------------------------------------------
+def test_set_after_building_changes_only_what_is_given() -> None:
+    def deploy(target: str) -> None:
+        print("deploying", target)
+
+    node = co.Exec(deploy, "staging", cpu=2)
+    node.set(mem=4, doc="Ships it.")
+    node.set(cpu=None, max_time="10m", skip="False")
+    assert (node.cpu, node.mem, node.max_time, node.skip) == (2, 4, 600, False)
+    assert node.params["doc"].value == "Ships it."
+
+
+def test_set_name_puts_a_new_node_in_the_with_block() -> None:
+    with co.Serial() as root:
+        node = co.Exec("make", name="build")
+        stray = co.Parallel()
+    stray2 = co.Exec("true")
+    with root:
+        stray2.set(name="check")
+    assert "check" in root.children and stray2.path == "/check"
+    with pytest.raises(co.ParameterError, match=r"already at /build"):
+        node.set(name="other")
+    with pytest.raises(co.ParameterError, match="no `with` block is open"):
+        co.Exec("true").set(name="x")
+    assert stray.parent is root
+
+
+def test_set_with_a_bad_value_sets_nothing() -> None:
+    node = co.Serial()
+    with pytest.raises(co.ParameterError, match="`cpu` must be a number"):
+        node.set(mem=8, cpu="lots")
+    assert node.own_params == {}
+
+
+# -- lazy_py / lazy_shell / Params ------------------------------------------------------------
+def shards(n: int) -> co.Parallel:
+    with co.Parallel() as p:
+        for i in range(n):
+            co.Exec(f"echo shard {i}", name=f"s{i}")
+    return p
+
+
+def test_lazy_py_and_lazy_shell_generate_their_subtrees(tmp_path: Path) -> None:
+    script = tmp_path / "gen.py"
+    script.write_text(
+        textwrap.dedent("""
+        import os
+        import conducto_nb as co
+
+        def tree() -> co.Serial:
+            with co.Serial() as s:
+                co.Exec(f"echo {os.environ['WHERE']}", name="say")
+            return s
+
+        if __name__ == "__main__":
+            co.main(default=tree)
+    """)
+    )
+    with co.Serial() as root:
+        root["py"] = co.lazy_py(shards, 2)
+        root["sh"] = co.lazy_shell(f"{sys.executable} {script}", env={"WHERE": "here"})
+    assert root["sh"].env == {"WHERE": "here"}
+    run = root.run(backend="local")
+    assert run.state is State.DONE, run["/sh/Generate"].stderr
+    assert run["/py/Execute/s1"].stdout == "shard 1\n"
+    assert run["/sh/Execute/say"].stdout == "here\n"
+
+
+def test_lazy_helpers_say_what_they_need() -> None:
+    with pytest.raises(co.CommandError, match="lazy_py\\(\\) needs a Python callable"):
+        co.lazy_py("echo hi")  # type: ignore[arg-type]
+    with pytest.raises(co.CommandError, match="lazy_shell\\(\\) needs a shell command"):
+        co.lazy_shell(shards)  # type: ignore[arg-type]
+
+
+def test_params_gives_node_parameters_when_the_function_takes_the_same_name() -> None:
+    def train(cpu: int) -> None:
+        print(cpu)
+
+    node = co.Exec(train, cpu=8, params=co.Params(cpu=2, mem=3))
+    assert co.Params(cpu=2) == {"cpu": 2}
+    assert (node.cpu, node.mem) == (2, 3)
+    assert node.command.endswith("train(cpu=8)")
+
+
+# -- flags given as text ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("False", False), ("false", False), ("0", False), ("True", True), ("true", True), ("1", True)],
+)
+def test_flags_given_as_text_as_conductos_examples_did(text: str, expected: bool) -> None:
+    with co.Serial(stop_on_error=text, suppress_errors=text) as root:
+        co.Exec("true", name="x", skip=text, requires_docker=text)
+    assert root.stop_on_error is expected and root.suppress_errors is expected
+    assert root["x"].skip is expected and root["x"].requires_docker is expected
+    assert root.to_json()["root"]["params"]["stop_on_error"] is expected
+
+
+def test_a_flag_that_is_not_one_is_one_error_naming_it() -> None:
+    with pytest.raises(co.ParameterError, match=r"`stop_on_error` must be True or False .*'maybe'"):
+        co.Serial(stop_on_error="maybe")
+
+
+def test_stop_on_error_false_as_text_runs_the_rest() -> None:
+    with co.Serial(stop_on_error="False") as root:
+        co.Exec("exit 3", name="fails")
+        co.Exec("echo still", name="after")
+    run = root.run(backend="local")
+    assert run.state is State.ERROR
+    assert run["/after"].stdout == "still\n"
+
+
+# -- container_reuse_context on every kind ----------------------------------------------------
+def starts(out: list[object]) -> list[tuple[str, str | None]]:
+    return [(i.path, i.reuse_group) for i in out if isinstance(i, StartExec)]
+
+
+def test_new_on_a_parallel_shares_one_container_one_child_at_a_time() -> None:
+    with co.Parallel() as root:
+        with co.Parallel(name="db", container_reuse_context=NEW):
+            co.Exec("migrate", name="a")
+            co.Exec("seed", name="b")
+        co.Exec("lint", name="lint")
+    s = Scheduler(root)
+    assert starts(s.handle(Action("run", "/"))) == [("/db/a", "/db"), ("/lint", None)]
+    assert starts(s.handle(ExecFinished("/db/a", s.attempts("/db/a"), State.DONE))) == [
+        ("/db/b", "/db")
+    ]
+
+
+def test_new_on_an_exec_gives_it_a_fresh_container_of_its_own() -> None:
+    with co.Serial(container_reuse_context=NEW) as root:
+        co.Exec("build", name="build")
+        co.Exec("check", name="fresh", container_reuse_context=NEW)
+        co.Exec("pooled", name="pooled", same_container=co.SameContainer.ESCAPE)
+    s = Scheduler(root)
+    seen = starts(s.handle(Action("run", "/")))
+    for path in ("/build", "/fresh"):
+        seen += starts(s.handle(ExecFinished(path, s.attempts(path), State.DONE)))
+    assert seen == [("/build", "/"), ("/fresh", "/fresh"), ("/pooled", None)]
+
+
+def test_none_is_conductos_inherit() -> None:
+    node = co.Exec("true", container_reuse_context=None)
+    assert node.container_reuse_context is co.ContainerReuseContext.INHERIT
+    assert co.SameContainer.INHERIT is co.ContainerReuseContext.INHERIT
