@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("backends",),
     ("run", "events"),
     ("widget", "terminal"),
-    ("main", "cli", "__init__"),
+    ("main", "main_flags", "cli", "__init__"),
 ]
 
 # The lazy imports (inside a function) that the rules above allow, each with its reason:

@@ -5,6 +5,8 @@ as text, `container_reuse_context` on every kind of node, `co.SameContainer.ESCA
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -164,3 +166,93 @@ def test_none_is_conductos_inherit() -> None:
     node = co.Exec("true", container_reuse_context=None)
     assert node.container_reuse_context is co.ContainerReuseContext.INHERIT
     assert co.SameContainer.INHERIT is co.ContainerReuseContext.INHERIT
+
+
+# -- co.main with Conducto's flags ------------------------------------------------------------
+SCRIPT = textwrap.dedent('''
+    import conducto_nb as co
+
+    def hello(who: str = "world") -> co.Serial:
+        """
+        Say hello
+        to someone.
+        """
+        with co.Serial() as root:
+            co.Exec(f"echo hello {who}", name="say")
+        return root
+
+    def count(n: int = 3):
+        return list(range(n))
+
+    if __name__ == "__main__":
+        co.main(default=hello)
+''')
+
+
+def script_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "pipeline.py"
+    path.write_text(SCRIPT)
+    env = {**os.environ, "CONDUCTO_NB_BACKEND": "local", "CONDUCTO_NB_HOME": str(tmp_path)}
+    cmd = [sys.executable, str(path), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_main_local_runs_here_with_the_shell_and_app_flags(tmp_path: Path) -> None:
+    out = script_run(tmp_path, "--local", "--no-shell", "--no-app", "--who=you")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.rstrip().endswith(": done") and "co.load(" not in out.stdout
+    out = script_run(tmp_path, "hello", "--run", "--sleep-when-done", "--no-shell", "--app")
+    assert out.returncode == 0, out.stderr
+    assert "open it live in a notebook: co.load('" in out.stdout
+
+
+def test_main_runs_a_function_that_returns_no_node_and_prints_what_it_returns(
+    tmp_path: Path,
+) -> None:
+    out = script_run(tmp_path, "count", "--n=2")
+    assert (out.returncode, out.stdout) == (0, "[0, 1]\n")
+
+
+@pytest.mark.parametrize(
+    ("flag", "says"),
+    [
+        ("--cloud", "--cloud: there is no Conducto cloud here; pipelines run on this machine"),
+        ("--k8s", "--k8s: there is no Conducto Kubernetes service here"),
+        ("--run-at=2020-01-01", "--run-at: there is no Conducto scheduler here"),
+        ("--public", "--public: there is no Conducto service"),
+    ],
+)
+def test_main_service_only_flags_say_so_in_one_line(tmp_path: Path, flag: str, says: str) -> None:
+    out = script_run(tmp_path, "--run", flag)
+    assert out.returncode == 2
+    assert out.stderr.startswith(f"pipeline.py: {says}")
+    assert len(out.stderr.strip().splitlines()) == 1 and out.stdout == ""
+
+
+def test_main_bad_input_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    out = script_run(tmp_path, "hello", "--whom=x")
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        "pipeline.py: `hello` has no option --whom (options: --who)"
+    ]
+    out = script_run(tmp_path, "--help")
+    assert out.returncode == 0 and "usage: pipeline.py COMMAND" in out.stderr
+    assert "  count --n" in out.stderr
+
+
+def test_main_sets_title_doc_and_node_parameters_as_conducto_did(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def hello(who: str = "world") -> co.Serial:
+        """
+        Say hello.
+        """
+        with co.Serial() as root:
+            co.Exec(f"echo hello {who}", name="say")
+        return root
+
+    node = co.main(variables={"hello": hello}, argv=["hello", "--title", "Greeting"], cpu=2)
+    assert (node.title, node.doc, node.cpu) == ("Greeting", "Say hello.", 2)
+    assert "say" in capsys.readouterr().out
+    node = co.main(default=hello, argv=["--doc=Mine", "--who=you"], env={"A": "1"})
+    assert (node.doc, node.env, node["say"].command) == ("Mine", {"A": "1"}, "echo hello you")
