@@ -29,6 +29,7 @@ from .errors import (
     TreeError,
 )
 from .images.image import Image
+from .images.paths import Path, relpath
 from .main import main
 from .model.execs import Exec, Lazy
 from .model.glue import Params, lazy_py, lazy_shell
@@ -61,6 +62,7 @@ __all__ = [
     "Parallel",
     "ParameterError",
     "Params",
+    "Path",
     "PipelineError",
     "PipelineNotFound",
     "Run",
@@ -76,5 +78,6 @@ __all__ = [
     "lazy_shell",
     "load",
     "main",
+    "relpath",
     "secret",
 ]

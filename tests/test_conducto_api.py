@@ -256,3 +256,69 @@ def test_main_sets_title_doc_and_node_parameters_as_conducto_did(
     assert "say" in capsys.readouterr().out
     node = co.main(default=hello, argv=["--doc=Mine", "--who=you"], env={"A": "1"})
     assert (node.doc, node.env, node["say"].command) == ("Mine", {"A": "1"}, "echo hello you")
+
+
+# -- co.relpath, co.Path, co.Image.register_directory, Image keywords ------------------------
+def test_relpath_in_a_command_is_the_local_path_when_it_runs_here(tmp_path: Path) -> None:
+    data = tmp_path / "my data.txt"
+    data.write_text("rows\n")
+    with co.Serial() as root:
+        co.Exec(f"cat {co.relpath(data)}", name="read")
+    run = root.run(backend="local")
+    assert run["/read"].stdout == "rows\n", run["/read"].stderr
+
+
+def test_relpath_in_a_container_is_the_path_in_the_image(tmp_path: Path) -> None:
+    from conducto_nb.images.paths import PathNotInImage, expand_for_container
+
+    (tmp_path / "src").mkdir()
+    image = co.Image(copy_dir=tmp_path)
+    command = f"python {co.relpath(tmp_path / 'src' / 'job.py')} --in {co.relpath(tmp_path)}"
+    assert expand_for_container(command, image) == (
+        "python /conducto_nb/src/src/job.py --in /conducto_nb/src"
+    )
+    with pytest.raises(PathNotInImage, match="is not in the image's container"):
+        expand_for_container(command, co.Image("alpine:3"))
+
+
+def test_relpath_and_path_read_relative_paths_from_the_calling_file(tmp_path: Path) -> None:
+    here = Path(__file__).parent
+    assert co.relpath("data.csv") == f"__conducto_path:{here / 'data.csv'}:endpath__"
+    p = co.Path.from_localhost("sub/x.txt")
+    assert p == here / "sub/x.txt" and isinstance(p, Path)
+    assert p.is_subdir_of(here) and not p.is_subdir_of(tmp_path)
+    assert co.Path.from_dockerhost(str(tmp_path)).to_docker_host() == str(tmp_path)
+    assert p.linear() == str(p)
+
+
+def test_register_directory_names_an_existing_folder(tmp_path: Path) -> None:
+    assert co.Image.register_directory("scratch", tmp_path) == tmp_path
+    assert co.Image.share_directory("scratch", str(tmp_path)) == tmp_path
+    with pytest.raises(co.ParameterError, match="is not a directory"):
+        co.Image.register_directory("gone", tmp_path / "missing")
+    image = co.Image("python:3.11-slim")
+    with pytest.raises(AttributeError, match="an Image cannot change"):
+        image.shell = "/bin/bash"
+
+
+def test_image_takes_conductos_other_keywords(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    image = co.Image(
+        "python:3.11-slim",
+        copy_dir="app",
+        instantiation_directory=str(tmp_path),
+        shell=co.Image.AUTO,
+        git_urls=["https://example.com/x.git"],
+        pre_built=True,
+        git_sha="abc",
+    )
+    assert image.copy_dir == str(tmp_path / "app")
+    assert image.shell == co.Image.AUTO
+
+
+def test_a_relative_path_map_target_is_in_the_copied_code(tmp_path: Path) -> None:
+    (tmp_path / "app" / "lib").mkdir(parents=True)
+    image = co.Image(copy_dir=tmp_path / "app", path_map={str(tmp_path / "app" / "lib"): "lib"})
+    assert dict(image.path_map) == {str(tmp_path / "app" / "lib"): "/conducto_nb/src/lib"}
+    with pytest.raises(co.ParameterError, match="relative to the copied code's folder"):
+        co.Image("alpine:3", path_map={str(tmp_path): "lib"})
