@@ -190,3 +190,39 @@ def test_makenestednodes_with_its_own_path_function() -> None:
         "/b/beta",
         "/b/bravo",
     ]
+
+
+def test_magic_doc_in_a_real_ipython_cell() -> None:
+    shell_mod = pytest.importorskip("IPython.core.interactiveshell")
+    shell = shell_mod.InteractiveShell.instance()
+    result = shell.run_cell(
+        "import conducto_nb as co\n"
+        "def report(day: str) -> co.Exec:\n"
+        '    """Build the daily report."""\n'
+        '    return co.Exec(f"echo {day}", doc=co.util.magic_doc())\n'
+        'node = report("mon")\n'
+    )
+    assert result.success, result.error_in_exec
+    assert shell.user_ns["node"].doc == (
+        "Build the daily report.\n\n```python\ndef report(day: str) -> co.Exec:\n"
+        '    return co.Exec(f"echo {day}", doc=co.util.magic_doc())\n```'
+    )
+
+
+def test_magic_doc_in_a_cell_function_that_a_lazy_node_runs_in_a_worker() -> None:
+    cell = textwrap.dedent('''\
+        import conducto_nb as co
+
+        def shards(n: int) -> co.Parallel:
+            """Split the work in n shards."""
+            with co.Parallel(doc=co.util.magic_doc(doc_only=True)) as p:
+                for i in range(n):
+                    co.Exec(f"echo {i}", name=f"s{i}")
+            return p
+        ''')
+    namespace = run_cell(cell, "/tmp/ipykernel_1/cell-lazy.py")
+    with co.Serial() as root:
+        co.Lazy(namespace["shards"], 2, name="gen")
+    run = root.run(backend="local")
+    assert run.state is co.State.DONE, run["/gen/Generate"].stderr
+    assert run.tree["/gen/Execute"].doc == "Split the work in n shards."
