@@ -172,6 +172,8 @@ def main(
     for Conducto's other flags); `env`, `cpu`, `gpu`, `mem`, `image`, `requires_docker` are
     set on that node. Another function's return value goes to `printer`. Bad input ends the
     script with one line on stderr, not a traceback. `filename` is accepted and unused."""
+    if callable(variables) and default is None:  # `co.main(func)`, as conducto_nb allowed
+        variables, default = None, variables
     try:
         return _main(variables, default, argv, printer, _node_params(locals()))
     except ServiceOnlyFlag as e:

@@ -256,6 +256,7 @@ def test_main_sets_title_doc_and_node_parameters_as_conducto_did(
     assert "say" in capsys.readouterr().out
     node = co.main(default=hello, argv=["--doc=Mine", "--who=you"], env={"A": "1"})
     assert (node.doc, node.env, node["say"].command) == ("Mine", {"A": "1"}, "echo hello you")
+    assert co.main(hello, argv=["--who=me"])["say"].command == "echo hello me"  # type: ignore[arg-type]
 
 
 # -- co.relpath, co.Path, co.Image.register_directory, Image keywords ------------------------
