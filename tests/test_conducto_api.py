@@ -323,3 +323,23 @@ def test_a_relative_path_map_target_is_in_the_copied_code(tmp_path: Path) -> Non
     assert dict(image.path_map) == {str(tmp_path / "app" / "lib"): "/conducto_nb/src/lib"}
     with pytest.raises(co.ParameterError, match="relative to the copied code's folder"):
         co.Image("alpine:3", path_map={str(tmp_path): "lib"})
+
+
+# -- an indented command runs as if written at the margin, as in Conducto ---------------------
+def test_an_indented_command_with_a_heredoc_and_python_runs() -> None:
+    with co.Serial() as root:
+        co.Exec(
+            f"""
+            cat <<EOF
+              tab\tkept
+            EOF
+            {sys.executable} -c '
+            for i in range(2):
+                print(i)
+            '
+            """,
+            name="script",
+        )
+    assert root["script"].command.startswith("cat <<EOF\n  tab\tkept\nEOF\n")
+    run = root.run(backend="local")
+    assert run["/script"].stdout == "  tab\tkept\n0\n1\n", run["/script"].stderr
