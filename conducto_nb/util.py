@@ -146,10 +146,20 @@ def magic_doc(
         return _comment_above(code, lineno)
     source = _source(code)
     doc, body = _split_docstring(source)
-    if doc is None:
-        doc = func.__doc__ if isinstance(func, FunctionType) and func.__doc__ else module_doc
+    if doc is None and isinstance(func, FunctionType):
+        doc = func.__doc__
+    if doc is None and _in_a_file(code):  # a notebook's "module" doc is IPython's own text
+        doc = module_doc
     text = unindent(doc or "")
-    return text if doc_only else f"{text}\n\n```python\n{body}\n```"
+    if doc_only:
+        return text
+    block = f"```python\n{body}\n```"
+    return f"{text}\n\n{block}" if text else block
+
+
+def _in_a_file(code: CodeType) -> bool:
+    name = code.co_filename
+    return os.path.isfile(name) and "ipykernel_" not in name
 
 
 def _source(code: CodeType) -> str:

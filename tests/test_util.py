@@ -68,9 +68,16 @@ def test_magic_doc_is_the_docstring_then_the_code_without_it(script: dict[str, A
     assert doc == f"Load one table.\n\nIt is copied, then checked.\n\n```python\n{body}\n```"
 
 
-def test_magic_doc_without_a_docstring_uses_the_module_docstring(script: dict[str, Any]) -> None:
-    doc = script["undocumented"]().doc
+def test_magic_doc_without_a_docstring_uses_the_module_docstring(tmp_path: Any) -> None:
+    path = tmp_path / "pipeline.py"
+    path.write_text(SCRIPT)
+    doc = run_cell(SCRIPT, str(path))["undocumented"]().doc
     assert doc.startswith("Nightly jobs for the warehouse.\n\n```python\ndef undocumented()")
+
+
+def test_magic_doc_in_a_notebook_without_a_docstring_is_the_code(script: dict[str, Any]) -> None:
+    doc = script["undocumented"]().doc
+    assert doc.startswith("```python\ndef undocumented()")  # not IPython's module text
 
 
 def test_magic_doc_comment_is_the_comment_block_above_the_call(script: dict[str, Any]) -> None:
