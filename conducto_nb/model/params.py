@@ -285,7 +285,7 @@ PARAMS: dict[str, Param] = {
             ContainerReuseContext.INHERIT,
             _N,
             _reuse_context,
-            "NEW: run the whole subtree in one container, in order",
+            "NEW: one container for the subtree (an Exec: its own), its Execs one at a time",
         ),
     ]
 }
