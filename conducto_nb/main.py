@@ -23,64 +23,21 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CommandError, PipelineError
-from .main_flags import ScriptFlags, ServiceOnlyFlag, prog, script_commands, split_flags, usage
+from .main_flags import (
+    ScriptFlags,
+    ServiceOnlyFlag,
+    parse_options,
+    prog,
+    script_commands,
+    split_flags,
+    usage,
+)
 from .model.execs import GENERATE_ENV
 from .model.nodes import Node
 from .model.states import State
 from .shared.log import unindent
 
 __all__ = ["load_named_pipeline", "load_pipeline", "main", "parse_options"]
-
-
-def parse_options(func: Callable[..., Any], options: Sequence[str]) -> dict[str, Any]:
-    """`--name=value` / `--name value` / `--flag` strings into keyword arguments for `func`,
-    converted by its annotations or defaults (int, float, bool); unknown names are errors."""
-    sig = inspect.signature(func)
-    kwargs: dict[str, Any] = {}
-    items = list(options)
-    while items:
-        item = items.pop(0)
-        if not item.startswith("--"):
-            raise CommandError(f"unexpected argument {item!r}; options look like --name=value")
-        key, eq, value = item[2:].partition("=")
-        name = key.replace("-", "_")
-        if name not in sig.parameters:
-            known = ", ".join(f"--{p.replace('_', '-')}" for p in sig.parameters) or "none"
-            raise CommandError(f"`{func.__name__}` has no option --{key} (options: {known})")
-        param = sig.parameters[name]
-        kind = _kind(param)
-        if not eq:
-            if kind is bool:
-                value = "true"
-            elif items and not items[0].startswith("--"):
-                value = items.pop(0)
-            else:
-                raise CommandError(f"option --{key} needs a value")
-        kwargs[name] = _convert(value, kind, key)
-    return kwargs
-
-
-def _kind(param: inspect.Parameter) -> type:
-    ann = param.annotation
-    for t in (bool, int, float):
-        if ann is t or ann == t.__name__:
-            return t
-    if param.default is not inspect.Parameter.empty and param.default is not None:
-        return type(param.default) if type(param.default) in (bool, int, float) else str
-    return str
-
-
-def _convert(value: str, kind: type, key: str) -> Any:
-    if kind is bool:
-        if value.lower() in ("1", "true", "yes", "on"):
-            return True
-        if value.lower() in ("0", "false", "no", "off"):
-            return False
-        raise CommandError(f"option --{key} must be true or false, not {value!r}")
-    try:
-        return kind(value)
-    except ValueError:
-        raise CommandError(f"option --{key} must be {kind.__name__}, not {value!r}") from None
 
 
 def node_functions(module: types.ModuleType) -> dict[str, Callable[..., Any]]:

@@ -15,14 +15,18 @@ from __future__ import annotations
 import inspect
 import os
 import sys
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from .errors import CommandError
 
 __all__ = [
     "SERVICE_ONLY",
     "ScriptFlags",
     "ServiceOnlyFlag",
+    "parse_options",
     "prog",
     "script_commands",
     "split_flags",
@@ -48,6 +52,80 @@ SERVICE_ONLY = {
     "profile": "there are no Conducto profiles here (no service to log in to); "
     "every run is stored under $CONDUCTO_NB_HOME",
 }
+
+
+def parse_options(func: Callable[..., Any], options: Sequence[str]) -> dict[str, Any]:
+    """`--name=value` / `--name value` / `--flag` / `--no-flag` strings into keyword
+    arguments for `func`, converted by its annotations or defaults (int, float, bool, and
+    lists of them written `a,b,c`, as Conducto read them); unknown names are errors."""
+    sig = inspect.signature(func)
+    kwargs: dict[str, Any] = {}
+    items = list(options)
+    while items:
+        item = items.pop(0)
+        if not item.startswith("--"):
+            raise CommandError(f"unexpected argument {item!r}; options look like --name=value")
+        key, eq, value = item[2:].partition("=")
+        name = key.replace("-", "_")
+        negated = name.startswith("no_") and name not in sig.parameters and not eq
+        if negated and name[3:] in sig.parameters and _kind(sig.parameters[name[3:]]) is bool:
+            kwargs[name[3:]] = False
+            continue
+        if name not in sig.parameters:
+            known = ", ".join(f"--{p.replace('_', '-')}" for p in sig.parameters) or "none"
+            raise CommandError(f"`{func.__name__}` has no option --{key} (options: {known})")
+        kind = _kind(sig.parameters[name])
+        if not eq:
+            if kind is bool:
+                value = "true"
+            elif items and not items[0].startswith("--"):
+                value = items.pop(0)
+            else:
+                raise CommandError(f"option --{key} needs a value")
+        if isinstance(kind, list):  # a list of kind[0]: `a,b,c`
+            kwargs[name] = [_convert(v, kind[0], key) for v in value.split(",") if v]
+        else:
+            kwargs[name] = _convert(value, kind, key)
+    return kwargs
+
+
+_SCALARS: dict[str, type] = {"bool": bool, "int": int, "float": float, "str": str}
+
+
+def _kind(param: inspect.Parameter) -> Any:
+    """The option's type: bool, int, float or str, or `[item type]` for a list."""
+    ann = param.annotation
+    text = ann if isinstance(ann, str) else str(ann) if typing.get_origin(ann) else ""
+    text = text.replace("typing.", "").replace(" ", "")
+    for prefix in ("Optional[", "Union["):  # Optional[int], Union[int, None] read as int
+        if text.startswith(prefix) and text.endswith("]"):
+            text = text[len(prefix) : -1].removesuffix(",None").removesuffix(",NoneType")
+    text = text.removesuffix("|None")
+    if text.startswith(("List[", "list[")) and text.endswith("]"):
+        return [_SCALARS.get(text[5:-1], str)]
+    for t in (bool, int, float):
+        if ann is t or text == t.__name__:
+            return t
+    default = param.default
+    if isinstance(default, list | tuple):
+        items = {type(v) for v in default}
+        return [items.pop() if len(items) == 1 and items <= {int, float, bool} else str]
+    if default is not inspect.Parameter.empty and default is not None:
+        return type(default) if type(default) in (bool, int, float) else str
+    return str
+
+
+def _convert(value: str, kind: type, key: str) -> Any:
+    if kind is bool:
+        if value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise CommandError(f"option --{key} must be true or false, not {value!r}")
+    try:
+        return kind(value)
+    except ValueError:
+        raise CommandError(f"option --{key} must be {kind.__name__}, not {value!r}") from None
 
 
 class ServiceOnlyFlag(Exception):

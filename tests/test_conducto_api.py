@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import typing
 from pathlib import Path
 
 import pytest
@@ -343,3 +344,22 @@ def test_an_indented_command_with_a_heredoc_and_python_runs() -> None:
     assert root["script"].command.startswith("cat <<EOF\n  tab\tkept\nEOF\n")
     run = root.run(backend="local")
     assert run["/script"].stdout == "  tab\tkept\n0\n1\n", run["/script"].stderr
+
+
+def test_main_options_read_lists_optionals_and_no_flags_as_conducto_did() -> None:
+    def build(
+        projects: typing.List[str],  # noqa: UP006 (Conducto's scripts wrote it so)
+        shards: list[int] = [1],  # noqa: B006
+        limit: typing.Optional[int] = None,  # noqa: UP045
+        fast: bool = True,
+    ) -> co.Parallel:
+        with co.Parallel() as p:
+            for project in projects:
+                co.Exec(f"echo {project} {shards} {limit} {fast}", name=project)
+        return p
+
+    argv = ["--projects=api,web", "--shards", "2,4", "--limit=3", "--no-fast"]
+    node = co.main(default=build, argv=argv)
+    assert node["web"].command == "echo web [2, 4] 3 False"
+    with pytest.raises(SystemExit, match="option --shards must be int, not 'x'"):
+        co.main(default=build, argv=["--projects=a", "--shards=x"])
