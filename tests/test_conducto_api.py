@@ -45,6 +45,10 @@ def test_set_name_puts_a_new_node_in_the_with_block() -> None:
         node.set(name="other")
     with pytest.raises(co.ParameterError, match="no `with` block is open"):
         co.Exec("true").set(name="x")
+    late = co.Exec("true")
+    with root, pytest.raises(co.TreeError, match="duplicate child name `build`"):
+        late.set(name="build", cpu=3)
+    assert late.own_params == {} and late.parent is None
     assert stray.parent is root
 
 

@@ -91,6 +91,10 @@ class Node:
                 path=self.path,
                 param="name",
             )
+        if name is not None and block is not None:  # checked first: a failed set sets nothing
+            valid_name(name, block.path)
+            if name in block._children:
+                raise TreeError(f"duplicate child name `{name}`", path=block.path)
         self.update_params(given)
         if name is not None and block is not None:
             block._adopt(self, name)
