@@ -81,3 +81,22 @@ __all__ = [
     "relpath",
     "secret",
 ]
+
+# Conducto modules that only worked with its hosted service: naming one says so, and what to
+# use instead, rather than a bare AttributeError (`hasattr` still answers False).
+_SERVICE_ONLY = {
+    "profile": "co.profile logged in to Conducto's service, which is gone; runs are stored on "
+    "this machine under $CONDUCTO_NB_HOME, with no login",
+    "schedule": "co.schedule scheduled pipelines on Conducto's service, which is gone; start "
+    "the script with --run from cron or a CI schedule",
+    "git": "co.git set GitHub statuses through Conducto's GitHub app, which is gone; "
+    "`.conducto.cfg` events run here with `conducto-nb .conducto.cfg EVENT`",
+    "slack": "co.slack posted through Conducto's Slack app, which is gone; post from a node "
+    "with your own Slack token (co.secret) and Slack's API",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _SERVICE_ONLY:
+        raise AttributeError(_SERVICE_ONLY[name])
+    raise AttributeError(f"module 'conducto_nb' has no attribute {name!r}")

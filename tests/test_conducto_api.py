@@ -367,3 +367,12 @@ def test_main_options_read_lists_optionals_and_no_flags_as_conducto_did() -> Non
     assert node["web"].command == "echo web [2, 4] 3 False"
     with pytest.raises(SystemExit, match="option --shards must be int, not 'x'"):
         co.main(default=build, argv=["--projects=a", "--shards=x"])
+
+
+@pytest.mark.parametrize("name", ["profile", "schedule", "git", "slack"])
+def test_service_only_modules_say_what_to_use_instead(name: str) -> None:
+    with pytest.raises(AttributeError, match=f"co.{name} .* which is gone; "):
+        getattr(co, name)
+    assert not hasattr(co, name)
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        co.nope  # type: ignore[attr-defined]  # noqa: B018
