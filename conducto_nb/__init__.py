@@ -13,6 +13,8 @@ whole API, and every one of them is also importable from its own module.
 """
 
 from . import api
+from . import shared as shared  # `co.shared.log.unindent`, as in Conducto
+from . import util as util  # `co.util.magic_doc(...)`, as in Conducto
 from .errors import (
     ActionError,
     BackendError,
@@ -28,15 +30,18 @@ from .errors import (
     TreeError,
 )
 from .images.image import Image
+from .images.paths import Path, relpath
 from .main import main
 from .model import callbacks as callback
 from .model.execs import Exec, Lazy
+from .model.glue import Params, lazy_py, lazy_shell
 from .model.nodes import Node, Parallel, Serial
 from .model.params import ContainerReuseContext, SameContainer
 from .model.secrets import secret
 from .model.states import ImageState, NodeStatus, State
 from .run.results import ImageResult, NodeResult
 from .run.runs import Run, load
+from .util import env_bool
 
 __version__ = "0.1.0"
 
@@ -58,6 +63,8 @@ __all__ = [
     "NodeStatus",
     "Parallel",
     "ParameterError",
+    "Params",
+    "Path",
     "PipelineError",
     "PipelineNotFound",
     "Run",
@@ -70,7 +77,30 @@ __all__ = [
     "__version__",
     "api",
     "callback",
+    "env_bool",
+    "lazy_py",
+    "lazy_shell",
     "load",
     "main",
+    "relpath",
     "secret",
 ]
+
+# Conducto modules that only worked with its hosted service: naming one says so, and what to
+# use instead, rather than a bare AttributeError (`hasattr` still answers False).
+_SERVICE_ONLY = {
+    "profile": "co.profile logged in to Conducto's service, which is gone; runs are stored on "
+    "this machine under $CONDUCTO_NB_HOME, with no login",
+    "schedule": "co.schedule scheduled pipelines on Conducto's service, which is gone; start "
+    "the script with --run from cron or a CI schedule",
+    "git": "co.git set GitHub statuses through Conducto's GitHub app, which is gone; "
+    "`.conducto.cfg` events run here with `conducto-nb .conducto.cfg EVENT`",
+    "slack": "co.slack posted through Conducto's Slack app, which is gone; post from a node "
+    "with your own Slack token (co.secret) and Slack's API",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _SERVICE_ONLY:
+        raise AttributeError(_SERVICE_ONLY[name])
+    raise AttributeError(f"module 'conducto_nb' has no attribute {name!r}")

@@ -11,92 +11,45 @@ command runs such a script, it prints the tree as JSON for the scheduler to graf
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import inspect
 import os
+import pprint
 import sys
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .errors import CommandError, PipelineError
+from .main_flags import (
+    ScriptFlags,
+    ServiceOnlyFlag,
+    parse_options,
+    prog,
+    script_commands,
+    split_flags,
+    usage,
+)
 from .model.execs import GENERATE_ENV
 from .model.nodes import Node
+from .model.states import State
+from .shared.log import unindent
 
 __all__ = ["load_named_pipeline", "load_pipeline", "main", "parse_options"]
 
 
-def parse_options(func: Callable[..., Any], options: Sequence[str]) -> dict[str, Any]:
-    """`--name=value` / `--name value` / `--flag` strings into keyword arguments for `func`,
-    converted by its annotations or defaults (int, float, bool); unknown names are errors."""
-    sig = inspect.signature(func)
-    kwargs: dict[str, Any] = {}
-    items = list(options)
-    while items:
-        item = items.pop(0)
-        if not item.startswith("--"):
-            raise CommandError(f"unexpected argument {item!r}; options look like --name=value")
-        key, eq, value = item[2:].partition("=")
-        name = key.replace("-", "_")
-        if name not in sig.parameters:
-            known = ", ".join(f"--{p.replace('_', '-')}" for p in sig.parameters) or "none"
-            raise CommandError(f"`{func.__name__}` has no option --{key} (options: {known})")
-        param = sig.parameters[name]
-        kind = _kind(param)
-        if not eq:
-            if kind is bool:
-                value = "true"
-            elif items and not items[0].startswith("--"):
-                value = items.pop(0)
-            else:
-                raise CommandError(f"option --{key} needs a value")
-        kwargs[name] = _convert(value, kind, key)
-    return kwargs
-
-
-def _kind(param: inspect.Parameter) -> type:
-    ann = param.annotation
-    for t in (bool, int, float):
-        if ann is t or ann == t.__name__:
-            return t
-    if param.default is not inspect.Parameter.empty and param.default is not None:
-        return type(param.default) if type(param.default) in (bool, int, float) else str
-    return str
-
-
-def _convert(value: str, kind: type, key: str) -> Any:
-    if kind is bool:
-        if value.lower() in ("1", "true", "yes", "on"):
-            return True
-        if value.lower() in ("0", "false", "no", "off"):
-            return False
-        raise CommandError(f"option --{key} must be true or false, not {value!r}")
-    try:
-        return kind(value)
-    except ValueError:
-        raise CommandError(f"option --{key} must be {kind.__name__}, not {value!r}") from None
-
-
 def node_functions(module: types.ModuleType) -> dict[str, Callable[..., Any]]:
     """Public functions of a script that return nodes (by annotation), in definition order."""
-    out: dict[str, Callable[..., Any]] = {}
-    for name, obj in vars(module).items():
-        if name.startswith("_") or not inspect.isfunction(obj):
-            continue
-        if obj.__module__ != module.__name__:
-            continue
-        ret = inspect.signature(obj).return_annotation
-        text = ret if isinstance(ret, str) else getattr(ret, "__name__", "")
-        if (isinstance(ret, type) and issubclass(ret, Node)) or text.split(".")[-1] in (
-            "Node",
-            "Serial",
-            "Parallel",
-            "Exec",
-            "Lazy",
-        ):
-            out[name] = obj
-    return out
+    return {
+        name: obj
+        for name, obj in vars(module).items()
+        if not name.startswith("_")
+        and inspect.isfunction(obj)
+        and obj.__module__ == module.__name__
+        and _returns_node(obj)
+    }
 
 
 def load_script(path: str | Path) -> types.ModuleType:
@@ -156,34 +109,125 @@ def _call(func: Callable[..., Any], options: Sequence[str]) -> Node:
     return node
 
 
-def main(default: Callable[..., Node] | None = None, argv: Sequence[str] | None = None) -> None:
-    """Conducto's `co.main()`: `python pipeline.py [FUNC] [--opt=value...] [--run]`."""
+def main(
+    variables: Mapping[str, Any] | None = None,
+    default: Callable[..., Any] | None = None,
+    argv: Sequence[str] | None = None,
+    env: Mapping[str, Any] | None = None,
+    cpu: float | None = None,
+    gpu: int | None = None,
+    mem: float | None = None,
+    requires_docker: bool = False,
+    image: Any = None,
+    filename: str | None = None,
+    printer: Callable[[Any], Any] = pprint.pprint,
+) -> Any:
+    """Conducto's `co.main()`: `python pipeline.py [FUNC] [--opt=value...] [--run]`.
+
+    FUNC is one of the script's public functions (or of `variables`), else `default`. A node
+    it returns is printed as a tree, or run here with `--run`/`--local` (see main_flags.py
+    for Conducto's other flags); `env`, `cpu`, `gpu`, `mem`, `image`, `requires_docker` are
+    set on that node. Another function's return value goes to `printer`. Bad input ends the
+    script with one line on stderr, not a traceback. `filename` is accepted and unused."""
+    if callable(variables) and default is None:  # `co.main(func)`, as conducto_nb allowed
+        variables, default = None, variables
+    try:
+        return _main(variables, default, argv, printer, _node_params(locals()))
+    except ServiceOnlyFlag as e:
+        print(f"{prog()}: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except PipelineError as e:
+        raise SystemExit(f"{prog()}: {e}") from None
+
+
+def _node_params(given: Mapping[str, Any]) -> dict[str, Any]:
+    params = {k: given[k] for k in ("env", "cpu", "gpu", "mem", "image") if given[k] is not None}
+    return {**params, "requires_docker": True} if given["requires_docker"] else params
+
+
+def _main(
+    variables: Mapping[str, Any] | None,
+    default: Callable[..., Any] | None,
+    argv: Sequence[str] | None,
+    printer: Callable[[Any], Any],
+    node_params: Mapping[str, Any],
+) -> Any:
     args = list(sys.argv[1:] if argv is None else argv)
-    module = sys.modules["__main__"]
-    funcs = node_functions(module)
-    run_it = any(a in ("--run", "--local") for a in args)
-    args = [a for a in args if a not in ("--run", "--local")]
-    if args and not args[0].startswith("--"):
+    commands = script_commands(variables)
+    if {"-h", "--help"} & set(args):
+        print(usage(commands), file=sys.stderr)
+        raise SystemExit(0)
+    if {"-v", "--version"} & set(args):
+        print(getattr(sys.modules.get("conducto_nb"), "__version__", "unknown"))
+        raise SystemExit(0)
+    if args and not args[0].startswith("-"):
         name = args.pop(0)
-        if name not in funcs:
-            raise SystemExit(f"unknown command {name!r}; one of: {', '.join(funcs) or 'none'}")
-        func = funcs[name]
+        if name not in commands:
+            raise CommandError(f"unknown command {name!r}; one of: {', '.join(commands) or 'none'}")
+        func = commands[name]
     elif default is not None:
         func = default
     else:
-        raise SystemExit(
-            f"usage: {sys.argv[0]} COMMAND [--option=value...] [--run]\n"
-            f"commands: {', '.join(funcs) or 'none'}"
-        )
-    node = _call(func, args)
+        print(usage(commands), file=sys.stderr)
+        raise SystemExit(1)
+    try:
+        flags, rest = split_flags(args, set(inspect.signature(func).parameters))
+    except ValueError as e:
+        raise CommandError(str(e)) from None
+    output = func(**parse_options(func, rest))
+    if inspect.isawaitable(output):
+        output = asyncio.run(_awaited(output))
+    if not isinstance(output, Node):
+        if _returns_node(func):
+            raise PipelineError(f"`{func.__name__}` returned {type(output).__name__}, not a node")
+        if output is not None:
+            printer(output)
+        return output
+    _label(output, func, flags, node_params)
     if os.environ.get(GENERATE_ENV):
-        sys.stdout.write(node_json(node) + "\n")
-    elif run_it:
-        from .terminal import run_with_view
-
-        raise SystemExit(run_with_view(node, name=node.title or func.__name__))
+        sys.stdout.write(node_json(output) + "\n")
+    elif flags.run:
+        raise SystemExit(_run(output, flags, output.title or func.__name__))
     else:
-        print(node.pretty())
+        print(output.pretty())
+    return output
+
+
+async def _awaited(value: Any) -> Any:
+    return await value
+
+
+def _label(node: Node, func: Callable[..., Any], flags: ScriptFlags, params: Any) -> None:
+    """co.main()'s node parameters, then the title and doc, as Conducto set them."""
+    for key, value in params.items():
+        if node.own_params.get(key) not in (None, value):
+            raise CommandError(f"co.main({key}=...) would overwrite the `{key}` the node sets")
+        node.set_param(key, value)
+    node.title = flags.title or node.title
+    doc = flags.doc or node.doc or flags.default_doc
+    node.doc = doc if doc or not func.__doc__ else unindent(func.__doc__)
+
+
+def _run(node: Node, flags: ScriptFlags, name: str) -> int:
+    from .run.launch import start
+    from .terminal import watch
+
+    run = start(node, name=name)
+    print(f"pipeline {run.id} on the {run.backend} backend", flush=True)
+    if flags.app:
+        print(f"open it live in a notebook: co.load({run.id!r})", flush=True)
+    if flags.shell:
+        return watch(run)
+    run.wait()
+    print(f"pipeline {run.id}: {run.state.value}")
+    return 0 if run.state is State.DONE else 1
+
+
+def _returns_node(func: Callable[..., Any]) -> bool:
+    ret = inspect.signature(func).return_annotation
+    text = ret if isinstance(ret, str) else getattr(ret, "__name__", "")
+    node_names = ("Node", "Serial", "Parallel", "Exec", "Lazy")
+    return (isinstance(ret, type) and issubclass(ret, Node)) or text.split(".")[-1] in node_names
 
 
 def node_json(node: Node) -> str:

@@ -25,14 +25,15 @@ PACKAGE = "conducto_nb"
 
 # Lowest first. Each name is a subpackage or a top-level module of the package.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors",),
+    ("errors", "shared"),
     ("images",),
     ("model",),
+    ("util",),
     ("store",),
     ("backends",),
     ("run", "events"),
     ("widget", "terminal"),
-    ("main", "cli", "api", "__init__"),
+    ("main", "main_flags", "cli", "api", "__init__"),
 ]
 
 # The lazy imports (inside a function) that the rules above allow, each with its reason:

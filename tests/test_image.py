@@ -147,7 +147,7 @@ def test_no_base_means_this_pythons_slim_image() -> None:
             "copy_url",
             "must not carry a password",
         ),
-        ({"path_map": {".": "relative"}}, "path_map", "container paths, which are absolute"),
+        ({"path_map": {".": "relative"}}, "path_map", "relative to the copied code's folder"),
         ({"name": "My App"}, "name", "must be lowercase letters"),
         ({"shell": ""}, "shell", "must be a shell's path"),
         ({"copy_dir": "/no/such/dir"}, "copy_dir", "/no/such/dir is not a directory"),

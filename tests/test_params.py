@@ -37,8 +37,8 @@ def test_defaults_from_the_table() -> None:
     ("node", "absent"),
     [
         (lambda: co.Serial(), set()),
-        (lambda: co.Parallel(), {"stop_on_error", "container_reuse_context"}),
-        (lambda: co.Exec("true"), {"stop_on_error", "container_reuse_context", "max_concurrent"}),
+        (lambda: co.Parallel(), {"stop_on_error"}),
+        (lambda: co.Exec("true"), {"stop_on_error", "max_concurrent"}),
     ],
     ids=["Serial", "Parallel", "Exec"],
 )
@@ -169,10 +169,10 @@ BAD_VALUES = [
     ("max_time", True),
     ("image", "Bad Image!"),
     ("image", 3),
-    ("requires_docker", "yes"),
+    ("requires_docker", "maybe"),
     ("docker_run_args", ["--init", 3]),
     ("retries", -1),
-    ("skip", 1),
+    ("skip", 2),
     ("suppress_errors", None),
     ("doc", 5),
     ("title", ["a"]),
@@ -222,10 +222,7 @@ def test_unknown_parameter_without_a_near_miss_has_no_hint() -> None:
     ("make", "param", "kind"),
     [
         (co.Parallel, "stop_on_error", "Parallel"),
-        (co.Parallel, "container_reuse_context", "Parallel"),
-        (co.Parallel, "same_container", "Parallel"),
         (lambda **kw: co.Exec("true", **kw), "stop_on_error", "Exec"),
-        (lambda **kw: co.Exec("true", **kw), "container_reuse_context", "Exec"),
         (lambda **kw: co.Exec("true", **kw), "max_concurrent", "Exec"),
     ],
 )
@@ -239,7 +236,7 @@ def test_parameter_on_the_wrong_kind_of_node(make: Any, param: str, kind: str) -
 
 
 def test_same_container_is_an_alias() -> None:
-    assert co.SameContainer is co.ContainerReuseContext
+    assert co.SameContainer.ESCAPE is co.SameContainer.GLOBAL is co.ContainerReuseContext.GLOBAL
     node = co.Serial(same_container=co.SameContainer.NEW)
     assert node.container_reuse_context is co.ContainerReuseContext.NEW
     assert node.own_params == {"container_reuse_context": co.ContainerReuseContext.NEW}

@@ -8,6 +8,7 @@ The names and defaults are Conducto 0.1.x's, its older `reqs_*` spellings includ
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import shlex
 import sys
@@ -81,6 +82,8 @@ ALIASES = {
     "reqs_npm": "install_npm",
     "reqs_docker": "install_docker",
 }
+#: Conducto's arguments that meant nothing to a build (it dropped them too): accepted, unused.
+IGNORED = frozenset({"pre_built", "git_sha", "git_urls"})
 _NAME = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")  # one Docker path component
 
 
@@ -95,6 +98,8 @@ def fold_aliases(given: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]
     fields = dict(given)
     for key, value in extra.items():
         canon = ALIASES.get(key, key)
+        if key in IGNORED:
+            continue
         if canon not in DEFAULTS:
             hint = suggest(key, [*DEFAULTS, *ALIASES])
             raise ParameterError(f"unknown Image parameter `{key}`{hint}", param=key)
@@ -218,14 +223,22 @@ def str_map(f: Mapping[str, Any], key: str) -> dict[str, str]:
     return out
 
 
-def path_map(f: Mapping[str, Any], base: Path) -> dict[str, str]:
+def path_map(f: Mapping[str, Any], base: Path, workdir: str | None) -> dict[str, str]:
+    """Local paths (relative ones read from `base`) to container paths. A relative container
+    path is, as in Conducto, relative to the folder commands run in: `workdir`, the copied
+    code's folder; without copied code that folder is unknown, so it must be absolute."""
     raw = str_map(f, "path_map")
     out = {}
     for local, inside in raw.items():
         if not inside.startswith("/"):
-            raise field_error(
-                "path_map", f"maps to container paths, which are absolute: {inside!r}"
-            )
+            if workdir is None:
+                raise field_error(
+                    "path_map",
+                    f"target {inside!r} is relative to the copied code's folder: give "
+                    "copy_dir, copy_repo or copy_url (with docker_auto_workdir), or an "
+                    "absolute container path",
+                )
+            inside = posixpath.normpath(posixpath.join(workdir, inside))
         out[str(absolute(local, base))] = inside
     return out
 

@@ -27,7 +27,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import ImageBuildError, ParameterError
-from . import content_hash
+from . import content_hash, paths
 from .content_hash import Sink, repo_root
 from .fields import (
     CODE_DIR,
@@ -73,6 +73,9 @@ class Image:
     stored with the pipeline: use a git credential helper. `copy_repo` reads back from JSON
     as the repository root it found."""
 
+    #: Conducto's `shell=co.Image.AUTO` (its default): the shell is chosen for you.
+    AUTO = "__auto__"
+
     image: str | None
     dockerfile: str | None
     dockerfile_text: str | None
@@ -115,13 +118,23 @@ class Image:
         **older: Any,
     ) -> None:
         given = {k: v for k, v in locals().items() if k in DEFAULTS}
-        self._setup(fold_aliases(given, older), resolve=True)
+        # Conducto's `instantiation_directory`: where relative paths are read from.
+        base = older.pop("instantiation_directory", None)
+        if base is not None and not Path(base).is_dir():
+            raise field_error("instantiation_directory", f"{base} is not a directory")
+        self._setup(fold_aliases(given, older), resolve=True, base=base)
 
     # -- construction -------------------------------------------------------------------
-    def _setup(self, fields: Mapping[str, Any], *, resolve: bool) -> None:
+    def _setup(
+        self,
+        fields: Mapping[str, Any],
+        *,
+        resolve: bool,
+        base: str | os.PathLike[str] | None = None,
+    ) -> None:
         """Validate and normalise. `resolve` (a user's call, not JSON) also finds the calling
         repository for copy_repo=True and checks that named paths exist, to fail early."""
-        base_dir = caller_dir() if resolve else Path.cwd()
+        base_dir = Path(base).resolve() if base else caller_dir() if resolve else Path.cwd()
         f = {**DEFAULTS, **fields}
         v: dict[str, Any] = {}
         v["image"] = image_name(f)
@@ -186,7 +199,8 @@ class Image:
             )
         v["shell"] = shell(f)
         self._name = tag_name(f)
-        v["path_map"] = path_map(f, base_dir)
+        workdir = CODE_DIR if code and v["docker_auto_workdir"] else None
+        v["path_map"] = path_map(f, base_dir, workdir)
         if not v["path_map"] and (local := v["copy_dir"] or v["copy_repo"]):
             v["path_map"] = {local: CODE_DIR}
 
@@ -209,6 +223,18 @@ class Image:
         if getattr(self, "_frozen", False) and key != "_tag":
             raise AttributeError(f"an Image cannot change (`{key}`): make a new one")
         object.__setattr__(self, key, value)
+
+    @classmethod
+    def register_directory(cls, name: str, relative: str | os.PathLike[str]) -> Path:
+        """Conducto's named directory: `relative` (read from the calling file's folder) under
+        `name`. Conducto's other hosts found the folder by that name; here there is one host,
+        so this checks the folder and returns it (see paths.py)."""
+        try:
+            return paths.register_directory(name, relative)
+        except ValueError as e:
+            raise ParameterError(str(e), param="register_directory") from None
+
+    share_directory = register_directory
 
     # -- data ---------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:

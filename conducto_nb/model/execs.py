@@ -17,6 +17,7 @@ from typing import Any
 import cloudpickle
 
 from ..errors import CommandError, SerializationError, suggest
+from ..shared.log import unindent
 from . import params as P
 from . import pickling
 from .nodes import Node, Serial
@@ -183,7 +184,8 @@ class Exec(Node):
                     "a shell command takes no extra arguments; put them in the command string",
                     path=self.path,
                 )
-            self.command_obj = Command.of_shell(command)
+            # Conducto's reading: a command written indented in a script runs unindented
+            self.command_obj = Command.of_shell(unindent(command))
         elif callable(command):
             _check_binds(command, args, call_kw, self.path)
             self.command_obj = Command.of_call(command, args, call_kw)

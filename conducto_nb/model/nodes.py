@@ -78,6 +78,28 @@ class Node(CallbackHolder):
         staged = {k: self._check(k, v) for k, v in checked.items()}
         self._own.update(staged)
 
+    def set(self, **params: Any) -> None:
+        """Conducto's `node.set(cpu=2, doc=...)`: set parameters after the node was built (a
+        node made by a function, say); a parameter given as None is left as it is. `name=`
+        puts a node that is in no tree yet into the enclosing `with` block under that name."""
+        given = {k: v for k, v in params.items() if v is not None}
+        name = given.pop("name", None)
+        block = innermost()
+        if name is not None and (block is None or self._parent is not None):
+            where = f"it is already at {self.path}" if self._parent else "no `with` block is open"
+            raise ParameterError(
+                f"set(name={name!r}) places a new node in the enclosing `with` block: {where}",
+                path=self.path,
+                param="name",
+            )
+        if name is not None and block is not None:  # checked first: a failed set sets nothing
+            valid_name(name, block.path)
+            if name in block._children:
+                raise TreeError(f"duplicate child name `{name}`", path=block.path)
+        self.update_params(given)
+        if name is not None and block is not None:
+            block._adopt(self, name)
+
     def _param_name(self, given: str) -> str:
         name = P.ALIASES.get(given, given)
         param = P.PARAMS.get(name)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..images.fields import IMAGE_NAME
 from ..images.image import Image
+from ..shared.types import strict_bool
 
 if TYPE_CHECKING:
     from .nodes import Node
@@ -32,9 +33,11 @@ __all__ = [
 
 
 class ContainerReuseContext(enum.StrEnum):
-    """Where a Serial's descendants run: `NEW` gives the subtree one container of its own, in
-    which every descendant runs in order and builds state; `GLOBAL` returns a nested subtree to
-    the shared worker pools; `INHERIT` (the default) keeps whatever the ancestors chose."""
+    """Where a node's Execs run, as in Conducto: `NEW` gives the node's subtree one container
+    of its own, in which its Execs run one at a time and build state (on an Exec: a fresh
+    container for it alone; on a Parallel: its children then run one after another);
+    `GLOBAL` returns a nested subtree to the shared worker pools; `INHERIT` (the default, or
+    None) keeps whatever the ancestors chose."""
 
     INHERIT = "inherit"
     NEW = "new"
@@ -56,8 +59,13 @@ def reuse_root(node: Node) -> Node | None:
     return None
 
 
-#: Conducto's older name for ContainerReuseContext (`same_container=co.SameContainer.NEW`).
-SameContainer = ContainerReuseContext
+class SameContainer:
+    """Conducto's older name for ContainerReuseContext (`same_container=co.SameContainer.NEW`),
+    with its older spelling `ESCAPE` for GLOBAL."""
+
+    NEW = ContainerReuseContext.NEW
+    GLOBAL = ESCAPE = ContainerReuseContext.GLOBAL
+    INHERIT = ContainerReuseContext.INHERIT
 
 
 class Inherit(enum.StrEnum):
@@ -111,9 +119,10 @@ def _integer(name: str, *, minimum: int, optional: bool = False) -> Callable[[An
 
 def _boolean(name: str) -> Callable[[Any], bool]:
     def check(value: Any) -> bool:
-        if isinstance(value, bool):
-            return value
-        raise ValueError(f"`{name}` must be True or False, not {value!r}")
+        flag = strict_bool(value)  # Conducto's scripts pass "False" as often as False
+        if flag is not None:
+            return flag
+        raise ValueError(f'`{name}` must be True or False (or "true"/"false"), not {value!r}')
 
     return check
 
@@ -212,6 +221,8 @@ def _tags(value: Any) -> list[str]:
 
 
 def _reuse_context(value: Any) -> ContainerReuseContext:
+    if value is None:  # Conducto's INHERIT
+        return ContainerReuseContext.INHERIT
     try:
         return ContainerReuseContext(value)
     except ValueError:
@@ -274,8 +285,7 @@ PARAMS: dict[str, Param] = {
             ContainerReuseContext.INHERIT,
             _N,
             _reuse_context,
-            "NEW: run the whole subtree in one container, in order",
-            frozenset({SERIAL}),
+            "NEW: one container for the subtree (an Exec: its own), its Execs one at a time",
         ),
     ]
 }

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import sys
 import uuid
@@ -26,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import BackendError
 from ...images.docker_sdk import import_docker
+from ...images.paths import PathNotInImage, expand_for_container
+from ...model.execs import Command
 from ...model.states import State
 from ..base import Backend, Job, Outcome, OutputSink
 from .args import (
@@ -189,9 +192,15 @@ class DockerBackend(Backend):
             except BackendError as e:
                 return _cannot(str(e))
         try:
+            if job.command.shell is not None and "__conducto_path:" in job.command.shell:
+                # co.relpath(...): the path's place in this image's container
+                command = Command.of_shell(expand_for_container(job.command.shell, job.image))
+                job = dataclasses.replace(job, command=command)
             pool = self._pool(job)
             if job.command.is_call:
                 job.command.pickled()
+        except PathNotInImage as e:
+            return _cannot(str(e))
         except BackendError as e:
             return _cannot(str(e.message))
         except Exception as e:  # pickling raises many kinds

@@ -25,6 +25,7 @@ from typing import Any
 
 from ...errors import PipelineError
 from ...images.image import Image
+from ...images.paths import expand_locally
 from ...model.states import State
 from ..base import Backend, Job, Outcome, OutputSink
 from ..cpu_budget import CpuBudget
@@ -131,7 +132,8 @@ class LocalBackend(Backend):
         try:
             Path(job.cwd).mkdir(parents=True, exist_ok=True)
             env = {**os.environ, **job.env} if job.env else None
-            child = Child(["/bin/sh", "-c", job.command.shell], streams.feed, cwd=job.cwd, env=env)
+            command = expand_locally(job.command.shell)  # co.relpath(...): the path itself
+            child = Child(["/bin/sh", "-c", command], streams.feed, cwd=job.cwd, env=env)
         except OSError as e:
             return _cannot("start the command", e)
         self._children.add(child)
