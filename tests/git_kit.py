@@ -40,3 +40,22 @@ def repo(tmp_path: Path) -> Path:
     ]:
         git(path, "config", key, value)
     return path
+
+
+def push_event(
+    repo: Path, branch: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`conducto-nb .conducto.cfg push --branch=BRANCH` in `repo`, with this Python's bin folder
+    first on PATH: the cfg's `conducto-nb run ...` finds the conducto_nb under test."""
+    import sys
+
+    env = {**os.environ, **(env or {})}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return subprocess.run(
+        [sys.executable, "-m", "conducto_nb.cli", ".conducto.cfg", "push", f"--branch={branch}"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )

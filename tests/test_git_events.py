@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from git_kit import commit, git
+from git_kit import commit, git, push_event
 
 from conducto_nb.events.simulate import default_branch, load_config
 
@@ -633,19 +633,8 @@ def test_a_pipeline_the_event_started_can_be_rerun_after_its_checkout_is_gone(
     cfg = "[push]\ncommand = conducto-nb run pipeline.py:main --backend local\n"
     commit(repo, {".conducto.cfg": cfg, "pipeline.py": pipeline, "state.txt": "committed\n"})
     home = tmp_path / "home"
-    env = {
-        **os.environ,
-        "CONDUCTO_NB_HOME": str(home),
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-    }
-    out = subprocess.run(
-        [*CLI, ".conducto.cfg", "push", "--branch=main"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    env = {**os.environ, "CONDUCTO_NB_HOME": str(home)}
+    out = push_event(repo, "main", env)
     assert out.returncode == 1, out.stdout + out.stderr  # `pass` is not there: it fails
     [pipeline_id] = [p.name for p in (home / "work").iterdir() if p.is_dir()]
     # the run's own copy of the event's code (its image's code, on the local backend)

@@ -5,9 +5,6 @@ tests/code_kit.py: the scenarios)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -17,7 +14,7 @@ from code_kit import (
     assert_a_rerun_uses_the_image_its_run_built,
     hello_project,
 )
-from git_kit import commit, git
+from git_kit import commit, git, push_event
 
 import conducto_nb as co
 from conducto_nb.model.states import State
@@ -51,15 +48,7 @@ def test_a_rerun_of_an_events_pipeline_after_its_checkout_is_gone(repo: Path) ->
     git(repo, "checkout", "-q", "-b", "feat")
     commit(repo, {"check.sh": "echo event code\nexit 1\n"})
     git(repo, "checkout", "-q", "main")
-    tools = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    out = subprocess.run(
-        [sys.executable, "-m", "conducto_nb.cli", ".conducto.cfg", "push", "--branch=feat"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PATH": tools},
-    )
+    out = push_event(repo, "feat")
     assert out.returncode == 1, out.stdout + out.stderr  # the event's check fails
     pipeline_id = shared_store().list_pipelines()[0].id
 
@@ -87,15 +76,7 @@ def test_a_pipeline_an_event_starts_sees_the_events_checkout_on_docker(repo: Pat
     )
     cfg = "[push]\ncommand = conducto-nb run pipeline.py:main --backend docker\n"
     commit(repo, {".conducto.cfg": cfg, "pipeline.py": pipeline, "state.txt": "committed\n"})
-    tools = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    out = subprocess.run(
-        [sys.executable, "-m", "conducto_nb.cli", ".conducto.cfg", "push", "--branch=main"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PATH": tools},
-    )
+    out = push_event(repo, "main")
     assert out.returncode == 0, out.stdout + out.stderr
     run = co.load(shared_store().list_pipelines()[0].id)
     assert run["/"].stdout == "committed\n"
