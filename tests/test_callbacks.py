@@ -282,3 +282,17 @@ def test_email_reaches_a_real_smtp_server(monkeypatch: pytest.MonkeyPatch) -> No
     assert mail["To"] == "ops@example.com" and mail["Cc"] == "lead@example.com"
     assert mail["Subject"] == f"[conducto_nb] pipeline {run.id} /: error (exit 5)"
     assert "the disk is full" in mail.get_payload()
+
+
+def test_a_malformed_callback_is_recorded_and_the_run_goes_on() -> None:
+    """A callback read back from a stored tree with arguments it cannot use fails on its own."""
+    from types import MappingProxyType
+
+    from conducto_nb.model.callbacks import Callback
+
+    node = co.Exec("exit 1")
+    node.on_error(Callback("retry", MappingProxyType({"max_num_retries": "many"})))
+    run = node.run()
+    assert run.state is State.ERROR
+    [fired] = [f for f in run["/"].callbacks if f.ok is not None]
+    assert fired.ok is False and fired.message.startswith("failed: ValueError")

@@ -110,6 +110,8 @@ class CallbackRunner:
                 say(f"unknown callback {cb.name!r}: nothing done", False)
         except PipelineError as e:
             say(f"failed: {e}", False)
+        except Exception as e:  # a callback read back malformed: recorded, never raised
+            say(f"failed: {type(e).__name__}: {e}"[:500], False)
 
     def _in_thread(
         self,
