@@ -186,6 +186,28 @@ def stops(serial: co.Node, kid: co.Node, status: NodeStatus) -> bool:
     )
 
 
+def resumed_by(node: co.Node, statuses: dict[str, NodeStatus]) -> co.Node | None:
+    """The highest Serial a failure at or in `node` stopped with work still to do after it,
+    each one above stopped at the one below in turn: what rerunning `node` resumes."""
+
+    def waiting(kid: co.Node) -> bool:
+        return any(
+            statuses[n.path].state in (State.PENDING, State.BLOCKED)
+            and not statuses[n.path].skipped
+            for n in kid.walk()
+            if isinstance(n, co.Exec)
+        )
+
+    top, child, parent = None, node, node.parent
+    while parent is not None and statuses[child.path].state in FAILED:
+        kids = list(parent.children.values())
+        later = kids[kids.index(child) + 1 :]
+        if isinstance(parent, co.Serial) and parent.stop_on_error and any(map(waiting, later)):
+            top = parent
+        child, parent = parent, parent.parent
+    return top
+
+
 def skipped_at_or_above(node: co.Node, statuses: dict[str, NodeStatus]) -> bool:
     return any(statuses[n.path].skipped for n in ancestors(node))
 
@@ -274,8 +296,11 @@ class Harness:
         }[name]
         if not expect_rejected:  # the model first: the step's own starts are checked by it
             if name in ("run", "rerun"):
-                self.runs.append((self.seq + 1, target))
-                self.holds = {h: t for h, t in self.holds.items() if not at_or_below(h, target)}
+                # a rerun of a failure also resumes the Serial it stopped (issue 13)
+                resumed = resumed_by(node, statuses) if name == "rerun" else None
+                for top in (target, *([resumed.path] if resumed is not None else [])):
+                    self.runs.append((self.seq + 1, top))
+                    self.holds = {h: t for h, t in self.holds.items() if not at_or_below(h, top)}
             elif name == "kill":
                 self.holds[target] = self.seq + 1
         out = self.handle(Action(name, path))
