@@ -1,0 +1,15 @@
+"""co.data: objects stored by name for one pipeline run (`co.data.pipeline`, Conducto's
+`co.temp_data`) or across a user's runs (`co.data.user`, `co.perm_data`), reached the same way
+from the notebook, a local process and a container, with no shared filesystem.
+
+Read first: client.py (the interface, standard library only: containers run it as a lone
+file), service.py (the aiohttp server the owner of a run starts; tokens per pipeline), store.py
+(the objects on disk under $CONDUCTO_NB_HOME/data, written atomically), bin/ (the
+`conducto-data-pipeline` / `conducto-data-user` shell commands).
+
+May import: errors (client.py and store.py fall back to stdlib copies when run alone).
+"""
+
+from .client import DataError, DataNotFound, pipeline, user
+
+__all__ = ["DataError", "DataNotFound", "pipeline", "user"]
