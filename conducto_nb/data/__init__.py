@@ -10,6 +10,12 @@ file), service.py (the aiohttp server the owner of a run starts; tokens per pipe
 May import: errors (client.py and store.py fall back to stdlib copies when run alone).
 """
 
+from pathlib import Path
+
 from .client import DataError, DataNotFound, pipeline, user
 
-__all__ = ["DataError", "DataNotFound", "pipeline", "user"]
+__all__ = ["COMMANDS", "DataError", "DataNotFound", "pipeline", "user"]
+
+#: The folder of the `conducto-data-pipeline` / `conducto-data-user` shell commands: a
+#: backend puts it on a shell node's PATH (its python3 runs client.py as a lone file).
+COMMANDS = Path(__file__).resolve().parent / "bin"

@@ -47,6 +47,21 @@ class _Http:
         self.url, self.host, self.port = url.rstrip("/"), parts.hostname or "", parts.port
         self.token, self.scope = token, scope
 
+    def call(self, method: str, op: str, name: str = "", *args: Any, **kwargs: Any) -> Any:
+        """One request whose answer is small JSON: the answer, read."""
+        answer = b"".join(self.stream(method, op, name, *args, **kwargs))
+        return json.loads(answer) if answer else None
+
+    def stream(
+        self, method: str, op: str, name: str = "", *args: Any, **kwargs: Any
+    ) -> Iterator[bytes]:
+        """One request's answer, a chunk at a time; the connection closes at its end."""
+        conn, response = self.request(method, op, name, *args, **kwargs)
+        try:
+            yield from _chunks(response)
+        finally:
+            conn.close()
+
     def request(
         self,
         method: str,
@@ -55,7 +70,7 @@ class _Http:
         body: Any = None,
         length: int | None = None,
         **query: str,
-    ) -> http.client.HTTPResponse:
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
         """`body`: bytes, a file of `length` bytes, or an iterator of chunks (sent chunked)."""
         conn = http.client.HTTPConnection(self.host, self.port, timeout=300)
         path = f"/v1/{op}/{self.scope}?" + urllib.parse.urlencode({"name": name, **query})
@@ -67,16 +82,18 @@ class _Http:
             conn.request(method, path, body=body, headers=headers, encode_chunked=chunked)
             response = conn.getresponse()
         except OSError as e:
+            conn.close()
             raise DataError(f"cannot reach the data service at {self.url}: {e}") from None
         if response.status >= 400:
             text = response.read().decode(errors="replace")
+            conn.close()
             try:
                 message = json.loads(text)["error"]
             except (ValueError, KeyError, TypeError):
                 message = text or response.reason
             kind = DataNotFound if response.status == 404 else DataError
             raise kind(message)
-        return response
+        return conn, response
 
 
 def _chunks(stream: BinaryIO | http.client.HTTPResponse) -> Iterator[bytes]:
@@ -115,7 +132,7 @@ class _Data:
             cls._local().write(name, [bytes(obj)])
         else:
             _check(name)
-            http.request("PUT", "object", name, bytes(obj)).read()
+            http.call("PUT", "object", name, bytes(obj))
 
     @classmethod
     def gets(cls, name: str, *, byte_range: list[int] | None = None) -> bytes:
@@ -131,8 +148,7 @@ class _Data:
             return
         _check(name)
         stop = "" if end is None else str(end)
-        response = http.request("GET", "object", name, start=str(start), end=stop)
-        yield from _chunks(response)
+        yield from http.stream("GET", "object", name, start=str(start), end=stop)
 
     @classmethod
     def put(cls, name: str, file: str, skip_cleanup: bool = False) -> None:
@@ -144,7 +160,7 @@ class _Data:
             else:
                 _check(name)
                 size = os.fstat(f.fileno()).st_size
-                http.request("PUT", "object", name, f, length=size).read()
+                http.call("PUT", "object", name, f, length=size)
 
     @classmethod
     def get(cls, name: str, file: str) -> None:
@@ -166,7 +182,7 @@ class _Data:
         if http is None:
             return bool(cls._local().exists(name))
         _check(name)
-        return bool(json.load(http.request("GET", "exists", name)))
+        return bool(http.call("GET", "exists", name))
 
     @classmethod
     def size(cls, name: str) -> int:
@@ -174,7 +190,7 @@ class _Data:
         if http is None:
             return int(cls._local().size(name))
         _check(name)
-        return int(json.load(http.request("GET", "size", name)))
+        return int(http.call("GET", "size", name))
 
     @classmethod
     def list(cls, prefix: str) -> list[str]:
@@ -182,7 +198,7 @@ class _Data:
         http = cls._http()
         if http is None:
             return list(cls._local().list(prefix))
-        return list(json.load(http.request("GET", "list", prefix)))
+        return list(http.call("GET", "list", prefix))
 
     @classmethod
     def delete(cls, name: str, recursive: bool = False) -> None:
@@ -191,7 +207,7 @@ class _Data:
             cls._local().delete(name, recursive)
             return
         _check(name)
-        http.request("DELETE", "object", name, recursive="1" if recursive else "").read()
+        http.call("DELETE", "object", name, recursive="1" if recursive else "")
 
     @classmethod
     def url(cls, name: str, path_only: bool = True) -> str:
@@ -289,7 +305,7 @@ def main(argv: list[str]) -> int:
                 data._local().write(name, _chunks(sys.stdin.buffer))
             else:
                 _check(name)
-                http.request("PUT", "object", name, _chunks(sys.stdin.buffer)).read()
+                http.call("PUT", "object", name, _chunks(sys.stdin.buffer))
         elif command == "gets":
             start, _, end = opts.get("byte_range", "").partition(",")
             for chunk in data._read(name, int(start or 0), int(end) if end else None):

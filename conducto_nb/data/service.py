@@ -148,9 +148,12 @@ class DataService:
                 f.close()
         if request.method == "PUT":
             writer = await asyncio.to_thread(where.writer, name)
-            with writer:
-                async for chunk in request.content.iter_chunked(CHUNK):
-                    await asyncio.to_thread(writer.write, chunk)
+            with writer:  # never committed: the temporary file goes, the object stays
+                try:
+                    async for chunk in request.content.iter_chunked(CHUNK):
+                        await asyncio.to_thread(writer.write, chunk)
+                except ConnectionError:  # the client died mid-upload
+                    return _error(400, f"the upload of {name!r} ended before its end")
                 size = await asyncio.to_thread(writer.commit)
             return web.json_response({"size": size})
         if request.method == "DELETE":
