@@ -251,3 +251,18 @@ def test_a_writer_killed_mid_write_leaves_the_old_object(how: str, own_home: Pat
     if how == "service":  # the service drops the temporary file when the connection ends
         _wait_for(lambda: not list(tmp.glob("put-*")), "the temporary file goes")
     assert co.data.user.list("") == ["obj"]
+
+
+def test_nodes_are_told_the_advertised_address_when_one_is_set(
+    own_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = _service(own_home)
+    assert service.env("p", "host.docker.internal")["CONDUCTO_DATA_URL"] == (
+        f"http://host.docker.internal:{service.port}"
+    )
+    monkeypatch.setenv("CONDUCTO_NB_DATA_ADVERTISE", "10.1.2.3")
+    env = service.env("p")
+    assert env["CONDUCTO_DATA_URL"] == f"http://10.1.2.3:{service.port}"
+    assert env["CONDUCTO_DATA_TOKEN"] == service.token_for("p") != service.token_for("q")
+    monkeypatch.setenv("CONDUCTO_NB_DATA_ADVERTISE", "https://data.example:8443")
+    assert service.env("p")["CONDUCTO_DATA_URL"] == "https://data.example:8443"

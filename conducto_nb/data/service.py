@@ -113,6 +113,8 @@ class DataService:
                 return await self._object(request, where, name)
             if op == "list":
                 names = await asyncio.to_thread(where.list, name)
+                if request.query.get("format") == "lines":  # for client.sh, which has no JSON
+                    return web.Response(text="".join(f"{n}\n" for n in names))
                 return web.json_response(names)
             if op in ("exists", "size") and request.method == "GET":
                 value = await asyncio.to_thread(getattr(where, op), name)

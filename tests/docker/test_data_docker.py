@@ -10,7 +10,7 @@ from pathlib import Path
 
 import cloudpickle
 import pytest
-from backend_kit import PYTHON
+from backend_kit import BUSYBOX, PYTHON
 
 import conducto_nb as co
 from conducto_nb.backends.docker.backend import DockerBackend
@@ -82,3 +82,43 @@ def test_a_container_without_the_token_is_refused(backend: DockerBackend) -> Non
     run = root.run(backend=backend)
     assert run["/forged"].state is co.State.ERROR
     assert "a valid CONDUCTO_DATA_TOKEN is required" in run["/forged"].stderr
+
+
+def test_busybox_shell_nodes_use_the_commands_without_python(
+    own_home: Path, backend: DockerBackend
+) -> None:
+    """busybox has no Python: the commands speak HTTP through its nc."""
+    with co.Serial(image=BUSYBOX) as root:
+        co.Exec(
+            "printf 'line one\\nline two\\n' | conducto-data-pipeline puts --name 'in/a b' && "
+            "head -c 200000 /dev/urandom > /tmp/big && "
+            "conducto-data-pipeline put --name big --file /tmp/big && "
+            "sha256sum < /tmp/big | conducto-data-pipeline puts --name big.sha",
+            name="make",
+        )
+        co.Exec(
+            "conducto-data-pipeline gets --name 'in/a b' | tr a-z A-Z "
+            "| conducto-data-pipeline puts --name out && "
+            "conducto-data-pipeline get --name big --file /tmp/copy && "
+            'test "$(sha256sum < /tmp/copy)" = "$(conducto-data-pipeline gets --name big.sha)"',
+            name="transform",
+            mem=0.6,
+        )
+        co.Exec(
+            "conducto-data-pipeline gets --name out && conducto-data-pipeline list && "
+            "conducto-data-pipeline exists --name nope && conducto-data-pipeline size --name out"
+            " && conducto-data-pipeline gets --name 'in/a b' --byte-range 5,8 && echo && "
+            "conducto-data-pipeline delete --name big && conducto-data-pipeline gets --name big",
+            name="check",
+            mem=0.7,
+        )
+    run = root.run(backend=backend)
+    assert run["/transform"].state is co.State.DONE, run["/make"].stderr + run["/transform"].stderr
+    assert run["/check"].stdout == (
+        "LINE ONE\nLINE TWO\nbig\nbig.sha\nin/a b\nout\nfalse\n18\none\n"
+    )
+    assert run["/check"].state is co.State.ERROR  # the last gets: big was deleted
+    assert f"no object 'big' in the pipeline '{run.id}' data" in run["/check"].stderr
+    assert (own_home / "data" / "pipelines" / run.id / "out").read_bytes() == (
+        b"LINE ONE\nLINE TWO\n"
+    )
