@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 
 import conducto_nb as co
-from conducto_nb.data.client import main as data_main
+from conducto_nb.data.commands import main as data_main
 from conducto_nb.data.service import DataService, data_service
 from conducto_nb.run.loop import background_loop
 
 ROOT = Path(__file__).resolve().parent.parent
-CLIENT = ROOT / "conducto_nb" / "data" / "client.py"
+DATA = ROOT / "conducto_nb" / "data"
 
 
 @pytest.fixture(autouse=True)
@@ -177,15 +177,26 @@ def test_the_client_runs_as_a_lone_file_with_only_the_standard_library(
     service = _service(own_home)
     lone = tmp_path / "lone"
     lone.mkdir()
-    (lone / "client.py").write_bytes(CLIENT.read_bytes())
+    for name in ("client.py", "commands.py"):  # what a container runs, and nothing else
+        (lone / name).write_bytes((DATA / name).read_bytes())
     env = {
         "PATH": os.environ["PATH"],
         "CONDUCTO_DATA_URL": f"http://127.0.0.1:{service.port}",
         "CONDUCTO_DATA_TOKEN": service.token_for("p-lone"),
     }
-    put = [sys.executable, "-I", str(lone / "client.py"), "pipeline", "puts", "--name", "n"]
+    python = [sys.executable, "-E", "-s", str(lone / "commands.py"), "pipeline"]
+    put = [*python, "puts", "--name", "n"]
     subprocess.run(put, input=b"from stdin", env=env, check=True, timeout=120)
-    gets = [sys.executable, "-I", str(lone / "client.py"), "pipeline", "gets", "--name", "n"]
+    gets = [
+        sys.executable,
+        "-E",
+        "-s",
+        str(lone / "commands.py"),
+        "pipeline",
+        "gets",
+        "--name",
+        "n",
+    ]
     done = subprocess.run(gets, env=env, capture_output=True, check=True, timeout=120)
     assert done.stdout == b"from stdin"
     missing = subprocess.run(

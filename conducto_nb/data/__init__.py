@@ -4,8 +4,9 @@ from the notebook, a local process and a container, with no shared filesystem.
 
 Read first: client.py (the interface, standard library only: containers run it as a lone
 file), service.py (the aiohttp server the owner of a run starts; tokens per pipeline), store.py
-(the objects on disk under $CONDUCTO_NB_HOME/data, written atomically), bin/ (the
-`conducto-data-pipeline` / `conducto-data-user` shell commands).
+(the objects on disk under $CONDUCTO_NB_HOME/data, written atomically), commands.py and
+bin/ (the `conducto-data-pipeline` / `conducto-data-user` shell commands; client.sh where an
+image has no Python).
 
 May import: errors (client.py and store.py fall back to stdlib copies when run alone).
 """
