@@ -277,3 +277,26 @@ def test_nodes_are_told_the_advertised_address_when_one_is_set(
     assert env["CONDUCTO_DATA_TOKEN"] == service.token_for("p") != service.token_for("q")
     monkeypatch.setenv("CONDUCTO_NB_DATA_ADVERTISE", "https://data.example:8443")
     assert service.env("p")["CONDUCTO_DATA_URL"] == "https://data.example:8443"
+
+
+def test_the_methods_take_conductos_parameters() -> None:
+    import inspect
+
+    expected = {
+        "puts": ["name", "obj"],
+        "gets": ["name", "byte_range"],
+        "put": ["name", "file", "skip_cleanup"],
+        "get": ["name", "file", "local"],
+        "exists": ["name"],
+        "size": ["name"],
+        "list": ["prefix"],
+        "delete": ["name", "recursive"],
+        "url": ["name", "path_only"],
+        "cache_exists": ["name", "checksum"],
+        "save_cache": ["name", "checksum", "save_dir"],
+        "restore_cache": ["name", "checksum", "restore_dir"],
+        "clear_cache": ["name", "checksum"],
+    }
+    for scope in (co.data.pipeline, co.data.user, co.temp_data, co.perm_data):
+        for method, params in expected.items():
+            assert list(inspect.signature(getattr(scope, method)).parameters) == params, method

@@ -162,8 +162,9 @@ class _Data:
                 http.call("PUT", "object", name, f, length=size)
 
     @classmethod
-    def get(cls, name: str, file: str) -> None:
-        """Write the object `name` to the local path `file` (whole, or not at all)."""
+    def get(cls, name: str, file: str, local: bool | None = None) -> None:
+        """Write the object `name` to the local path `file` (whole, or not at all). `local`
+        is Conducto's (local or cloud storage) and changes nothing here."""
         folder = os.path.dirname(os.path.abspath(file))
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".co-data-")
         try:
