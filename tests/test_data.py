@@ -300,3 +300,16 @@ def test_the_methods_take_conductos_parameters() -> None:
     for scope in (co.data.pipeline, co.data.user, co.temp_data, co.perm_data):
         for method, params in expected.items():
             assert list(inspect.signature(getattr(scope, method)).parameters) == params, method
+
+
+def test_a_gateway_this_machine_cannot_listen_on_does_not_stop_the_run() -> None:
+    """A daemon in a VM names a bridge gateway that is not this machine's address."""
+    from conducto_nb.backends.local.backend import LocalBackend
+
+    backend = LocalBackend()
+    backend.data_bind = "192.0.2.1"  # TEST-NET-1: no machine's address
+    with co.Serial() as root:
+        co.Exec("echo ok | conducto-data-pipeline puts --name n", name="puts")
+    run = root.run(backend=backend)
+    assert run.state is co.State.DONE, run["/puts"].stderr
+    background_loop().submit(backend.close()).result()

@@ -7,6 +7,7 @@ change and output chunk; an attempt's output reaches them through attempt_output
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
@@ -154,7 +155,10 @@ class Execution:
 
         service = await data_service(home)
         if self.backend.data_bind:
-            await service.listen_also(self.backend.data_bind)
+            # Not this machine's address (a daemon in a VM): the run goes on, its jobs may
+            # still reach the service through host-gateway.
+            with contextlib.suppress(OSError):
+                await service.listen_also(self.backend.data_bind)
         self.data_env = service.env(self.id, self.backend.data_host)
 
     def begin(self, jobs: list[Job]) -> None:
