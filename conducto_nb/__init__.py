@@ -13,13 +13,17 @@ whole API, and every one of them is also importable from its own module.
 """
 
 from . import api
+from . import data as data  # `co.data.pipeline.puts(...)`, as in Conducto
 from . import shared as shared  # `co.shared.log.unindent`, as in Conducto
 from . import util as util  # `co.util.magic_doc(...)`, as in Conducto
+from .data.client import perm_data, temp_data  # Conducto's names for co.data.pipeline / user
 from .errors import (
     ActionError,
     BackendError,
     CommandError,
     ConfigError,
+    DataError,
+    DataNotFound,
     ImageBuildError,
     NodeNotFound,
     ParameterError,
@@ -51,6 +55,8 @@ __all__ = [
     "CommandError",
     "ConfigError",
     "ContainerReuseContext",
+    "DataError",
+    "DataNotFound",
     "Exec",
     "Image",
     "ImageBuildError",
@@ -77,13 +83,16 @@ __all__ = [
     "__version__",
     "api",
     "callback",
+    "data",
     "env_bool",
     "lazy_py",
     "lazy_shell",
     "load",
     "main",
+    "perm_data",
     "relpath",
     "secret",
+    "temp_data",
 ]
 
 # Conducto modules that only worked with its hosted service: naming one says so, and what to

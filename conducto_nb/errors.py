@@ -12,8 +12,10 @@ The hierarchy::
     ├── BackendError              a backend cannot run jobs (no Docker daemon, a worker died...)
     │   └── ImageBuildError       a co.Image did not build: carries the build's last log lines
     ├── ConfigError               a `.conducto.cfg` that cannot be used: names its file and line
-    └── StoreError                the pipeline store cannot be read or written
-        └── PipelineNotFound      no pipeline with that id (also a KeyError)
+    ├── StoreError                the pipeline store cannot be read or written
+    │   └── PipelineNotFound      no pipeline with that id (also a KeyError)
+    └── DataError                 co.data refused: a bad object name, a wrong token, no service
+        └── DataNotFound          no object of that name in that scope (also a FileNotFoundError)
 
 Each message names the node path and the parameter in backticks, e.g.
 ``/test/unit: unknown parameter `cpus` (did you mean `cpu`?)``; `suggest` words that hint.
@@ -31,6 +33,8 @@ __all__ = [
     "BackendError",
     "CommandError",
     "ConfigError",
+    "DataError",
+    "DataNotFound",
     "ImageBuildError",
     "NodeNotFound",
     "ParameterError",
@@ -121,6 +125,17 @@ class StoreError(PipelineError):
 
 class PipelineNotFound(StoreError, KeyError):
     """No pipeline with that id in the store."""
+
+
+class DataError(PipelineError):
+    """co.data cannot do what was asked: the object name is bad (`..`, absolute, NUL), the
+    data service refused the token or cannot be reached, or pipeline data was asked for
+    outside any pipeline."""
+
+
+class DataNotFound(DataError, FileNotFoundError):
+    """No object of that name in that scope (pipeline or user); the message names both.
+    Also a FileNotFoundError, which Conducto's local data raised."""
 
 
 def suggest(name: str, choices: Iterable[str]) -> str:

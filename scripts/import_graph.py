@@ -26,6 +26,7 @@ PACKAGE = "conducto_nb"
 # Lowest first. Each name is a subpackage or a top-level module of the package.
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "shared"),
+    ("data",),  # co.data's client runs alone in containers: it needs errors at most
     ("images",),
     ("model",),
     ("util",),

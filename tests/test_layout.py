@@ -100,3 +100,30 @@ def test_the_script_runs_and_passes_on_this_checkout(flag: list[str]) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     if not flag:
         assert "cycles over the imports that run, but the documented lazy ones: none" in done.stdout
+
+
+def test_the_data_client_runs_alone_on_the_standard_library() -> None:
+    """co.data's client runs in containers as lone files (bin/conducto-data-*): at module
+    level they import the standard library and each other only; an import of the package
+    (`..errors`) sits in a `try` whose `except ImportError` defines the same names."""
+    allowed = sys.stdlib_module_names | {"__future__", "client"}
+
+    def check(statements: list[ast.stmt], where: str, guarded: bool) -> None:
+        for node in statements:
+            if isinstance(node, ast.Import):
+                names = [a.name.split(".")[0] for a in node.names]
+                assert set(names) <= allowed, f"{where}:{node.lineno} imports {names}"
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    assert guarded, f"{where}:{node.lineno}: the package, unguarded"
+                else:
+                    assert (node.module or "").split(".")[0] in allowed, f"{where}:{node.lineno}"
+            elif isinstance(node, ast.Try):
+                catches = [h.type.id for h in node.handlers if isinstance(h.type, ast.Name)]
+                check(node.body, where, "ImportError" in catches)
+                for handler in node.handlers:
+                    check(handler.body, where, False)
+
+    for name in ("client.py", "commands.py", "store.py"):
+        tree = ast.parse((ROOT / "conducto_nb" / "data" / name).read_text())
+        check(tree.body, f"data/{name}", False)

@@ -68,6 +68,12 @@ class Backend(abc.ABC):
     runner's event loop thread."""
 
     name: str = "backend"
+    #: How this backend's jobs reach this machine, for the data service (co.data) that the
+    #: run's owner serves here: the host in their $CONDUCTO_DATA_URL ...
+    data_host: str = "127.0.0.1"
+    #: ... and one more address the service must listen on for them (a Docker bridge's
+    #: gateway: 127.0.0.1 inside a container is the container), found by `open()`.
+    data_bind: str | None = None
 
     async def open(self) -> None:
         """Check the backend can work (a daemon answers...) and warm up; raise if not."""

@@ -189,6 +189,7 @@ def execute(
             restore=restore,
         )
         await chosen.open()
+        await ex.start_data(home())
         jobs = ex.job_specs()
         await chosen.prepare(pipeline_id, jobs)  # bad images etc.: before anything
         statuses = ex.scheduler.statuses()

@@ -7,6 +7,7 @@ change and output chunk; an attempt's output reaches them through attempt_output
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
@@ -91,6 +92,8 @@ class Execution:
         self.record = record
         self.writer = writer
         self.secrets_home = secrets_home
+        #: How its jobs reach co.data: CONDUCTO_DATA_URL and CONDUCTO_DATA_TOKEN (start_data).
+        self.data_env: dict[str, str] = {}
         self.secret_values: set[str] = set()
         self._secrets_read: tuple[tuple[int, ...], dict[str, str]] = ((), {})
         self.observers: list[Observer] = [record.observe]
@@ -144,6 +147,19 @@ class Execution:
             for path, node, group in self.scheduler.execs()
             if path == under or path.startswith(inside)
         ]
+
+    async def start_data(self, home: Path | None) -> None:
+        """Start this process's data service (once; on this loop) and give the pipeline's
+        jobs its address and the pipeline's token, as the backend's jobs reach it."""
+        from ..data.service import data_service  # aiohttp: only where runs are owned
+
+        service = await data_service(home)
+        if self.backend.data_bind:
+            # Not this machine's address (a daemon in a VM): the run goes on, its jobs may
+            # still reach the service through host-gateway.
+            with contextlib.suppress(OSError):
+                await service.listen_also(self.backend.data_bind)
+        self.data_env = service.env(self.id, self.backend.data_host)
 
     def begin(self, jobs: list[Job]) -> None:
         """Start building the co.Images that `jobs` (every Exec's, as `prepare` had them)
@@ -306,6 +322,7 @@ class Execution:
                 CONDUCTO_NB_CPU=f"{p['cpu']:g}",
                 CONDUCTO_NB_MEM=f"{p['mem']:g}",
             )
+            env.update(self.data_env)
         if node.generates:
             env[GENERATE_ENV] = "1"
         return Job(

@@ -64,6 +64,9 @@ class DockerBackend(Backend):
     the budgets to the daemon's cores and memory (GB)."""
 
     name = "docker"
+    #: Containers reach this machine's data service by this name (launch.py maps it to the
+    #: bridge's gateway, as `--add-host host.docker.internal:host-gateway` does).
+    data_host = "host.docker.internal"
 
     def __init__(
         self,
@@ -92,11 +95,28 @@ class DockerBackend(Backend):
         self._on_this_loop()
         info = await self.daemon.open()
         self.ncpu = float(info.get("NCPU") or self.ncpu)
+        if self.daemon.socket_path is not None and self.data_bind is None:
+            self.data_bind = await self._bridge_gateway()
         if self.pools is None:
             cpu = self.cpu_budget if self.cpu_budget is not None else self.ncpu
             mem = self.mem_budget if self.mem_budget is not None else info["MemTotal"] / 2**30
             self.pools = Pools(self.daemon, Capacity(cpu, mem), self.idle_timeout)
         self.closed = False
+
+    async def _bridge_gateway(self) -> str | None:
+        """The default bridge's gateway: this machine as its containers reach it, where the
+        data service (co.data) listens for them; None when the daemon has no such bridge."""
+
+        def gateway() -> str | None:
+            for config in self.daemon.api.inspect_network("bridge")["IPAM"]["Config"] or []:
+                if config.get("Gateway") and ":" not in config["Gateway"]:  # IPv4
+                    return str(config["Gateway"])
+            return None
+
+        try:
+            return await self.daemon.call(gateway)
+        except Exception:  # no bridge network (a daemon run with --bridge=none)
+            return None
 
     def _on_this_loop(self) -> None:
         """Pools are bound to one event loop; on a new one (the old closed) start afresh."""

@@ -35,6 +35,11 @@ _PACKAGE = Path(__file__).resolve().parents[2]
 # The docker CLI is mounted at /usr/local/bin/docker: make sure it is on the PATH.
 _ON_PATH = 'case ":$PATH:" in *:/usr/local/bin:*) ;; *) PATH=$PATH:/usr/local/bin ;; esac\n'
 
+#: co.data's shell commands, in the package lent to the container (they need its python3).
+_DATA_COMMANDS = f"PATH=$PATH:{PACKAGE_MOUNT}/conducto_nb/data/bin\n"
+#: The name containers reach this machine's data service by, and the variable with its URL.
+DATA_HOST, DATA_URL = "host.docker.internal", "CONDUCTO_DATA_URL"
+
 
 @dataclass(frozen=True)
 class ContainerPlan:
@@ -71,10 +76,14 @@ class ContainerPlan:
             binds += docker_binds(self.socket_path, self.url, job.path)
         if binds:
             host["binds"] = binds
+        if DATA_URL in job.env:  # co.data's service: this machine, as containers reach it
+            host["extra_hosts"] = {DATA_HOST: "host-gateway", **host.get("extra_hosts", {})}
         if job.gpu:  # as `docker run --gpus N`: the daemon's GPU runtime picks the devices
             device = import_docker().types.DeviceRequest(count=job.gpu, capabilities=[["gpu"]])
             host["device_requests"] = [device]
         setup = _ON_PATH if job.requires_docker else ""
+        if self.socket_path is not None:  # conducto-data-pipeline / -user, in the lent package
+            setup += _DATA_COMMANDS
         return spec, Launch(spec.image, labels, args.create, host, setup)
 
 

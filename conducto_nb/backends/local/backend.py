@@ -18,11 +18,13 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ...data import COMMANDS
 from ...errors import PipelineError
 from ...images.image import Image
 from ...images.paths import expand_locally
@@ -132,6 +134,9 @@ class LocalBackend(Backend):
         try:
             Path(job.cwd).mkdir(parents=True, exist_ok=True)
             env = {**os.environ, **job.env} if job.env else None
+            if env is not None and "CONDUCTO_DATA_URL" in env:  # the conducto-data-* commands
+                env["PATH"] = f"{COMMANDS}{os.pathsep}{env.get('PATH', os.defpath)}"
+                env.setdefault("CONDUCTO_DATA_PYTHON", sys.executable)
             command = expand_locally(job.command.shell)  # co.relpath(...): the path itself
             child = Child(["/bin/sh", "-c", command], streams.feed, cwd=job.cwd, env=env)
         except OSError as e:
