@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..backends.base import Backend, Job, Outcome
 from ..errors import ActionError, NodeNotFound, PipelineError
-from ..model.execs import GENERATE_ENV, Command, Exec
+from ..model.execs import Command, Exec
 from ..model.nodes import Node
-from ..model.secrets import SCOPES, Secret, stored_secrets
 from ..model.states import (
     ACTIVE,
     FAILED,
@@ -32,6 +31,7 @@ from ..model.states import (
 from .attempt_output import OutputCollector, generated_tree
 from .callbacks import CallbackRunner
 from .image_builds import ImageBuilds
+from .jobs import JobMaker
 from .record import Record
 from .scheduler import (
     Action,
@@ -91,11 +91,8 @@ class Execution:
         self.workdir = workdir
         self.record = record
         self.writer = writer
-        self.secrets_home = secrets_home
-        #: How its jobs reach co.data: CONDUCTO_DATA_URL and CONDUCTO_DATA_TOKEN (start_data).
-        self.data_env: dict[str, str] = {}
-        self.secret_values: set[str] = set()
-        self._secrets_read: tuple[tuple[int, ...], dict[str, str]] = ((), {})
+        self.jobs = JobMaker(pipeline_id, workdir, secrets_home)  # what each attempt is given
+        self.secret_values = self.jobs.secret_values  # masked in every output
         self.observers: list[Observer] = [record.observe]
         if writer is not None:
             self.observers.append(StoreObserver(pipeline_id, writer, self.scheduler))
@@ -106,7 +103,6 @@ class Execution:
             self.images.recall(restore.images)  # the run's own images, not rebuilt ones
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self._chores: set[asyncio.Task[None]] = set()
-        self._noted_images = False
         #: `hook(idle)` on the loop when the run goes idle (True) or wakes (False).
         self.on_idle: list[Callable[[bool], None]] = []
         record.set_idle(True)
@@ -143,7 +139,7 @@ class Execution:
         and the image builds."""
         inside = "/" if under == "/" else under + "/"
         return [
-            self._job(StartExec(path, 0, node, group), resolve_env=False)
+            self.jobs.job(StartExec(path, 0, node, group), resolve_env=False)
             for path, node, group in self.scheduler.execs()
             if path == under or path.startswith(inside)
         ]
@@ -159,7 +155,7 @@ class Execution:
             # still reach the service through host-gateway.
             with contextlib.suppress(OSError):
                 await service.listen_also(self.backend.data_bind)
-        self.data_env = service.env(self.id, self.backend.data_host)
+        self.jobs.data_env = service.env(self.id, self.backend.data_host)
 
     def begin(self, jobs: list[Job]) -> None:
         """Start building the co.Images that `jobs` (every Exec's, as `prepare` had them)
@@ -288,8 +284,8 @@ class Execution:
         self.handle(ExecFinished(path, attempt, outcome.state, result))
 
     async def _attempt(self, ins: StartExec, out: OutputCollector, queued: float) -> Outcome:
-        job = self._job(ins)
-        self._note_image(job, out)
+        job = self.jobs.job(ins)
+        self.jobs.note_image(job, self.backend.name, self.backend.honours, out)
         await self.images.ready(job)  # queued while its co.Image builds; ImageBuildError
 
         def started() -> None:
@@ -302,67 +298,6 @@ class Execution:
         except TimeoutError:
             return Outcome(
                 State.ERROR, message=f"timed out after {_human(job.max_time)} (max_time)"
-            )
-
-    def _job(self, ins: StartExec, resolve_env: bool = True) -> Job:
-        node: Exec = ins.node
-        p = node.params.values_only()
-        env = self._stored_secrets() if resolve_env else {}  # as Conducto gave every node
-        for key, value in p["env"].items() if resolve_env else ():
-            if isinstance(value, Secret):
-                value = value.resolve(self.secrets_home)
-                self.secret_values.add(value)
-            env[key] = value
-        env.setdefault("PYTHONUNBUFFERED", "1")  # Python commands stream their output live
-        if resolve_env:  # where the job is, as Conducto told its nodes (CONDUCTO_PIPELINE_ID)
-            env.update(
-                CONDUCTO_PIPELINE_ID=self.id,
-                CONDUCTO_NB_NODE=ins.path,
-                CONDUCTO_NB_ATTEMPT=str(ins.attempt),
-                CONDUCTO_NB_CPU=f"{p['cpu']:g}",
-                CONDUCTO_NB_MEM=f"{p['mem']:g}",
-            )
-            env.update(self.data_env)
-        if node.generates:
-            env[GENERATE_ENV] = "1"
-        return Job(
-            self.id,
-            ins.path,
-            ins.attempt,
-            node.command_obj,
-            env,
-            self.workdir,
-            cpu=p["cpu"],
-            mem=p["mem"],
-            gpu=p["gpu"],
-            image=p["image"],
-            requires_docker=p["requires_docker"],
-            docker_run_args=p["docker_run_args"],
-            max_time=p["max_time"],
-            generates=node.generates,
-            reuse_group=ins.reuse_group,
-        )
-
-    def _stored_secrets(self) -> dict[str, str]:
-        """co.api.Secrets' values (masked in every log), read again only when a file changed."""
-        if self.secrets_home is None:
-            return {}
-        stamp = tuple(
-            (f.stat().st_mtime_ns if f.exists() else 0)
-            for f in (self.secrets_home / name for name in SCOPES.values())
-        )
-        if self._secrets_read[0] != stamp:
-            self._secrets_read = (stamp, stored_secrets(self.secrets_home))
-            self.secret_values.update(self._secrets_read[1].values())
-        return dict(self._secrets_read[1])
-
-    def _note_image(self, job: Job, out: OutputCollector) -> None:
-        if job.image and not self._noted_images and not self.backend.honours(job.image):
-            self._noted_images = True
-            out(
-                "stderr",
-                f"[conducto_nb] the {self.backend.name} backend runs commands on this "
-                f"machine: image {job.image!r} (and any other image) is not used\n",
             )
 
     async def stop(self) -> None:
