@@ -1,6 +1,7 @@
 """Parameters as a node sees them: each one's effective value (the node's own, else the
 nearest ancestor's or all of theirs merged, else the default) with where it came from, which
-is `node.params`, and each one as an attribute (`node.cpu`).
+is `node.params`, and each one as an attribute (`node.cpu`); `ParamHolder` is the part of
+every node that checks and keeps its own.
 """
 
 from __future__ import annotations
@@ -8,14 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..errors import ParameterError, suggest
+from . import params as P
 from .params import PARAMS, Inherit, to_json
 
 if TYPE_CHECKING:
     from .nodes import Node
 
-__all__ = ["EffectiveParams", "ParamValue", "param_property", "resolve"]
+__all__ = ["EffectiveParams", "ParamHolder", "ParamValue", "param_property", "resolve"]
 
 
 @dataclass(frozen=True)
@@ -81,3 +84,78 @@ def param_property(name: str) -> property:
         self.set_param(name, value)
 
     return property(get, set_, doc=PARAMS[name].doc)
+
+
+class ParamHolder:
+    """A node's own parameters: checked against the one table (params.py) as they are set,
+    so a typo or a bad value fails where it is written, naming the node."""
+
+    kind: ClassVar[str]
+    _own: dict[str, Any]
+    _parent: Node | None
+    _ATTRIBUTES: ClassVar[frozenset[str]]
+
+    @property
+    def path(self) -> str:
+        """Where the node is ("/" when it is a root): Node's."""
+        raise NotImplementedError
+
+    def update_params(self, params: Mapping[str, Any]) -> None:
+        """Validate and set several parameters at once; nothing is set if one is bad."""
+        checked = {self._param_name(k): v for k, v in params.items()}
+        staged = {k: self._check(k, v) for k, v in checked.items()}
+        self._own.update(staged)
+
+    def _param_name(self, given: str) -> str:
+        name = P.ALIASES.get(given, given)
+        param = P.PARAMS.get(name)
+        if param is None:
+            raise self._unknown(given)
+        if self.kind not in param.kinds:
+            takers = " and ".join(sorted(k.capitalize() for k in param.kinds))
+            raise ParameterError(
+                f"`{given}` applies only to {takers} nodes, not {type(self).__name__}",
+                path=self.path,
+                param=name,
+            )
+        return name
+
+    def _unknown(self, name: str) -> ParameterError:
+        hint = suggest(name, [*P.PARAMS, "name"])
+        return ParameterError(f"unknown parameter `{name}`{hint}", path=self.path, param=name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # `node.cpus = 2` would otherwise make a new attribute and be silently ignored.
+        if name.startswith("_") or hasattr(type(self), name) or name in self._ATTRIBUTES:
+            object.__setattr__(self, name, value)
+        else:
+            raise self._unknown(name)
+
+    def _check(self, name: str, value: Any) -> Any:
+        try:
+            return P.PARAMS[name].check(value)
+        except ValueError as e:
+            raise ParameterError(str(e), path=self.path, param=name) from None
+
+    def get_param(self, name: str) -> Any:
+        """The effective value: own, else inherited, else the default."""
+        return self.params[self._param_name(name)].value
+
+    def set_param(self, name: str, value: Any) -> None:
+        name = self._param_name(name)
+        self._own[name] = self._check(name, value)
+
+    @property
+    def own_params(self) -> Mapping[str, Any]:
+        """Only the parameters set on this node itself."""
+        return MappingProxyType(self._own)
+
+    @property
+    def params(self) -> EffectiveParams:
+        """Every parameter this node takes, its effective value, and where that came from."""
+        chain = [(self.path, self._own)]
+        node = self._parent
+        while node is not None:
+            chain.append((node.path, node._own))
+            node = node._parent
+        return resolve(self.kind, chain)

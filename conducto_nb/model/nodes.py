@@ -17,7 +17,7 @@ from ..errors import NodeNotFound, ParameterError, TreeError, suggest
 from . import params as P
 from .building import detached, enter, free_name, innermost, leave, valid_name
 from .callbacks import CallbackHolder
-from .node_params import EffectiveParams, param_property, resolve
+from .node_params import ParamHolder, param_property
 from .tree_text import PrettyTree, render_tree
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["Node", "Parallel", "Serial"]
 
 
-class Node(CallbackHolder):
+class Node(ParamHolder, CallbackHolder):
     """A node of the pipeline tree. Use Serial, Parallel or Exec; every parameter of the table
     in params.py is a keyword here and an attribute afterwards (`node.cpu = 2`)."""
 
@@ -72,12 +72,6 @@ class Node(CallbackHolder):
             raise
 
     # -- parameters ---------------------------------------------------------------------
-    def update_params(self, params: Mapping[str, Any]) -> None:
-        """Validate and set several parameters at once; nothing is set if one is bad."""
-        checked = {self._param_name(k): v for k, v in params.items()}
-        staged = {k: self._check(k, v) for k, v in checked.items()}
-        self._own.update(staged)
-
     def set(self, **params: Any) -> None:
         """Conducto's `node.set(cpu=2, doc=...)`: set parameters after the node was built (a
         node made by a function, say); a parameter given as None is left as it is. `name=`
@@ -99,60 +93,6 @@ class Node(CallbackHolder):
         self.update_params(given)
         if name is not None and block is not None:
             block._adopt(self, name)
-
-    def _param_name(self, given: str) -> str:
-        name = P.ALIASES.get(given, given)
-        param = P.PARAMS.get(name)
-        if param is None:
-            raise self._unknown(given)
-        if self.kind not in param.kinds:
-            takers = " and ".join(sorted(k.capitalize() for k in param.kinds))
-            raise ParameterError(
-                f"`{given}` applies only to {takers} nodes, not {type(self).__name__}",
-                path=self.path,
-                param=name,
-            )
-        return name
-
-    def _unknown(self, name: str) -> ParameterError:
-        hint = suggest(name, [*P.PARAMS, "name"])
-        return ParameterError(f"unknown parameter `{name}`{hint}", path=self.path, param=name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        # `node.cpus = 2` would otherwise make a new attribute and be silently ignored.
-        if name.startswith("_") or hasattr(type(self), name) or name in self._ATTRIBUTES:
-            object.__setattr__(self, name, value)
-        else:
-            raise self._unknown(name)
-
-    def _check(self, name: str, value: Any) -> Any:
-        try:
-            return P.PARAMS[name].check(value)
-        except ValueError as e:
-            raise ParameterError(str(e), path=self.path, param=name) from None
-
-    def get_param(self, name: str) -> Any:
-        """The effective value: own, else inherited, else the default."""
-        return self.params[self._param_name(name)].value
-
-    def set_param(self, name: str, value: Any) -> None:
-        name = self._param_name(name)
-        self._own[name] = self._check(name, value)
-
-    @property
-    def own_params(self) -> Mapping[str, Any]:
-        """Only the parameters set on this node itself."""
-        return MappingProxyType(self._own)
-
-    @property
-    def params(self) -> EffectiveParams:
-        """Every parameter this node takes, its effective value, and where that came from."""
-        chain = []
-        node: Node | None = self
-        while node is not None:
-            chain.append((node.path, node._own))
-            node = node._parent
-        return resolve(self.kind, chain)
 
     # -- tree ---------------------------------------------------------------------------
     @property
