@@ -12,6 +12,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from owner_kit import wait_for
+
 import conducto_nb as co
 from conducto_nb.model.states import State
 from conducto_nb.run import runs
@@ -26,8 +28,12 @@ def test_a_finished_run_nobody_holds_is_let_go_and_another_process_can_adopt_it(
     del run
     gc.collect()
     assert pipeline_id not in runs.LIVE
-    shared_writer().flush()
-    assert shared_store().load(pipeline_id).owner is None  # its lease went with it
+
+    def released() -> bool:
+        shared_writer().flush()
+        return shared_store().load(pipeline_id).owner is None
+
+    wait_for(released, timeout=30)  # its lease goes at the owner's next heartbeat
 
     again = co.load(pipeline_id)
     assert again["/"].stdout == "kept in the store\n"

@@ -41,6 +41,7 @@ class Ownership:
         #: Held elsewhere (runs.hold): an idle run nobody refers to goes, and its lease too.
         self.executions: weakref.WeakValueDictionary[str, Execution] = weakref.WeakValueDictionary()
         self.server = ControlServer(socket_path(home), self._handle, self._heartbeat)
+        self._let_go: list[str] = []  # runs freed since the last heartbeat
 
     async def start(self) -> None:
         await self.server.start()
@@ -58,10 +59,11 @@ class Ownership:
         weakref.finalize(ex, self._release, ex.id).atexit = False
 
     def _release(self, pipeline_id: str) -> None:
-        """An idle run this process no longer holds: its lease goes (the store has all of it),
-        and an action from elsewhere adopts it from the store."""
-        with contextlib.suppress(PipelineError):  # the writer closed at exit: the lease
-            self.writer.set_owner(pipeline_id, None)  # lapses with this process anyway
+        """An idle run this process no longer holds: its lease goes at the next heartbeat (the
+        store has all of it), and an action from elsewhere adopts it from the store. Called by
+        the garbage collector, on any thread, maybe inside a lock the writer holds: so it only
+        notes the id (list.append takes no lock)."""
+        self._let_go.append(pipeline_id)
 
     def _handle(self, pipeline_id: str, action: str, path: str, args: dict[str, Any]) -> Any:
         ex = self.executions.get(pipeline_id)
@@ -85,6 +87,9 @@ class Ownership:
     def _heartbeat(self) -> None:
         from ..store.pipelines import boot_id
 
+        while self._let_go:
+            with contextlib.suppress(PipelineError):  # the writer closed at exit: the lease
+                self.writer.set_owner(self._let_go.pop(), None)  # lapses with the process
         if len(self.executions):
             self.writer.renew(os.getpid(), boot_id())
 
