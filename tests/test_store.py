@@ -205,7 +205,6 @@ def test_unknown_pipeline_is_a_key_error(store: Store):
         lambda: store.start_attempt("zzz-zzz", "/a", 1, 1.0),
         lambda: store.append_output("zzz-zzz", "/a", 1, "stdout", "x"),
         lambda: store.set_owner("zzz-zzz", None),
-        lambda: store.heartbeat("zzz-zzz"),
         lambda: store.mark_interrupted("zzz-zzz"),
         lambda: store.delete("zzz-zzz"),
     ]
@@ -414,15 +413,15 @@ def test_owner_liveness(store: Store):
     assert not store.owner_alive(me(heartbeat=time.time() - LEASE_TIMEOUT - 1))
 
 
-def test_heartbeat_renews_the_lease_and_release_clears_it(store: Store):
+def test_renew_renews_the_leases_of_a_process_and_release_clears_one(store: Store):
     create(store, owner=me(heartbeat=time.time() - LEASE_TIMEOUT - 5))
     assert not store.load("abc-def").owner_alive
-    store.heartbeat("abc-def")
+    store.renew(os.getpid(), boot_id())
     assert store.load("abc-def").owner_alive
     store.set_owner("abc-def", None)
     rec = store.load("abc-def")
     assert (rec.owner, rec.owner_alive) == (None, False)
-    store.heartbeat("abc-def")  # no owner, nothing to renew
+    store.renew(os.getpid(), boot_id())  # no owner, nothing to renew
     assert store.load("abc-def").owner is None
 
 
@@ -542,7 +541,7 @@ def test_writer_applies_writes_in_order_after_flush(store: Store, db: Path):
         for i in range(2000):
             w.append_output("abc-def", "/a", 1, "stdout" if i % 3 else "stderr", f"{i}\n")
         w.finish_attempt("abc-def", "/a", 1, state="done", exit_code=0, ended=6.0, message=None)
-        w.heartbeat("abc-def", now=1234.5)
+        w.renew(os.getpid(), boot_id(), now=1234.5)
         w.flush(timeout=30)
         with Store(db) as other:  # what another process would see
             rec = other.load("abc-def")
@@ -620,7 +619,7 @@ def test_writer_failure_surfaces_from_flush(store: Store):
     w.flush(timeout=30)  # reported once
     w.close()
     with pytest.raises(StoreError, match="closed"):
-        w.heartbeat("abc-def")
+        w.renew(os.getpid(), boot_id())
 
 
 def test_writer_failure_on_a_closed_store_surfaces_from_close(db: Path):

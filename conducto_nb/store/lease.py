@@ -136,12 +136,6 @@ class LeaseStore(StoreDB):
             raise self._not_found(pipeline_id)
         return owner_from(found)
 
-    def heartbeat(self, pipeline_id: str, now: float | None = None) -> None:
-        """Renew the owner's lease (nothing to renew when the pipeline has no owner)."""
-        now = time.time() if now is None else now
-        sql = "owner_heartbeat = CASE WHEN owner_pid IS NULL THEN NULL ELSE ? END"
-        self._update(pipeline_id, sql, (now,))
-
     def renew(self, pid: int, boot: str, now: float | None = None) -> None:
         """Renew every lease process `pid` of boot `boot` holds, in one statement (a kernel
         that ran a thousand pipelines renews one row set, not a thousand)."""

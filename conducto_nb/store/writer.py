@@ -151,10 +151,6 @@ class StoreWriter:
     def set_owner(self, pipeline_id: str, owner: Owner | None) -> None:
         self._put(pipeline_id, "set_owner", lambda: self._store.set_owner(pipeline_id, owner))
 
-    def heartbeat(self, pipeline_id: str, now: float | None = None) -> None:
-        now = time.time() if now is None else now  # the time of the call, not of the write
-        self._put(pipeline_id, "heartbeat", lambda: self._store.heartbeat(pipeline_id, now))
-
     def renew(self, pid: int, boot: str, now: float | None = None) -> None:
         now = time.time() if now is None else now  # the time of the call, not of the write
         self._enqueue(
