@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from git_kit import repo  # noqa: F401 - a fixture: an empty git repository on `main`
@@ -28,3 +29,14 @@ def _collect_garbage() -> Iterator[None]:
     import gc
 
     gc.collect()
+
+
+@pytest.fixture
+def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A store of its own for a co.data test, with no data service settings inherited from the
+    process that runs the tests (tests/test_data.py and its Docker twin)."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("CONDUCTO_NB_HOME", str(home))
+    for key in ("CONDUCTO_DATA_URL", "CONDUCTO_DATA_TOKEN", "CONDUCTO_PIPELINE_ID"):
+        monkeypatch.delenv(key, raising=False)
+    return home

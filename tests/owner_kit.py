@@ -9,18 +9,10 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-
-def wait_for(predicate: Callable[[], object], timeout: float = 15) -> None:
-    """Poll until `predicate()` holds; fail after `timeout` seconds (a generous bound on
-    something that should happen, never a speed target)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
+from wait_kit import wait_for
 
 
 def alive(pid: int) -> bool:

@@ -13,7 +13,8 @@ import textwrap
 import time
 from pathlib import Path
 
-from owner_kit import alive, killed_owner, wait_for
+from owner_kit import alive, killed_owner
+from wait_kit import wait_for
 
 import conducto_nb as co
 from conducto_nb.model.states import State

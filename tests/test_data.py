@@ -12,28 +12,22 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 import urllib.parse
 from pathlib import Path
 
 import pytest
+from wait_kit import wait_for
 
 import conducto_nb as co
 from conducto_nb.data.commands import main as data_main
 from conducto_nb.data.service import DataService, data_service
 from conducto_nb.run.loop import background_loop
 
+pytestmark = pytest.mark.usefixtures("data_home")  # a store of its own, no service env
+
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "conducto_nb" / "data"
-
-
-@pytest.fixture(autouse=True)
-def own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    monkeypatch.setenv("CONDUCTO_NB_HOME", str(home))
-    for key in ("CONDUCTO_DATA_URL", "CONDUCTO_DATA_TOKEN", "CONDUCTO_PIPELINE_ID"):
-        monkeypatch.delenv(key, raising=False)
-    return home
 
 
 def _service(home: Path) -> DataService:
@@ -61,7 +55,7 @@ def transform() -> None:
     co.data.user.puts("seen", b"by " + os.environ["CONDUCTO_PIPELINE_ID"].encode())
 
 
-def test_three_nodes_on_the_local_backend_pass_data_along(own_home: Path) -> None:
+def test_three_nodes_on_the_local_backend_pass_data_along(data_home: Path) -> None:
     with co.Serial() as root:
         co.Exec("printf 'hello data' | conducto-data-pipeline puts --name raw", name="make")
         co.Exec(transform, name="transform")
@@ -73,9 +67,9 @@ def test_three_nodes_on_the_local_backend_pass_data_along(own_home: Path) -> Non
     run = root.run(backend="local")
     assert run.state is co.State.DONE, run["/check"].stderr + run["/transform"].stderr
     assert run["/check"].stdout == "out/upper\nraw\ntrue\n"
-    stored = own_home / "data" / "pipelines" / run.id
+    stored = data_home / "data" / "pipelines" / run.id
     assert (stored / "out" / "upper").read_bytes() == b"HELLO DATA"
-    assert (own_home / "data" / "user" / "seen").read_bytes() == f"by {run.id}".encode()
+    assert (data_home / "data" / "user" / "seen").read_bytes() == f"by {run.id}".encode()
 
 
 def test_a_missing_object_fails_the_node_naming_scope_and_name() -> None:
@@ -87,19 +81,19 @@ def test_a_missing_object_fails_the_node_naming_scope_and_name() -> None:
 
 
 # -- the notebook process, outside any pipeline -----------------------------------------------
-def test_the_notebook_uses_the_store_directly(own_home: Path) -> None:
+def test_the_notebook_uses_the_store_directly(data_home: Path) -> None:
     co.perm_data.puts("notes/a", b"one")
     assert co.data.user.gets("notes/a") == b"one"
     assert co.data.user.gets("notes/a", byte_range=[1, 3]) == b"ne"
     assert co.data.user.list("notes/") == ["notes/a"]
     assert co.data.user.size("notes/a") == 3
-    folder = own_home / "cached"
+    folder = data_home / "cached"
     (folder / "sub").mkdir(parents=True)
     (folder / "sub" / "f.txt").write_text("kept")
     co.data.user.save_cache("deps", "abc", str(folder))
     assert co.data.user.cache_exists("deps", "abc")
-    co.data.user.restore_cache("deps", "abc", str(own_home / "back"))
-    assert (own_home / "back" / "cached" / "sub" / "f.txt").read_text() == "kept"
+    co.data.user.restore_cache("deps", "abc", str(data_home / "back"))
+    assert (data_home / "back" / "cached" / "sub" / "f.txt").read_text() == "kept"
     co.data.user.clear_cache("deps")
     assert not co.data.user.cache_exists("deps", "abc")
     co.data.user.delete("notes", recursive=True)
@@ -115,8 +109,8 @@ def test_pipeline_data_outside_a_pipeline_says_so(monkeypatch: pytest.MonkeyPatc
 
 
 # -- the service: tokens, names, missing objects ----------------------------------------------
-def test_a_wrong_or_missing_token_is_401_and_changes_nothing(own_home: Path) -> None:
-    service = _service(own_home)
+def test_a_wrong_or_missing_token_is_401_and_changes_nothing(data_home: Path) -> None:
+    service = _service(data_home)
     token = service.token_for("p-one")
     assert _request(service, "PUT", "object", "x", token, b"good")[0] == 200
     for bad in (None, "wrong", ""):
@@ -124,13 +118,13 @@ def test_a_wrong_or_missing_token_is_401_and_changes_nothing(own_home: Path) -> 
             status, answer = _request(service, method, "object", "x", bad, body)
             assert status == 401, (method, bad)
             assert b"good" not in answer
-    assert (own_home / "data" / "pipelines" / "p-one" / "x").read_bytes() == b"good"
+    assert (data_home / "data" / "pipelines" / "p-one" / "x").read_bytes() == b"good"
 
 
 def test_one_pipelines_token_cannot_read_anothers_data(
-    own_home: Path, monkeypatch: pytest.MonkeyPatch
+    data_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    service = _service(own_home)
+    service = _service(data_home)
     monkeypatch.setenv("CONDUCTO_DATA_URL", f"http://127.0.0.1:{service.port}")
     monkeypatch.setenv("CONDUCTO_DATA_TOKEN", service.token_for("p-one"))
     co.data.pipeline.puts("secret", b"one's")
@@ -144,24 +138,24 @@ def test_one_pipelines_token_cannot_read_anothers_data(
 
 @pytest.mark.parametrize("name", ["../x", "a/../../x", "/etc/passwd", "a\0b", ""])
 def test_bad_names_are_refused_naming_the_name(
-    name: str, own_home: Path, monkeypatch: pytest.MonkeyPatch
+    name: str, data_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with pytest.raises(co.DataError, match=repr(name).replace("\\", "\\\\")):
         co.data.user.puts(name, b"x")  # the notebook's store
-    service = _service(own_home)
+    service = _service(data_home)
     monkeypatch.setenv("CONDUCTO_DATA_URL", f"http://127.0.0.1:{service.port}")
     monkeypatch.setenv("CONDUCTO_DATA_TOKEN", service.token_for("p-one"))
     with pytest.raises(co.DataError, match="name"):
         co.data.pipeline.puts(name, b"x")  # the client
     status, answer = _request(service, "PUT", "object", name, service.token_for("p-one"), b"x")
     assert status == 400 and "name" in json.loads(answer)["error"]  # the service itself
-    assert list((own_home / "data").rglob("x")) == []
+    assert list((data_home / "data").rglob("x")) == []
 
 
 def test_a_missing_object_is_data_not_found_naming_scope_and_name(
-    own_home: Path, monkeypatch: pytest.MonkeyPatch
+    data_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    service = _service(own_home)
+    service = _service(data_home)
     monkeypatch.setenv("CONDUCTO_DATA_URL", f"http://127.0.0.1:{service.port}")
     monkeypatch.setenv("CONDUCTO_DATA_TOKEN", service.token_for("p-one"))
     with pytest.raises(co.DataNotFound, match="no object 'gone' in the user data") as e:
@@ -172,9 +166,9 @@ def test_a_missing_object_is_data_not_found_naming_scope_and_name(
 
 
 def test_the_client_runs_as_a_lone_file_with_only_the_standard_library(
-    own_home: Path, tmp_path: Path
+    data_home: Path, tmp_path: Path
 ) -> None:
-    service = _service(own_home)
+    service = _service(data_home)
     lone = tmp_path / "lone"
     lone.mkdir()
     for name in ("client.py", "commands.py"):  # what a container runs, and nothing else
@@ -231,19 +225,11 @@ _SLOW_WRITER = textwrap.dedent("""
 """)
 
 
-def _wait_for(condition: object, what: str) -> None:
-    for _ in range(6000):  # a bound only so a broken run ends; no test measures time
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"never happened: {what}")
-
-
 @pytest.mark.parametrize("how", ["service", "store"])
-def test_a_writer_killed_mid_write_leaves_the_old_object(how: str, own_home: Path) -> None:
-    service = _service(own_home)
+def test_a_writer_killed_mid_write_leaves_the_old_object(how: str, data_home: Path) -> None:
+    service = _service(data_home)
     co.data.user.puts("obj", b"old")
-    tmp = own_home / "data" / ".tmp"
+    tmp = data_home / "data" / ".tmp"
     with subprocess.Popen(
         [sys.executable, "-c", _SLOW_WRITER, str(service.port), service.token_for("p"), how],
         stdin=subprocess.PIPE,
@@ -255,19 +241,19 @@ def test_a_writer_killed_mid_write_leaves_the_old_object(how: str, own_home: Pat
         def half_written() -> bool:
             return any(f.stat().st_size > 0 for f in tmp.glob("put-*"))
 
-        _wait_for(half_written, "the first chunk reaches the temporary file")
+        wait_for(half_written, 60, "the first chunk reaches the temporary file")
         writer.send_signal(signal.SIGKILL)
         writer.wait()
     assert co.data.user.gets("obj") == b"old"
     if how == "service":  # the service drops the temporary file when the connection ends
-        _wait_for(lambda: not list(tmp.glob("put-*")), "the temporary file goes")
+        wait_for(lambda: not list(tmp.glob("put-*")), 60, "the temporary file goes")
     assert co.data.user.list("") == ["obj"]
 
 
 def test_nodes_are_told_the_advertised_address_when_one_is_set(
-    own_home: Path, monkeypatch: pytest.MonkeyPatch
+    data_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    service = _service(own_home)
+    service = _service(data_home)
     assert service.env("p", "host.docker.internal")["CONDUCTO_DATA_URL"] == (
         f"http://host.docker.internal:{service.port}"
     )

@@ -12,7 +12,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from owner_kit import wait_for
+from wait_kit import wait_for
 
 import conducto_nb as co
 from conducto_nb.model.states import State

@@ -16,16 +16,10 @@ import conducto_nb as co
 from conducto_nb.backends.docker.backend import DockerBackend
 from conducto_nb.run.loop import background_loop
 
+pytestmark = pytest.mark.usefixtures("data_home")  # a store of its own, no service env
+
+
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the image has no tests/
-
-
-@pytest.fixture(autouse=True)
-def own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    monkeypatch.setenv("CONDUCTO_NB_HOME", str(home))
-    for key in ("CONDUCTO_DATA_URL", "CONDUCTO_DATA_TOKEN", "CONDUCTO_PIPELINE_ID"):
-        monkeypatch.delenv(key, raising=False)
-    return home
 
 
 @pytest.fixture
@@ -46,7 +40,7 @@ def transform() -> None:
 
 
 def test_three_nodes_in_three_containers_pass_data_along(
-    own_home: Path, backend: DockerBackend
+    data_home: Path, backend: DockerBackend
 ) -> None:
     # Three memory sizes: three pools, so three containers.
     with co.Serial(image=PYTHON) as root:
@@ -67,7 +61,7 @@ def test_three_nodes_in_three_containers_pass_data_along(
     run = root.run(backend=backend)
     assert run.state is co.State.DONE, [run[p].stderr for p in ("/make", "/transform", "/check")]
     assert run["/check"].stdout == run.id
-    stored = own_home / "data" / "pipelines" / run.id
+    stored = data_home / "data" / "pipelines" / run.id
     assert (stored / "upper").read_bytes() == b"FROM A CONTAINER"
     hosts = {(stored / "hosts" / n).read_bytes().strip() for n in ("make", "transform", "check")}
     assert len(hosts) == 3  # three containers, one filesystem each: only the service shared
@@ -85,7 +79,7 @@ def test_a_container_without_the_token_is_refused(backend: DockerBackend) -> Non
 
 
 def test_busybox_shell_nodes_use_the_commands_without_python(
-    own_home: Path, backend: DockerBackend
+    data_home: Path, backend: DockerBackend
 ) -> None:
     """busybox has no Python: the commands speak HTTP through its nc."""
     with co.Serial(image=BUSYBOX) as root:
@@ -119,6 +113,6 @@ def test_busybox_shell_nodes_use_the_commands_without_python(
     )
     assert run["/check"].state is co.State.ERROR  # the last gets: big was deleted
     assert f"no object 'big' in the pipeline '{run.id}' data" in run["/check"].stderr
-    assert (own_home / "data" / "pipelines" / run.id / "out").read_bytes() == (
+    assert (data_home / "data" / "pipelines" / run.id / "out").read_bytes() == (
         b"LINE ONE\nLINE TWO\n"
     )
