@@ -46,15 +46,17 @@ def build_locally(image: Image, log: Callable[[str], None]) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     final = root / digest
     with _locked(root / f"{digest}.lock"):
-        if (final / _COMPLETE).exists():
+        if is_complete(final):
             log(f"found {final}")
             return final
         shutil.rmtree(final, ignore_errors=True)  # a build that died half-way
         final.mkdir()
         for line in _not_used_here(image):
             log(line)
-        if image.code_source():
-            _copy_code(image, final / "src", log)
+        if image.code_source() and _copy_code(image, final / "src", log) != digest:
+            # what was copied is not what the folder is named after (Docker tags the bytes
+            # it sends the same way): never keep newer code under the older name
+            raise ImageBuildError(f"{image.code_source()} changed while it was copied: build again")
         if image.install_pip:
             _install_pip(image, final, log)
         (final / _COMPLETE).touch()
@@ -116,11 +118,12 @@ def _not_used_here(image: Image) -> list[str]:
     return [f"the local backend runs on this machine: {', '.join(unused)} not used here"]
 
 
-def _copy_code(image: Image, dest: Path, log: Callable[[str], None]) -> None:
-    """The same files a Docker build would COPY (the snapshot's `src/`), extracted here."""
+def _copy_code(image: Image, dest: Path, log: Callable[[str], None]) -> str:
+    """The same files a Docker build would COPY (the snapshot's `src/`), extracted here; the
+    hash of what was copied."""
     with tempfile.TemporaryFile() as f:
         sink = TarSink(f)
-        image.snapshot(src=sink)
+        digest = image.snapshot(src=sink)
         sink.close()
         f.seek(0)
         with tarfile.open(fileobj=f) as tar:
@@ -128,14 +131,14 @@ def _copy_code(image: Image, dest: Path, log: Callable[[str], None]) -> None:
     count = sum(1 for _ in dest.rglob("*")) if dest.exists() else 0
     dest.mkdir(exist_ok=True)
     log(f"copied {image.code_source()} ({count} entries) to {dest}")
+    return digest
 
 
 def _install_pip(image: Image, final: Path, log: Callable[[str], None]) -> None:
     venv = final / "venv"
     _stream("python -m venv", [sys.executable, "-m", "venv", str(venv)], final, log)
+    # '.' is the copied project (an Image without code refuses it: images/image.py)
     packages = [str(final / "src") if p == "." else p for p in image.install_pip]
-    if "." in image.install_pip and not (final / "src").is_dir():
-        raise ImageBuildError("install_pip '.' installs the copied code, and the image copies none")
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check"]
     _stream("pip install", [*pip, *packages], final, log)
 
