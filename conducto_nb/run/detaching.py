@@ -12,7 +12,7 @@ import sys
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..backends.choice import backend_named
 from ..errors import PipelineError
@@ -40,14 +40,15 @@ def start_detached(
     if backend is not None and not isinstance(backend, str):
         raise PipelineError("a detached run takes a backend by name (e.g. 'local')")
     chosen = backend or os.environ.get("CONDUCTO_NB_BACKEND", "local")
-    _check_before_detaching(tree, pipeline_id, chosen, work)
+    data = tree.to_json()
+    _check_before_detaching(data, pipeline_id, chosen, work)
     writer = shared_writer()
     launcher = ownership(home(), writer).owner()
-    statuses = Scheduler(tree_from_json(tree.to_json())).statuses()
+    statuses = Scheduler(tree_from_json(data)).statuses()
     writer.create_pipeline(
         pipeline_id,
         name=name,
-        tree=tree.to_json(),
+        tree=data,
         backend=chosen,
         owner=replace(launcher, control=None),
         statuses={p: (s.state.value, s.skipped) for p, s in statuses.items()},
@@ -57,7 +58,9 @@ def start_detached(
     return Run(record_from_store(pipeline_id))
 
 
-def _check_before_detaching(tree: Node, pipeline_id: str, backend: str, work: Path) -> None:
+def _check_before_detaching(
+    data: dict[str, Any], pipeline_id: str, backend: str, work: Path
+) -> None:
     """What can be checked here is checked here (the backend answers, the images exist, the
     run args are allowed): an error after detaching would only reach a log file."""
     from ..store.pipelines import home
@@ -68,11 +71,11 @@ def _check_before_detaching(tree: Node, pipeline_id: str, backend: str, work: Pa
     async def check() -> None:
         await chosen.open()
         ex = Execution(
-            tree_from_json(tree.to_json()),
+            tree_from_json(data),
             pipeline_id=pipeline_id,
             backend=chosen,
             workdir=work.resolve(),
-            record=Record(pipeline_id, tree.to_json(), {}),
+            record=Record(pipeline_id, data, {}),
             writer=None,
             secrets_home=home(),
         )
