@@ -4,6 +4,7 @@ a broken run, never a speed target."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -15,3 +16,13 @@ def wait_for(
     while not predicate():
         assert time.monotonic() < deadline, f"not in time: {what}"
         time.sleep(0.02)
+
+
+async def until(
+    predicate: Callable[[], object], timeout: float = 60, what: str = "condition reached"
+) -> None:
+    """`wait_for` inside an event loop: the loop goes on while the test waits."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"not in time: {what}"
+        await asyncio.sleep(0.02)

@@ -3,6 +3,7 @@ fresh event loop in a background thread per test body, as the runner calls a bac
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
@@ -53,6 +54,13 @@ async def run(backend: DockerBackend, job: Job) -> tuple[Outcome, Sink]:
     sink = Sink()
     outcome = await backend.run(job, sink, sink.started)
     return outcome, sink
+
+
+async def printed(sink: Sink, text: str, stream: str = "stdout") -> None:
+    """Until the job printed `text`: a started container, however long a busy machine takes
+    (the test's own timeout bounds the wait)."""
+    while text not in sink.text(stream):
+        await asyncio.sleep(0.02)
 
 
 @contextlib.asynccontextmanager

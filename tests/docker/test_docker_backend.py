@@ -19,6 +19,7 @@ from backend_kit import (
     call,
     in_thread,
     opened,
+    printed,
     run,
     sent_signals,
     shell,
@@ -99,17 +100,20 @@ def test_kill_stops_only_that_node_and_the_container_takes_the_next(
     async def body() -> None:
         async with opened(cpu_budget=2) as backend:
             sent = sent_signals(backend)
-            victim = asyncio.create_task(
-                run(backend, shell("echo $(hostname); sleep 60 & sleep 60", path="/victim"))
-            )
-            other = asyncio.create_task(run(backend, shell("sleep 1.5; echo survived")))
-            await asyncio.sleep(0.8)
+            victim_sink = Sink()
+            victim_job = shell("echo started; sleep 60 & sleep 60", path="/victim")
+            victim = asyncio.create_task(backend.run(victim_job, victim_sink, victim_sink.started))
+            other_sink = Sink()
+            other_job = shell("echo started; sleep 1.5; echo survived")
+            other = asyncio.create_task(backend.run(other_job, other_sink, other_sink.started))
+            await printed(victim_sink, "started")  # both jobs running: kill one of them
+            await printed(other_sink, "started")
             victim.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await victim
             assert sent == ["TERM"]  # SIGTERM to the group was enough
-            out, sink = await other
-            assert out.state == State.DONE and sink.text("stdout") == "survived\n"
+            out = await other
+            assert out.state == State.DONE and other_sink.text("stdout") == "started\nsurvived\n"
             ps = "ps -o pid,comm 2>/dev/null || ps; hostname"
             for _ in range(2):  # both containers are warm; one of them was the victim's
                 out, sink = await run(backend, shell(ps))
@@ -126,10 +130,7 @@ def test_max_time_and_a_command_that_ignores_sigterm() -> None:
             job = shell("trap '' TERM; echo started; sleep 60")
             sink = Sink()
             task = asyncio.create_task(backend.run(job, sink, sink.started))
-            for _ in range(400):  # (a loaded machine takes a while to start the container)
-                if "started" in sink.text("stdout"):
-                    break
-                await asyncio.sleep(0.025)
+            await printed(sink, "started")
             with pytest.raises(TimeoutError):
                 async with asyncio.timeout(0.1):  # what the runner does for max_time
                     await task

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from backend_kit import BUSYBOX, PIPELINE, in_thread, opened, run, shell
+from backend_kit import BUSYBOX, PIPELINE, in_thread, opened, printed, run, shell
 from docker import errors as docker_errors
 
 import conducto_nb as co
@@ -27,6 +27,8 @@ from conducto_nb.model.states import State
 from conducto_nb.run import launch
 from conducto_nb.run.loop import background_loop
 from conducto_nb.store.pipelines import Store
+from tests.async_kit import Sink
+from tests.wait_kit import until
 
 
 def test_run_args_map_to_sdk_keywords() -> None:
@@ -264,11 +266,13 @@ def test_a_daemon_that_stops_mid_run_fails_running_jobs_and_the_backend_recovers
 
     async def body() -> None:
         async with opened(base_url=url) as backend:
-            task = asyncio.create_task(run(backend, shell("echo up; sleep 30", pipeline="stop")))
-            await asyncio.sleep(0.8)
+            sink = Sink()
+            job = shell("echo up; sleep 30", pipeline="stop")
+            task = asyncio.create_task(backend.run(job, sink, sink.started))
+            await printed(sink, "up")
             (gone,) = backend.containers()
             proxy.stop()
-            out, sink = await task
+            out = await task
             assert out.state == State.WORKER_ERROR
             assert out.message is not None
             assert out.message.startswith(
@@ -280,12 +284,10 @@ def test_a_daemon_that_stops_mid_run_fails_running_jobs_and_the_backend_recovers
             proxy.start()  # the daemon is back
             out, sink = await run(backend, shell("echo back", pipeline="stop"))
             assert out.state == State.DONE and sink.text("stdout") == "back\n"
-            for _ in range(50):  # the lost container ended itself: its stdin closed
-                await asyncio.sleep(0.1)
-                if gone not in [c["Id"] for c in docker_client.api.containers(all=True)]:
-                    break
-            else:
-                raise AssertionError("the container whose daemon connection broke lives on")
+            await until(  # the lost container ended itself: its stdin closed
+                lambda: gone not in [c["Id"] for c in docker_client.api.containers(all=True)],
+                what="the container whose daemon connection broke ended",
+            )
 
     try:
         in_thread(body)

@@ -18,6 +18,7 @@ from conducto_nb.backends.docker.backend import DockerBackend
 from conducto_nb.model.states import State
 from conducto_nb.run import launch
 from conducto_nb.run.loop import background_loop
+from tests.wait_kit import until
 
 # `grow` runs in a container, which cannot import this module: send it by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -83,13 +84,11 @@ def test_idle_containers_leave_after_the_idle_timeout(docker_client: Any) -> Non
         async with opened(idle_timeout=0.3) as backend:
             await run(backend, shell("true"))
             (cid,) = backend.containers()
-            await asyncio.sleep(0.6)
-            assert backend.containers() == []
-            for _ in range(20):
-                if cid not in labelled(docker_client, PIPELINE):
-                    break
-                await asyncio.sleep(0.1)
-            assert cid not in labelled(docker_client, PIPELINE)
+            await until(lambda: backend.containers() == [], what="the idle container left")
+            await until(
+                lambda: cid not in labelled(docker_client, PIPELINE),
+                what="the idle container was removed",
+            )
 
     in_thread(body)
 

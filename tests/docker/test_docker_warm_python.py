@@ -13,7 +13,17 @@ from typing import Any
 
 import cloudpickle
 import pytest
-from backend_kit import LONG_GRACE, PYTHON, call, in_thread, opened, run, sent_signals, shell
+from backend_kit import (
+    LONG_GRACE,
+    PYTHON,
+    call,
+    in_thread,
+    opened,
+    printed,
+    run,
+    sent_signals,
+    shell,
+)
 
 from conducto_nb.backends.docker import worker
 from conducto_nb.model.states import State
@@ -115,12 +125,7 @@ async def _killed(backend: Any, ignore_term: bool, args: list[str] | None = None
     sink = Sink()
     job = dataclasses.replace(call(sleeper, ignore_term), docker_run_args=args or [])
     task = asyncio.create_task(backend.run(job, sink, sink.started))
-    for _ in range(200):
-        await asyncio.sleep(0.05)
-        if "started" in sink.text("stdout"):
-            break
-    else:
-        raise AssertionError(f"the callable did not start: {sink.items}")
+    await printed(sink, "started")
     sent = sent_signals(backend)
     grace = worker.GRACE
     worker.GRACE = grace if ignore_term else LONG_GRACE  # so only a needed SIGKILL is sent
