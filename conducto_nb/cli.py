@@ -4,7 +4,6 @@ pipeline in the store, whichever process started it."""
 from __future__ import annotations
 
 import re
-import shutil
 import sys
 import time
 from typing import Annotated, NoReturn
@@ -244,7 +243,8 @@ _DURATION = re.compile(r"^(\d+)([smhdw])$")
 @app.command()
 def gc(older_than: Annotated[str, typer.Option(help="e.g. 7d, 12h, 30m")] = "7d") -> None:
     """Delete pipelines (and their logs) older than this whose owner is gone."""
-    from .store.pipelines import Store, home
+    from .run.forget import remove_pipeline_files
+    from .store.pipelines import Store
 
     m = _DURATION.match(older_than)
     if not m:
@@ -259,10 +259,8 @@ def gc(older_than: Annotated[str, typer.Option(help="e.g. 7d, 12h, 30m")] = "7d"
             store.close()
     except PipelineError as e:
         _fail(e)
-    work = home() / "work"
-    for pipeline_id in deleted:  # their work folders and detached logs go with them
-        shutil.rmtree(work / pipeline_id, ignore_errors=True)
-        (work / f"{pipeline_id}.log").unlink(missing_ok=True)
+    for pipeline_id in deleted:  # their files go with them
+        remove_pipeline_files(pipeline_id)
     console.print(
         f"deleted {len(deleted)} pipeline(s)" + (f": {', '.join(deleted)}" if deleted else "")
     )

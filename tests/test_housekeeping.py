@@ -1,6 +1,6 @@
 """What a long-lived process (a kernel that runs pipelines for days) leaves behind: finished
 runs nobody holds are let go, with their lease; at exit no control socket and no WAL file stay;
-`gc` takes a pipeline's work folder with it."""
+`gc` takes the files only the deleted pipeline used with it."""
 
 from __future__ import annotations
 
@@ -85,24 +85,45 @@ def test_a_process_leaves_no_control_socket_and_no_wal_behind(tmp_path: Path) ->
     assert not list(home.glob("control/*.sock"))
 
 
-def test_gc_takes_the_work_folders_of_the_pipelines_it_deletes(tmp_path: Path) -> None:
+GC_PIPELINE = """
+import conducto_nb as co
+
+def keep():
+    co.data.pipeline.puts("result", b"42")
+    co.data.user.puts("shared", b"7")
+
+with co.Serial(image=co.Image(copy_dir="project")) as root:
+    co.Exec("echo x > out.txt")
+    co.Exec(keep)
+print(root.run().id)
+"""
+
+
+def test_gc_takes_what_only_the_deleted_pipelines_used(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    env = {**os.environ, "CONDUCTO_NB_HOME": str(home)}
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "code.py").write_text("x = 1\n")
+    env = {**os.environ, "CONDUCTO_NB_HOME": str(home), "CONDUCTO_NB_BACKEND": "local"}
     made = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import conducto_nb as co\nprint(co.Exec('echo x > out.txt').run().id)\n",
-        ],
+        [sys.executable, "-c", GC_PIPELINE],
         capture_output=True,
         text=True,
         timeout=120,
         env=env,
+        cwd=tmp_path,
     )
     pipeline_id = made.stdout.strip()
-    assert (home / "work" / pipeline_id / "out.txt").exists(), made.stderr
+    kept = {
+        "work": home / "work" / pipeline_id,
+        "data": home / "data" / "pipelines" / pipeline_id,
+        "code": home / "code" / pipeline_id,
+    }
+    assert all(path.exists() for path in kept.values()), made.stderr
+    assert (home / "data" / "pipelines" / pipeline_id / "result").read_bytes() == b"42"
     time.sleep(1.1)  # `gc --older-than 1s` counts whole seconds since the pipeline was created
     cli = [sys.executable, "-m", "conducto_nb.cli", "gc", "--older-than", "1s"]
     out = subprocess.run(cli, capture_output=True, text=True, timeout=60, env=env)
     assert f"deleted 1 pipeline(s): {pipeline_id}" in out.stdout, out.stdout + out.stderr
-    assert not (home / "work" / pipeline_id).exists()
+    assert [name for name, path in kept.items() if path.exists()] == []
+    assert (home / "data" / "user" / "shared").read_bytes() == b"7"  # the user's data stays
+    assert list((home / "images" / "local").iterdir())  # and images other runs may share

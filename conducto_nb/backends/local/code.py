@@ -68,9 +68,14 @@ def is_complete(built: Path) -> bool:
     return (built / _COMPLETE).exists()
 
 
+def code_folder(pipeline_id: str) -> Path:
+    """Where a pipeline's copies of its images' code are kept (gone with the pipeline)."""
+    return home() / "code" / pipeline_id
+
+
 def code_copy(built: Path, pipeline_id: str) -> Path:
     """The pipeline's own copy of a built image's code (made on first use, then kept)."""
-    target = home() / "code" / pipeline_id / built.name
+    target = code_folder(pipeline_id) / built.name
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
