@@ -12,7 +12,7 @@ A Conducto 0.1.x script runs with only its import changed: the public names belo
 whole API, and every one of them is also importable from its own module.
 """
 
-from . import api
+from . import api, git, slack
 from . import data as data  # `co.data.pipeline.puts(...)`, as in Conducto
 from . import shared as shared  # `co.shared.log.unindent`, as in Conducto
 from . import util as util  # `co.util.magic_doc(...)`, as in Conducto
@@ -85,6 +85,7 @@ __all__ = [
     "callback",
     "data",
     "env_bool",
+    "git",
     "lazy_py",
     "lazy_shell",
     "load",
@@ -92,6 +93,7 @@ __all__ = [
     "perm_data",
     "relpath",
     "secret",
+    "slack",
     "temp_data",
 ]
 
@@ -102,10 +104,6 @@ _SERVICE_ONLY = {
     "this machine under $CONDUCTO_NB_HOME, with no login",
     "schedule": "co.schedule scheduled pipelines on Conducto's service, which is gone; start "
     "the script with --run from cron or a CI schedule",
-    "git": "co.git set GitHub statuses through Conducto's GitHub app, which is gone; "
-    "`.conducto.cfg` events run here with `conducto-nb .conducto.cfg EVENT`",
-    "slack": "co.slack posted through Conducto's Slack app, which is gone; post from a node "
-    "with your own Slack token (co.secret) and Slack's API",
 }
 
 

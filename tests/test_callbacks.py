@@ -296,3 +296,44 @@ def test_a_malformed_callback_is_recorded_and_the_run_goes_on() -> None:
     assert run.state is State.ERROR
     [fired] = [f for f in run["/"].callbacks if f.ok is not None]
     assert fired.ok is False and fired.message.startswith("failed: ValueError")
+
+
+def test_co_slack_posts_text_and_blocks_through_the_webhook(
+    http_server: tuple[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, received = http_server
+    monkeypatch.setenv("CONDUCTO_NB_SLACK_WEBHOOK", f"{url}/hooks/T1/B1")
+    co.slack.text("#deploys", "shipped 1.2")
+    co.slack.block(f"{url}/hooks/T2/B2", '[{"type": "divider"}]')
+    assert [(p["path"], p["json"]) for p in received] == [
+        ("/hooks/T1/B1", {"text": "shipped 1.2", "channel": "#deploys"}),
+        ("/hooks/T2/B2", {"blocks": [{"type": "divider"}]}),
+    ]
+    with pytest.raises(co.ConfigError, match=r"co\.slack\.block: the blocks are not JSON"):
+        co.slack.block("#deploys", "[{")
+    monkeypatch.delenv("CONDUCTO_NB_SLACK_WEBHOOK")
+    with pytest.raises(co.ConfigError, match=r"co\.slack\.text: no webhook"):
+        co.slack.text("#deploys", "shipped")
+
+
+def test_co_git_apply_status_reports_every_node_for_the_events_commit(
+    http_server: tuple[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, received = http_server
+    monkeypatch.setenv("CONDUCTO_NB_GITHUB_API", url)
+    monkeypatch.setenv("CONDUCTO_NB_GITHUB_TOKEN", "t0ken")
+    monkeypatch.delenv("CONDUCTO_GIT_SHA", raising=False)
+    monkeypatch.delenv("CONDUCTO_SHA", raising=False)
+    with co.Serial() as root:
+        co.Exec("true", name="test")
+    co.git.apply_status(root)  # no event, no commit: nothing to report
+    assert root.callbacks == ()
+    sha = "89abcdef0123456789abcdef0123456789abcdef"
+    monkeypatch.setenv("CONDUCTO_SHA", sha)  # what a `.conducto.cfg` command is given
+    monkeypatch.setenv("CONDUCTO_GIT_URL", "git@github.com:acme/shop.git")
+    co.git.apply_status(root)
+    root.run()
+    finals = {p["json"]["context"]: p["json"]["state"] for p in received}  # the last of each
+    assert finals == {"conducto_nb/": "success", "conducto_nb/test": "success"}
+    assert {p["path"] for p in received} == {f"/repos/acme/shop/statuses/{sha}"}
+    assert "pending" in [p["json"]["state"] for p in received]  # and while they ran

@@ -369,10 +369,26 @@ def test_main_options_read_lists_optionals_and_no_flags_as_conducto_did() -> Non
         co.main(default=build, argv=["--projects=a", "--shards=x"])
 
 
-@pytest.mark.parametrize("name", ["profile", "schedule", "git", "slack"])
+@pytest.mark.parametrize("name", ["profile", "schedule"])
 def test_service_only_modules_say_what_to_use_instead(name: str) -> None:
     with pytest.raises(AttributeError, match=f"co.{name} .* which is gone; "):
         getattr(co, name)
     assert not hasattr(co, name)
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         co.nope  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_conductos_node_spellings_path_stream_and_inherited_values() -> None:
+    with co.Serial(image="python:3.11-slim", cpu=2) as root:
+        with co.Parallel(name="test"):
+            co.Exec("true", name="unit", cpu=1)
+        co.Exec("true", name="ship", image=co.Image("python:3.11-slim", name="shop"))
+    assert str(root["test/unit"]) == "/test/unit" and f"{root}" == "/"
+    assert [str(n) for n in root.stream()] == ["/", "/test", "/test/unit", "/ship"]
+    assert [str(n) for n in root.stream(reverse=True)] == ["/test/unit", "/test", "/ship", "/"]
+    assert root["test/unit"].get_inherited_attribute("cpu") == 1
+    assert root["test"].get_inherited_attribute("cpu") == 2
+    assert root["test/unit"].image_name == "python:3.11-slim"
+    assert root["ship"].image_name.startswith("conducto-nb/shop:")
+    with pytest.raises(co.ParameterError, match=r"unknown parameter `cpus` \(did you mean `cpu`"):
+        root.get_inherited_attribute("cpus")

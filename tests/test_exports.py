@@ -9,7 +9,7 @@ import conducto_nb as co
 
 INCLUDED_PRIVATE_MEMBERS = ["__version__"]
 #: Modules exported by name, as Conducto exported them (`co.callback.retry(3)`).
-EXPORTED_MODULES = ["api", "callback", "data"]
+EXPORTED_MODULES = ["api", "callback", "data", "git", "slack"]
 
 
 def public_members() -> list[str]:

@@ -17,6 +17,7 @@ from ..errors import NodeNotFound, ParameterError, TreeError, suggest
 from . import params as P
 from .building import detached, enter, free_name, innermost, leave, valid_name
 from .callbacks import CallbackHolder
+from .node_compat import ConductoNodeMethods
 from .node_params import ParamHolder, param_property
 from .tree_text import PrettyTree, render_tree
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["Node", "Parallel", "Serial"]
 
 
-class Node(ParamHolder, CallbackHolder):
+class Node(ParamHolder, CallbackHolder, ConductoNodeMethods):
     """A node of the pipeline tree. Use Serial, Parallel or Exec; every parameter of the table
     in params.py is a keyword here and an attribute afterwards (`node.cpu = 2`)."""
 

@@ -58,6 +58,9 @@ class CallbackRunner:
         self.fired: dict[tuple[str, int], int] = {}  # (path, id of callback) -> times acted
         self.pending: list[tuple[Node, Callback, str, str, NodeStatus]] = []
         self.in_flight = 0  # notifications and Python callables running in threads
+        #: (path, id of callback) -> its last send: one callback's sends for one node go out
+        #: in the order they fired (a late "pending" must not follow "success" to GitHub).
+        self._last_send: dict[tuple[str, int], asyncio.Future[None]] = {}
         self.firing = False  # between a retry's skip and its run, the run is not idle
 
     @property
@@ -132,14 +135,24 @@ class CallbackRunner:
                 return f"returned {result!r}"[:300]
             return notify.SENDERS[cb.name](cb, summary)
 
+        key = (path, id(cb))
+        previous = self._last_send.get(key)
+        this: asyncio.Future[None] = loop.create_future()
+        self._last_send[key] = this
+
         async def run() -> None:
             try:
+                if previous is not None:
+                    await previous
                 said = await loop.run_in_executor(None, work)
             except Exception as e:  # a callback's failure is recorded, never raised
                 say(f"failed: {type(e).__name__}: {e}"[:500], False)
             else:
                 say(said, True)
             finally:
+                this.set_result(None)
+                if self._last_send.get(key) is this:
+                    del self._last_send[key]
                 self.in_flight -= 1
                 self.ex.refresh_idle()
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ..model.callbacks import Callback
     from .runner import Execution
 
-__all__ = ["SENDERS", "setting", "summary"]
+__all__ = ["SENDERS", "post_json", "setting", "slack_target", "summary"]
 
 TIMEOUT = 20  # seconds a server may take to answer
 
@@ -119,7 +119,7 @@ def _addresses(value: Any) -> list[str]:
     return [a.strip() for item in items for a in str(item).split(",") if a.strip()]
 
 
-def _post(url: str, payload: dict[str, Any], headers: dict[str, str] | None = None) -> int:
+def post_json(url: str, payload: dict[str, Any], headers: dict[str, str] | None = None) -> int:
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"{url!r} is not an http(s) URL")
     data = json.dumps(payload).encode()
@@ -132,24 +132,30 @@ def _post(url: str, payload: dict[str, Any], headers: dict[str, str] | None = No
         return status
 
 
-def _slack(cb: Callback, s: dict[str, Any]) -> str:
-    recipient = str(cb.kwargs.get("recipient") or "")
-    url = (
-        recipient if recipient.startswith(("http://", "https://")) else setting("slack", "webhook")
-    )
+def slack_target(recipient: str, who: str) -> tuple[str, str | None]:
+    """The incoming webhook to post to, and the channel to name (None: the webhook's own):
+    `recipient` is a webhook URL, or a channel when one is configured."""
+    if recipient.startswith(("http://", "https://")):
+        return recipient, None
+    url = setting("slack", "webhook")
     if not url:
         raise ConfigError(
-            "slack_status: no webhook: give its URL as the recipient, or set "
+            f"{who}: no webhook: give its URL as the recipient, or set "
             "CONDUCTO_NB_SLACK_WEBHOOK or [slack] webhook"
         )
+    return url, recipient or None
+
+
+def _slack(cb: Callback, s: dict[str, Any]) -> str:
+    url, channel = slack_target(str(cb.kwargs.get("recipient") or ""), "slack_status")
     text = cb.kwargs.get("message") or _headline(s)
     if cb.kwargs.get("node_summary") or not cb.kwargs.get("message"):
         counts = ", ".join(f"{n} {state}" for state, n in sorted(s["counts"].items()))
         text += f"\npipeline {s['root_state']}: {counts}"
     payload: dict[str, Any] = {"text": text}
-    if recipient and recipient != url:
-        payload["channel"] = recipient
-    _post(url, payload)
+    if channel:
+        payload["channel"] = channel
+    post_json(url, payload)
     return "posted to Slack"
 
 
@@ -181,7 +187,7 @@ def _github(cb: Callback, s: dict[str, Any]) -> str:
     url = f"{api}/repos/{owner}/{repo}/statuses/{cb.kwargs['sha']}"
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json"}
     payload = {"state": gh, "context": context, "description": description[:140]}
-    _post(url, payload, headers)
+    post_json(url, payload, headers)
     return f"GitHub status {gh} for {str(cb.kwargs['sha'])[:12]}"
 
 

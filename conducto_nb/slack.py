@@ -1,0 +1,41 @@
+"""Conducto's `co.slack`, self-hosted: `co.slack.text("#deploys", "shipped")` posts through
+the user's own Slack incoming webhook instead of Conducto's Slack app. The recipient is the
+webhook's URL, or a channel name when the webhook is configured ($CONDUCTO_NB_SLACK_WEBHOOK or
+`[slack] webhook` in $CONDUCTO_NB_HOME/config), as for `co.callback.slack_status`."""
+
+from __future__ import annotations
+
+import json as _json
+import urllib.error
+from typing import Any
+
+from .errors import ConfigError
+from .run.notify import post_json, slack_target
+
+__all__ = ["block", "text"]
+
+
+def text(recipient: str, text: str) -> None:
+    """Post a plain text message."""
+    _send(recipient, {"text": text}, "co.slack.text")
+
+
+def block(recipient: str, json: str) -> None:
+    """Post a Block Kit message: `json` is the blocks' JSON text, as Conducto took it."""
+    try:
+        blocks = _json.loads(json)
+    except ValueError as e:
+        raise ConfigError(f"co.slack.block: the blocks are not JSON: {e}") from None
+    _send(recipient, {"blocks": blocks}, "co.slack.block")
+
+
+def _send(recipient: str, payload: dict[str, Any], who: str) -> None:
+    url, channel = slack_target(recipient, who)
+    if channel:
+        payload = {**payload, "channel": channel}
+    try:
+        post_json(url, payload)
+    except urllib.error.HTTPError as e:
+        raise ConfigError(f"{who}: Slack answered {e.code} {e.reason}") from None
+    except OSError as e:
+        raise ConfigError(f"{who}: cannot reach {url}: {e}") from None
