@@ -16,6 +16,7 @@ from . import api, git, slack
 from . import data as data  # `co.data.pipeline.puts(...)`, as in Conducto
 from . import shared as shared  # `co.shared.log.unindent`, as in Conducto
 from . import util as util  # `co.util.magic_doc(...)`, as in Conducto
+from .backends.dask import DaskBackend
 from .data.client import perm_data, temp_data  # Conducto's names for co.data.pipeline / user
 from .errors import (
     ActionError,
@@ -55,6 +56,7 @@ __all__ = [
     "CommandError",
     "ConfigError",
     "ContainerReuseContext",
+    "DaskBackend",
     "DataError",
     "DataNotFound",
     "Exec",

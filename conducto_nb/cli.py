@@ -3,6 +3,7 @@ pipeline in the store, whichever process started it."""
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -30,7 +31,11 @@ def run(
     ctx: typer.Context,
     target: Annotated[str, typer.Argument(help="FILE.py or FILE.py:FUNC")],
     backend: Annotated[
-        str | None, typer.Option(help="local or docker (default: docker where a daemon answers)")
+        str | None,
+        typer.Option(help="local, docker or dask (default: docker where a daemon answers)"),
+    ] = None,
+    dask: Annotated[
+        str | None, typer.Option(help="run on the Dask cluster at this scheduler address")
     ] = None,
     detach: Annotated[
         bool, typer.Option("--detach", help="run in a background process and return at once")
@@ -39,6 +44,9 @@ def run(
     """Run a pipeline script; options after the target go to its function (--branch=main)."""
     from .main import load_named_pipeline
 
+    if dask:
+        os.environ["CONDUCTO_NB_DASK_SCHEDULER"] = dask  # a detached owner inherits it
+        backend = "dask"
     try:
         root, name = load_named_pipeline(target, ctx.args)
         backend_named(backend)  # an unknown name is an error here, not in a detached process

@@ -38,8 +38,18 @@ def backend_named(choice: str | Backend | None) -> Backend:
                 mem_budget=_number_env("CONDUCTO_NB_MEM_BUDGET"),
                 idle_timeout=_number_env("CONDUCTO_NB_IDLE_TIMEOUT") or 30.0,
             )
+        elif name == "dask":
+            from .dask.backend import DaskBackend
+
+            address = os.environ.get("CONDUCTO_NB_DASK_SCHEDULER")
+            if not address:
+                raise PipelineError(
+                    "the dask backend needs a scheduler: `--dask tcp://HOST:8786`, or "
+                    "$CONDUCTO_NB_DASK_SCHEDULER"
+                )
+            _BACKENDS[name] = DaskBackend(address)
         else:
-            raise PipelineError(f"unknown backend `{name}`; one of: local, docker")
+            raise PipelineError(f"unknown backend `{name}`; one of: local, docker, dask")
     return _BACKENDS[name]
 
 

@@ -1,0 +1,216 @@
+"""The Dask backend against a real cluster: a `dask scheduler` and two `dask worker` processes
+on 127.0.0.1 declaring resources, started here. The same trees as on the other backends:
+Serial / Parallel, shell and callables, output, results, retries, kills, a worker that dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import cloudpickle
+import pytest
+from wait_kit import wait_for
+
+import conducto_nb as co
+from conducto_nb.model.states import State
+
+BIN = Path(sys.executable).parent
+# This module's functions run on the workers, which cannot import it: send them by value.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A scheduler and two workers: a big one (CPU=2, MEMORY=4 GiB) and a small one."""
+    where = tmp_path_factory.mktemp("dask")
+    info = where / "scheduler.json"
+    common = ["--no-dashboard"]
+    fds: list[int] = []
+
+    def log(path: Path) -> int:  # each process's log, kept for a failing test's reader
+        fds.append(os.open(path, os.O_WRONLY | os.O_CREAT, 0o644))
+        return fds[-1]
+
+    procs = [
+        subprocess.Popen(
+            [
+                BIN / "dask",
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--scheduler-file",
+                info,
+                *common,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log(where / "scheduler.log"),
+        )
+    ]
+    wait_for(info.exists, timeout=60, what="the Dask scheduler wrote its address")
+    for name, cpu, mem in (("big", 2, 4 * 2**30), ("small", 1, 2**30)):
+        procs.append(
+            subprocess.Popen(
+                [
+                    BIN / "dask",
+                    "worker",
+                    "--scheduler-file",
+                    info,
+                    "--name",
+                    name,
+                    "--nthreads",
+                    "2",
+                    "--resources",
+                    f"CPU={cpu},MEMORY={mem}",
+                    *common,
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=log(where / f"{name}.log"),
+            )
+        )
+    from distributed import Client
+
+    with Client(scheduler_file=str(info), timeout=60) as client:
+        client.wait_for_workers(2, timeout=120)
+        address = client.scheduler.address
+    try:
+        yield address
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for fd in fds:
+            os.close(fd)
+
+
+def double(x: int) -> int:
+    print("doubling", x)
+    return x * 2
+
+
+def test_a_tree_runs_on_the_cluster_with_output_results_and_errors(cluster: str) -> None:
+    with co.Serial(stop_on_error=False) as root:
+        with co.Parallel(name="fan"):
+            for i in range(3):
+                co.Exec(f"echo out {i}; echo err {i} >&2", name=f"s{i}")
+        co.Exec(double, 21, name="call")
+        co.Exec("exit 3", name="bad")
+    run = root.run(backend=co.DaskBackend(cluster))
+    assert run.state is State.ERROR
+    assert [run[f"/fan/s{i}"].stdout for i in range(3)] == ["out 0\n", "out 1\n", "out 2\n"]
+    assert run["/fan/s2"].stderr == "err 2\n"
+    assert (run["/call"].state, run["/call"].result, run["/call"].stdout) == (
+        State.DONE,
+        42,
+        "doubling 21\n",
+    ), run["/call"].stderr
+    assert run["/bad"].state is State.ERROR
+
+
+def test_a_node_no_worker_can_take_fails_at_once_naming_it(cluster: str) -> None:
+    with co.Serial() as root:
+        co.Exec("echo never", name="first")
+        co.Exec("true", name="huge", cpu=8)
+    with pytest.raises(co.PipelineError, match=r"no Dask worker is big enough for /huge \(cpu=8"):
+        root.run(backend=co.DaskBackend(cluster))
+
+
+def test_retries_and_mem_follow_the_same_rules(cluster: str, tmp_path: Path) -> None:
+    flag = tmp_path / "tried"
+    flaky = f"if [ -e {flag} ]; then echo second; else touch {flag}; exit 1; fi"
+    with co.Serial() as root:
+        co.Exec(flaky, name="flaky", retries=1)
+        co.Exec("echo roomy", name="roomy", mem=3)  # only the big worker has 3 GiB
+    run = root.run(backend=co.DaskBackend(cluster))
+    assert run.state is State.DONE
+    assert run["/flaky"].stdout.endswith("second\n")
+    assert run["/roomy"].stdout == "roomy\n"
+
+
+def _gone(marker: str) -> bool:
+    found = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
+    return found.stdout.strip() == ""
+
+
+def test_kill_stops_the_command_on_the_worker(cluster: str, tmp_path: Path) -> None:
+    marker = f"sleep 3{os.getpid() % 1000:03d}"
+    with co.Serial() as root:
+        co.Exec(f"echo started; {marker}", name="long")
+    run = root.start(backend=co.DaskBackend(cluster))
+    wait_for(lambda: "started" in run["/long"].stdout, timeout=120, what="the node started")
+    assert not _gone(marker)
+    run.kill("/long")
+    run.wait()
+    assert run["/long"].state is State.KILLED
+    wait_for(lambda: _gone(marker), what="the killed command's process ended")
+
+
+def test_a_worker_that_dies_mid_node_is_a_worker_error_and_never_a_second_run(
+    cluster: str, tmp_path: Path
+) -> None:
+    from distributed import Client
+
+    runs = tmp_path / "runs"
+    marker = f"sleep 4{os.getpid() % 1000:03d}"
+    with co.Serial() as root:
+        co.Exec(f"echo x >> {runs}; echo started; {marker}", name="long")
+    run = root.start(backend=co.DaskBackend(cluster))
+    wait_for(lambda: "started" in run["/long"].stdout, timeout=120, what="the node started")
+    with Client(cluster, timeout=60) as client:
+        pids = client.run(os.getpid)
+        (address,) = [w for w, keys in client.processing().items() if keys]
+        os.kill(pids[address], signal.SIGKILL)
+    run.wait()
+    node = run["/long"]
+    assert node.state is State.WORKER_ERROR
+    assert f"the Dask worker {address} died while running it" in node.stderr
+    wait_for(lambda: _gone(marker), what="the dead worker's command ended with it")
+    assert runs.read_text() == "x\n"
+
+
+def test_co_data_passes_bytes_between_nodes_on_different_workers(cluster: str) -> None:
+    def put() -> None:
+        co.data.pipeline.puts("numbers", b"1 2 3")
+
+    def total() -> int:
+        return sum(int(n) for n in co.data.pipeline.gets("numbers").split())
+
+    from distributed import Client
+
+    with co.Serial() as root:
+        co.Exec(put, name="put", mem=3)  # the big worker
+        co.Exec(total, name="total", mem=0.5, cpu=1)
+    with Client(cluster, timeout=60) as client:  # a user's own Client names the cluster too
+        run = root.run(backend=co.DaskBackend(client))
+    assert run["/total"].result == 6, run["/total"].stderr
+
+
+def test_the_cli_runs_a_script_on_the_cluster(cluster: str, tmp_path: Path) -> None:
+    script = tmp_path / "pipeline.py"
+    script.write_text(
+        "import conducto_nb as co\n\n"
+        "def pipeline() -> co.Serial:\n"
+        "    with co.Serial() as root:\n"
+        "        co.Exec('echo on dask', name='hello')\n"
+        "    return root\n"
+    )
+    cli = [sys.executable, "-m", "conducto_nb.cli", "run", f"{script}:pipeline", "--dask", cluster]
+    out = subprocess.run(cli, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "on dask" in out.stdout
+    cli[-1] = "tcp://127.0.0.1:9"  # nothing listens there
+    out = subprocess.run(
+        [*cli[:-2], "--dask", cli[-1]], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode != 0
+    assert "no Dask scheduler answers at tcp://127.0.0.1:9" in out.stdout + out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
