@@ -40,7 +40,7 @@ class _Watched:
     output: OutputSink
     started: Callable[[], None]
     seen: int = 0
-    has_started: bool = False
+    worker: str | None = None  # where it started
     caught_up: asyncio.Event = field(default_factory=asyncio.Event)
     wanted: int | None = None
 
@@ -59,7 +59,7 @@ class DaskBackend(Backend):
         self._topic = f"conducto_nb-output-{uuid.uuid4().hex}"
         self._watched: dict[str, _Watched] = {}
         self._workers: list[dict[str, float]] = []
-        self._said_where = False
+        self._clearing: set[asyncio.Future[None]] = set()
 
     def honours_images(self) -> bool:
         return False  # commands run on the worker machine itself (the runner says so once)
@@ -92,8 +92,8 @@ class DaskBackend(Backend):
             return  # a job that already ended (killed) or another backend's
         watched.seen = max(watched.seen, number)
         if kind == "started":
-            if not watched.has_started:
-                watched.has_started = True
+            if watched.worker is None:
+                watched.worker = text
                 watched.started()
         else:
             watched.output(kind, text)
@@ -112,7 +112,7 @@ class DaskBackend(Backend):
         await self.open()
         from distributed import KilledWorker
 
-        from .on_worker import run_job
+        from .on_worker import KILL_EVENT, REFUSED, claim_name, run_job
 
         token = f"conducto_nb-{job.pipeline_id}{job.path}-{job.attempt}-{uuid.uuid4().hex[:12]}"
         watched = self._watched[token] = _Watched(output, started)
@@ -138,7 +138,13 @@ class DaskBackend(Backend):
             message = f"the Dask task failed: {type(e).__name__}: {e}"
             outcome, sent = Outcome(State.WORKER_ERROR, message=message), 0
         finally:
-            self._forget_claim(token)
+            self._clear(claim_name(token), KILL_EVENT.format(token))
+        if outcome.message == REFUSED:
+            where = f" {watched.worker}" if watched.worker else ""
+            outcome.message = (
+                f"the Dask worker{where} died while running it; not run a second time "
+                "(retries or a rerun place it again)"
+            )
         try:
             if watched.seen < sent:
                 watched.wanted = sent
@@ -158,7 +164,7 @@ class DaskBackend(Backend):
 
         try:
             await Event(KILL_EVENT.format(token), client=self._client).set()
-            if not watched.has_started:
+            if watched.worker is None:
                 await future.cancel()
                 return
             async with asyncio.timeout(KILL_WAIT):
@@ -168,20 +174,22 @@ class DaskBackend(Backend):
         finally:
             self._watched.pop(token, None)
 
-    def _forget_claim(self, token: str) -> None:
-        from distributed import Variable
+    def _clear(self, *names: str) -> None:
+        """Clear the attempt's events, which removes them from the scheduler (in the
+        background: the node's end does not wait for it)."""
+        from distributed import Event
 
-        from .on_worker import claim_name
-
-        async def forget() -> None:
+        async def clear() -> None:
             with contextlib.suppress(Exception):
-                await Variable(claim_name(token), client=self._client).delete()
+                for name in names:
+                    await Event(name, client=self._client).clear()
 
-        task = asyncio.ensure_future(forget())
-        task.add_done_callback(lambda t: None)
+        self._clearing.add(task := asyncio.ensure_future(clear()))
+        task.add_done_callback(self._clearing.discard)
 
     async def close(self) -> None:
         if self._client is not None:
+            await asyncio.gather(*self._clearing, return_exceptions=True)
             client, self._client = self._client, None
             with contextlib.suppress(Exception):
                 await client.close()

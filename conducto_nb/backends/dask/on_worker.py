@@ -8,8 +8,10 @@ the client's kill (a distributed Event) while the job runs. What the job prints 
 worker events on the client's topic, numbered, so the client knows when it has seen it all.
 
 Dask runs a task again elsewhere when its worker dies. An attempt must never run twice, so
-each task first claims its token in a distributed Variable; a second run of the same token
-finds the claim and refuses, naming the worker that died with the first.
+each task first claims its token (a distributed Event, set); a second run of the same token
+finds the claim and refuses. (Two runs of one key never overlap in Dask: the second starts
+only once the first's worker is gone, so checking then setting is enough.) The client clears
+the claim when the attempt ends, which removes it from the scheduler.
 """
 
 from __future__ import annotations
@@ -18,20 +20,21 @@ import asyncio
 import concurrent.futures
 import os
 import threading
-from typing import Any
 
-from distributed import Event, Variable, get_worker
+from distributed import Event, get_worker
 
 from ...model.states import State
 from ..base import Job, Outcome
 from ..local.backend import LocalBackend
 
-__all__ = ["KILL_EVENT", "claim_name", "run_job"]
+__all__ = ["KILL_EVENT", "REFUSED", "claim_name", "run_job"]
 
 #: How often a running task looks whether the client killed it (one scheduler call each time).
 KILL_POLL = 0.5
 KILL_EVENT = "conducto_nb-kill-{}"
 _CLAIM = "conducto_nb-claim-{}"
+#: A second run's answer; the client names the worker that died, from the first's start.
+REFUSED = "the Dask worker that ran it died; not run a second time"
 
 _LOCK = threading.Lock()
 _RUNNER: tuple[asyncio.AbstractEventLoop, LocalBackend] | None = None
@@ -55,30 +58,21 @@ def _runner() -> tuple[asyncio.AbstractEventLoop, LocalBackend]:
         return _RUNNER
 
 
-def _claimed_elsewhere(token: str, here: str) -> str | None:
-    """Claim `token` for this worker; the worker that held it before, if one did."""
-    claim = Variable(claim_name(token))
-    try:
-        before: Any = claim.get(timeout=0)
-    except TimeoutError:
-        before = None
-    if before is not None:
-        return str(before)
-    claim.set(here)
-    return None
+def _claim(token: str) -> bool:
+    """Claim `token` for this run; False if an earlier run of it claimed it first."""
+    claim = Event(claim_name(token))
+    if claim.is_set():
+        return False
+    claim.set()
+    return True
 
 
 def run_job(job: Job, topic: str, token: str) -> tuple[Outcome, int]:
     """Run `job` here to its end, or until the client kills it; how it ended and how many
     output events were sent (the client waits for them all before it reports the end)."""
     worker = get_worker()
-    died = _claimed_elsewhere(token, worker.address)
-    if died is not None:
-        message = (
-            f"the Dask worker {died} died while running it; not run a second time "
-            f"(retries or a rerun place it again)"
-        )
-        return Outcome(State.WORKER_ERROR, message=message), 0
+    if not _claim(token):
+        return Outcome(State.WORKER_ERROR, message=REFUSED), 0
     sent = 0
 
     def emit(kind: str, text: str) -> None:
@@ -89,7 +83,8 @@ def run_job(job: Job, topic: str, token: str) -> tuple[Outcome, int]:
     loop, backend = _runner()  # (the job's folder is made where missing: a remote worker's)
 
     async def begin() -> asyncio.Task[Outcome]:
-        return asyncio.ensure_future(backend.run(job, emit, lambda: emit("started", "")))
+        started = lambda: emit("started", worker.address)  # noqa: E731
+        return asyncio.ensure_future(backend.run(job, emit, started))
 
     task = asyncio.run_coroutine_threadsafe(begin(), loop).result()
     finished: concurrent.futures.Future[None] = concurrent.futures.Future()
