@@ -299,3 +299,20 @@ def test_a_gateway_this_machine_cannot_listen_on_does_not_stop_the_run() -> None
     run = root.run(backend=backend)
     assert run.state is co.State.DONE, run["/puts"].stderr
     background_loop().submit(backend.close()).result()
+
+
+def test_the_service_starts_serving_only_when_a_node_connects(data_home: Path) -> None:
+    """aiohttp is imported on the first connection: a run that never uses co.data does not
+    pay for it, and one that does still finds the service (tests above)."""
+    script = (
+        "import sys\nimport conducto_nb as co\n"
+        "co.Exec('echo no data', name='plain').run(backend='local')\n"
+        "print('aiohttp' in sys.modules)\n"
+        "co.Exec('echo x | conducto-data-pipeline puts --name x', name='data').run("
+        "backend='local')\n"
+        "print('aiohttp' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert out.stdout.split() == ["False", "True"], out.stderr

@@ -21,19 +21,22 @@ Why the rules:
     PUT    /v1/object/{scope}?name=N                   store the body as N
     DELETE /v1/object/{scope}?name=N[&recursive=1]
     GET    /v1/exists/{scope}?name=N   GET /v1/size/{scope}?name=N   GET /v1/list/{scope}?name=P
+
+The sockets are bound when a run starts (so the address is known and jobs can be told it), but
+aiohttp is imported and the server started only when the first connection arrives (handlers.py):
+a run whose nodes never use co.data never pays for it. A connection that comes before the
+server waits in the listening socket's backlog until it is ready.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import os
 import secrets
+import socket
 from pathlib import Path
-
-from aiohttp import web
-
-from .store import CHUNK, DataError, DataNotFound, Scope, scope
+from typing import Any
 
 __all__ = ["DataService", "data_service"]
 
@@ -52,32 +55,71 @@ class DataService:
         self._by_pipeline: dict[str, str] = {}
         self.port = 0
         self.hosts: list[str] = []
-        self._runner: web.AppRunner | None = None
+        self._sockets: list[socket.socket] = []
+        self._serving: asyncio.Task[None] | None = None
+        self._runner: Any = None  # handlers.py's aiohttp AppRunner, once a node has connected
 
     # -- life -------------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1") -> None:
-        app = web.Application(client_max_size=0)  # bodies are streamed, never held whole
-        app.router.add_route("*", "/v1/{op}/{scope}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, 0)
-        await site.start()
-        server = site._server  # the port the system chose
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        self.hosts.append(host)
+        self._listen(host, 0)
+        self.port = self._sockets[0].getsockname()[1]
 
     async def listen_also(self, host: str) -> None:
         """Also listen on `host` (a Docker bridge gateway), on the same port."""
-        if host in self.hosts or self._runner is None:
+        if host in self.hosts or not self._sockets:
             return
-        await web.TCPSite(self._runner, host, self.port).start()
+        sock = self._listen(host, self.port)
+        if self._runner is not None:
+            from .handlers import add_socket
+
+            await add_socket(self._runner, sock)
+
+    def _listen(self, host: str, port: int) -> socket.socket:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.listen(128)
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        loop = asyncio.get_running_loop()
+        if self._runner is None:  # the first connection starts the server
+            loop.add_reader(sock.fileno(), self._wake, loop)
+        self._sockets.append(sock)
         self.hosts.append(host)
+        return sock
+
+    def _wake(self, loop: asyncio.AbstractEventLoop) -> None:
+        for sock in self._sockets:
+            loop.remove_reader(sock.fileno())
+        if self._serving is None:
+            self._serving = loop.create_task(self._serve())
+
+    async def _serve(self) -> None:
+        """Import aiohttp (in a thread: the loop runs the pipeline meanwhile) and serve on
+        every socket; the connections that woke it are accepted from the backlog."""
+        import importlib
+
+        handlers: Any = await asyncio.to_thread(importlib.import_module, f"{__package__}.handlers")
+        self._runner = await handlers.serve(self)
+        for sock in self._sockets:
+            await handlers.add_socket(self._runner, sock)
 
     async def stop(self) -> None:
+        if self._serving is not None:
+            with contextlib.suppress(Exception):
+                await self._serving
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        loop = asyncio.get_running_loop()
+        for sock in self._sockets:
+            loop.remove_reader(sock.fileno())
+            sock.close()
+        self._sockets.clear()
 
     # -- tokens -----------------------------------------------------------------------------
     def token_for(self, pipeline_id: str) -> str:
@@ -97,77 +139,6 @@ class DataService:
             where = f"{where}:{self.port}"
         url = where if "://" in where else f"http://{where}"
         return {URL_ENV: url, TOKEN_ENV: self.token_for(pipeline_id)}
-
-    # -- requests ---------------------------------------------------------------------------
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        header = request.headers.get("Authorization", "")
-        token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-        pipeline_id = self.tokens.get(token) if token else None
-        if pipeline_id is None:
-            return _error(401, "a valid CONDUCTO_DATA_TOKEN is required")
-        op, kind = request.match_info["op"], request.match_info["scope"]
-        name = request.query.get("name", "")
-        try:
-            where = scope(kind, pipeline_id, self.home)
-            if op == "object":
-                return await self._object(request, where, name)
-            if op == "list":
-                names = await asyncio.to_thread(where.list, name)
-                if request.query.get("format") == "lines":  # for client.sh, which has no JSON
-                    return web.Response(text="".join(f"{n}\n" for n in names))
-                return web.json_response(names)
-            if op in ("exists", "size") and request.method == "GET":
-                value = await asyncio.to_thread(getattr(where, op), name)
-                return web.json_response(value)
-            return _error(404, f"no such request: {request.method} {op}")
-        except DataNotFound as e:
-            return _error(404, str(e))
-        except DataError as e:
-            return _error(400, str(e))
-
-    async def _object(self, request: web.Request, where: Scope, name: str) -> web.StreamResponse:
-        if request.method == "GET":
-            start = int(request.query.get("start") or 0)
-            end = int(request.query["end"]) if request.query.get("end") else None
-            f = await asyncio.to_thread(where.open, name)
-            try:
-                response = web.StreamResponse()
-                await response.prepare(request)
-                f.seek(start)
-                left = None if end is None else max(0, end - start)
-                while left is None or left > 0:
-                    data = await asyncio.to_thread(
-                        f.read, CHUNK if left is None else min(CHUNK, left)
-                    )
-                    if not data:
-                        break
-                    if left is not None:
-                        left -= len(data)
-                    await response.write(data)
-                await response.write_eof()
-                return response
-            finally:
-                f.close()
-        if request.method == "PUT":
-            writer = await asyncio.to_thread(where.writer, name)
-            with writer:  # never committed: the temporary file goes, the object stays
-                try:
-                    async for chunk in request.content.iter_chunked(CHUNK):
-                        await asyncio.to_thread(writer.write, chunk)
-                except ConnectionError:  # the client died mid-upload
-                    return _error(400, f"the upload of {name!r} ended before its end")
-                size = await asyncio.to_thread(writer.commit)
-            return web.json_response({"size": size})
-        if request.method == "DELETE":
-            recursive = bool(request.query.get("recursive"))
-            await asyncio.to_thread(where.delete, name, recursive)
-            return web.json_response(None)
-        return _error(405, f"{request.method} is not a data request")
-
-
-def _error(status: int, message: str) -> web.Response:
-    body = json.dumps({"error": message})
-    return web.Response(status=status, text=body, content_type="application/json")
 
 
 _STARTED: dict[tuple[int, Path | None], asyncio.Task[DataService]] = {}
