@@ -10,7 +10,6 @@ import urllib.error
 from typing import Any
 
 from .errors import ConfigError
-from .run.notify import post_json, slack_target
 
 __all__ = ["block", "text"]
 
@@ -30,6 +29,8 @@ def block(recipient: str, json: str) -> None:
 
 
 def _send(recipient: str, payload: dict[str, Any], who: str) -> None:
+    from .run.notify import post_json, slack_target  # smtplib and all: only when posting
+
     url, channel = slack_target(recipient, who)
     if channel:
         payload = {**payload, "channel": channel}
