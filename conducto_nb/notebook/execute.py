@@ -40,10 +40,27 @@ def run_notebook(label: str, text: str, parameters: dict[str, Any]) -> dict[str,
         )
         print(why, file=sys.stderr, flush=True)
         return {"format": FORMAT, "notebook": None, "error": why}
+    _data_commands()
     nbformat = importlib.import_module("nbformat")  # untyped: its calls are Any
     nb = _parameterized(nbformat.reads(text, as_version=4), parameters)
     error = _execute(nb)
     return {"format": FORMAT, "notebook": nbformat.writes(nb), "error": error}
+
+
+def _data_commands() -> None:
+    """The kernel gets co.data's commands (`conducto-data-pipeline gets --name N`), as a shell
+    node does: conducto_nb's folder where this Python finds it (a local worker; the package a
+    local daemon lends containers). The worker puts the environment back after the call."""
+    spec = importlib.util.find_spec("conducto_nb")
+    if not os.environ.get("CONDUCTO_DATA_URL") or spec is None:
+        return
+    for folder in spec.submodule_search_locations or []:
+        commands = os.path.join(folder, "data", "bin")
+        path = os.environ.get("PATH", os.defpath)
+        if os.path.isdir(commands) and commands not in path.split(os.pathsep):
+            os.environ["PATH"] = commands + os.pathsep + path
+            os.environ.setdefault("CONDUCTO_DATA_PYTHON", sys.executable)
+        return
 
 
 def _missing() -> list[str]:
