@@ -31,6 +31,7 @@ class ExecutedNotebook:
 
     def __init__(self, path: str, text: str, where: str | None = None) -> None:
         self.path, self.text, self.where = path, text, where
+        self._html: str | None = None
 
     @property
     def nb(self) -> dict[str, Any]:
@@ -55,7 +56,9 @@ class ExecutedNotebook:
 
     def html(self) -> str:
         """The whole notebook as one HTML page (nbconvert's), outputs and plots included."""
-        return render_html(self.text)
+        if self._html is None:  # a panel opened again asks again
+            self._html = render_html(self.text)
+        return self._html
 
     def _repr_html_(self) -> str:
         page = html.escape(self.html(), quote=True)
