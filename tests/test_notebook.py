@@ -99,6 +99,19 @@ def test_the_notebook_is_taken_when_the_tree_is_built(tmp_path: Path) -> None:
     assert "version one" in run["/v"].stdout and "version two" not in run["/v"].stdout
 
 
+def test_a_detached_owner_runs_the_notebook_it_was_given(tmp_path: Path) -> None:
+    path = write_notebook(tmp_path / "far.ipynb", "print('told', word)", parameters="word = ''")
+    with co.Serial() as root:
+        co.Notebook(path, word="far away")
+    path.unlink()  # the tree carries the notebook: the file is not needed any more
+    run = root.start(detach=True, backend="local")
+    run.wait(timeout=120)
+    assert not run.owned_here
+    assert run["/far"].state is co.State.DONE, run["/far"].stderr
+    executed = run["/far"].notebook  # kept by the other process, read from co.data
+    assert executed is not None and "told far away" in outputs_text(executed.nb)
+
+
 @pytest.mark.parametrize(
     ("make", "words"),
     [
@@ -148,7 +161,7 @@ def test_max_time_stops_the_kernel(tmp_path: Path) -> None:
         f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(600)",
     )
     with co.Serial() as root:
-        co.Notebook(path, params={"max_time": 8})
+        co.Notebook(path, params={"max_time": 15})  # a kernel starts well within it
     run = root.run(backend="local")
     assert run["/slow"].state is co.State.ERROR
     assert "max_time" in (run["/slow"].attempts[-1].message or "")
