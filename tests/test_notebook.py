@@ -86,6 +86,39 @@ def test_a_raising_cell_fails_the_node_naming_the_cell_and_the_exception(tmp_pat
     assert "ZeroDivisionError: division by zero" in outputs_text(kept.nb)
 
 
+def test_cells_stream_their_output_while_the_notebook_runs(tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    path = write_notebook(
+        tmp_path / "live.ipynb",
+        "print('first line', flush=True)",
+        f"import os, time\nwhile not os.path.exists({str(go)!r}):\n    time.sleep(0.02)",
+        "print('after the wait')",
+    )
+    with co.Serial() as root:
+        co.Notebook(path)
+    run = root.start(backend="local")
+    node = run["/live"]
+    wait_for(lambda: "[cell 2/3] import os, time" in node.stdout, 60, "cell 2 started")
+    assert "first line\n[cell 2/3]" in node.stdout and node.state is co.State.RUNNING
+    assert "after the wait" not in node.stdout
+    go.touch()  # only now can cell 2 end
+    wait_for(lambda: run.done, 60, "the run ended")
+    assert node.stdout.endswith(
+        "[cell 3/3] print('after the wait')\nafter the wait\n[notebook done: 3 cells]\n"
+    )
+
+
+def test_a_kernel_that_dies_fails_the_node_saying_so(tmp_path: Path) -> None:
+    path = write_notebook(tmp_path / "dies.ipynb", "x = 1", "import os\nos._exit(9)")
+    with co.Serial() as root:
+        co.Notebook(path)
+    run = root.run(backend="local")
+    assert run["/dies"].state is co.State.ERROR
+    assert run["/dies"].attempts[-1].message == (
+        "the kernel died during cell 2/2 (out of memory? the node's mem is its limit)"
+    )
+
+
 def test_the_notebook_is_taken_when_the_tree_is_built(tmp_path: Path) -> None:
     path = write_notebook(tmp_path / "v.ipynb", "print('version one')")
     with co.Serial() as root:

@@ -91,7 +91,7 @@ def _parameterized(nb: Any, parameters: dict[str, Any]) -> Any:
 def _execute(nb: Any) -> str | None:
     """Run every code cell in order; None, or what the first failing cell raised."""
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, DeadKernelError
 
     code = [  # numbered as in the user's notebook: the injected cell is not one of them
         i
@@ -130,6 +130,9 @@ def _execute(nb: Any) -> str | None:
         client.execute()
     except CellExecutionError as e:
         return f"cell {at['cell']}/{len(code)} raised {e.ename}: {e.evalue}"
+    except DeadKernelError:
+        where = f"during cell {at['cell']}/{len(code)}" if at["cell"] else "as it started"
+        return f"the kernel died {where} (out of memory? the node's mem is its limit)"
     finally:
         with contextlib.suppress(ValueError, TypeError):  # not the main thread
             signal.signal(signal.SIGTERM, previous)
