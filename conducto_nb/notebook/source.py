@@ -68,8 +68,8 @@ def _check_parameters(shown: str, name: str, cells: list[Any], parameters: dict[
             json.dumps(value)
         except (TypeError, ValueError):
             raise CommandError(
-                f"{shown}: parameter `{key}` is a {type(value).__name__}; a notebook parameter "
-                "must be a number, string, bool, None, or a list or dict of them"
+                f"{shown}: parameter `{key}` is of type {type(value).__name__}; a notebook "
+                "parameter must be a number, string, bool, None, or a list or dict of them"
             ) from None
     declared = _declared(cells)
     if declared is None:
