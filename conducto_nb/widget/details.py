@@ -15,6 +15,7 @@ from ..errors import NodeNotFound
 from ..model import params as P
 from ..model.execs import Exec
 from ..model.notebook import Notebook
+from ..model.states import ACTIVE
 from ..notebook.kept import ExecutedNotebook, kept
 from ..run.results import first_failure
 from .markdown import BlockScanner, blocks, rendered, to_html
@@ -109,7 +110,10 @@ def detail(
 
 def _executed(record: Record, path: str) -> dict[str, Any]:
     """A co.Notebook's executed notebook, rendered (the browser frames it, sandboxed) and as
-    the .ipynb its save link gives; nothing before it ran."""
+    the .ipynb its save link gives; nothing before it ran or while it runs (the panel gets a
+    new detail when the attempt ends)."""
+    if record.status(path).state in ACTIVE:  # a copy from an earlier attempt is not this one's
+        return {}
     value = record.value(path)
     executed = value if isinstance(value, ExecutedNotebook) else kept(record.id, path)
     if executed is None:

@@ -1,6 +1,6 @@
-"""A co.Notebook's panel in a real JupyterLab (issue 19): once the node ran, its executed
-notebook shows rendered in the panel, in a sandboxed frame, and its save link gives the
-.ipynb, as a user sees and clicks them."""
+"""A co.Notebook's panel in a real JupyterLab (issue 19), as a user sees it: the notebook's
+progress and its cells' output stream into the panel while it runs; once it ends, its executed
+notebook shows rendered in the panel, in a sandboxed frame, and the save link gives the .ipynb."""
 
 from __future__ import annotations
 
@@ -19,18 +19,25 @@ STEP = (
 )
 
 
-def test_the_panel_renders_the_executed_notebook_and_saves_it(page: Any, lab: Lab) -> None:
+def test_the_panel_streams_the_notebook_then_renders_and_saves_it(page: Any, lab: Lab) -> None:
+    go = Path(lab.root) / "go"
     write_notebook(
         Path(lab.root) / "step.ipynb",
-        "print('from the step', n + 1)",
+        "print('from the step', n + 1, flush=True)",
+        f"import os, time\nwhile not os.path.exists({str(go)!r}):\n    time.sleep(0.02)",
         "from IPython.display import HTML\nHTML('<b id=\"made\">a rich result</b>')",
         parameters="n = 0",
     )
     nb = Notebook(page, lab, [STEP]).open()
     nb.run(0)
-    nb.wait_state("/step", "done")
+    nb.wait_state("/step", "running")
     nb.node("/step").click()
-    nb.wait_panel("executed notebook")
+    nb.wait_panel("[cell 3/4] import os, time")  # live, while cell 3 waits for the test
+    assert "from the step 42" in nb.panel_text()
+    assert nb.state("/step") == "r" and not page.locator(".co-notebook-frame").count()
+    go.touch()
+    nb.wait_state("/step", "done")
+    nb.wait_panel("executed notebook")  # the panel follows the end of the attempt
     frame = page.frame_locator(".co-panel iframe.co-notebook-frame")
     frame.locator("text=from the step 42").wait_for(timeout=60_000)
     assert frame.locator("#made").inner_text() == "a rich result"  # rendered, not escaped
