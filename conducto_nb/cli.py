@@ -288,8 +288,9 @@ def gc(older_than: Annotated[str, typer.Option(help="e.g. 7d, 12h, 30m")] = "7d"
     except PipelineError as e:
         _fail(e)
     work = home() / "work"
-    for pipeline_id in deleted:  # their work folders and detached logs go with them
-        shutil.rmtree(work / pipeline_id, ignore_errors=True)
+    for pipeline_id in deleted:  # their work folders, detached logs and co.data.pipeline
+        shutil.rmtree(work / pipeline_id, ignore_errors=True)  # (executed notebooks too) go
+        shutil.rmtree(home() / "data" / "pipelines" / pipeline_id, ignore_errors=True)
         (work / f"{pipeline_id}.log").unlink(missing_ok=True)
     console.print(
         f"deleted {len(deleted)} pipeline(s)" + (f": {', '.join(deleted)}" if deleted else "")

@@ -92,7 +92,9 @@ def test_gc_takes_the_work_folders_of_the_pipelines_it_deletes(tmp_path: Path) -
         [
             sys.executable,
             "-c",
-            "import conducto_nb as co\nprint(co.Exec('echo x > out.txt').run().id)\n",
+            "import conducto_nb as co\n"
+            "cmd = 'echo x > out.txt; echo d | conducto-data-pipeline puts --name kept'\n"
+            "print(co.Exec(cmd).run().id)\n",
         ],
         capture_output=True,
         text=True,
@@ -101,8 +103,10 @@ def test_gc_takes_the_work_folders_of_the_pipelines_it_deletes(tmp_path: Path) -
     )
     pipeline_id = made.stdout.strip()
     assert (home / "work" / pipeline_id / "out.txt").exists(), made.stderr
+    assert (home / "data" / "pipelines" / pipeline_id / "kept").exists(), made.stderr
     time.sleep(1.1)  # `gc --older-than 1s` counts whole seconds since the pipeline was created
     cli = [sys.executable, "-m", "conducto_nb.cli", "gc", "--older-than", "1s"]
     out = subprocess.run(cli, capture_output=True, text=True, timeout=60, env=env)
     assert f"deleted 1 pipeline(s): {pipeline_id}" in out.stdout, out.stdout + out.stderr
     assert not (home / "work" / pipeline_id).exists()
+    assert not (home / "data" / "pipelines" / pipeline_id).exists()
