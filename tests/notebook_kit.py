@@ -27,6 +27,15 @@ def write_notebook(
     return path
 
 
+def is_gone(pid: int) -> bool:
+    """Whether process `pid` no longer runs (gone, or a zombie nobody reaped yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
 def outputs_text(nb: dict[str, object]) -> str:
     """Every text output of an executed notebook, in order."""
     parts: list[str] = []

@@ -12,8 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from notebook_kit import outputs_text, write_notebook
-from test_local_backend import is_gone
+from notebook_kit import is_gone, outputs_text, write_notebook
 from wait_kit import wait_for
 
 import conducto_nb as co
