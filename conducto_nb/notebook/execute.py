@@ -121,6 +121,7 @@ def _execute(nb: Any) -> str | None:
         nb,
         kernel_name="python3",
         timeout=None,  # the node's max_time bounds it
+        startup_timeout=300,  # a kernel starting on a busy machine is not a failure
         extra_arguments=["--IPKernelApp.log_level=ERROR"],  # not its TCP warning at each start
         resources={"metadata": {"path": os.getcwd()}},
         on_cell_start=started,
