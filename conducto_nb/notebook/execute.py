@@ -135,8 +135,8 @@ def _execute(nb: Any) -> str | None:
         where = f"during cell {at['cell']}/{len(code)}" if at["cell"] else "as it started"
         return f"the kernel died {where} (out of memory? the node's mem is its limit)"
     finally:
-        with contextlib.suppress(ValueError, TypeError):  # not the main thread
-            signal.signal(signal.SIGTERM, previous)
+        with contextlib.suppress(ValueError):  # not the main thread
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
     print(f"[notebook done: {len(code)} cells]", flush=True)
     return None
 
