@@ -41,6 +41,7 @@ from .model import callbacks as callback
 from .model.execs import Exec, Lazy
 from .model.glue import Params, lazy_py, lazy_shell
 from .model.nodes import Node, Parallel, Serial
+from .model.notebook import Notebook
 from .model.params import ContainerReuseContext, SameContainer
 from .model.secrets import secret
 from .model.states import ImageState, NodeStatus, State
@@ -69,6 +70,7 @@ __all__ = [
     "NodeNotFound",
     "NodeResult",
     "NodeStatus",
+    "Notebook",
     "Parallel",
     "ParameterError",
     "Params",

@@ -7,6 +7,7 @@ import os
 import re
 import sys
 import time
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -18,6 +19,7 @@ from .errors import PipelineError
 from .model.params import reuse_root
 from .model.states import NodeStatus, State
 from .run.launch import start
+from .run.results import NodeResult
 from .run.runs import Run, load
 from .terminal import console, images_table, run_with_view, styled, tree_view, watch
 
@@ -95,8 +97,14 @@ def list_pipelines() -> None:
 
 
 @app.command()
-def show(pipeline_id: str, path: Annotated[str | None, typer.Argument()] = None) -> None:
-    """A pipeline's tree of states, or one node's parameters, attempts and output."""
+def show(
+    pipeline_id: str,
+    path: Annotated[str | None, typer.Argument()] = None,
+    html: Annotated[Path | None, typer.Option(help="a co.Notebook's run, rendered")] = None,
+    ipynb: Annotated[Path | None, typer.Option(help="a co.Notebook's executed .ipynb")] = None,
+) -> None:
+    """A pipeline's tree of states, or one node's parameters, attempts and output; for a
+    co.Notebook, --html / --ipynb write its executed notebook."""
     handle = _load(pipeline_id)
     if path is None:
         console.print(tree_view(handle))
@@ -143,6 +151,26 @@ def show(pipeline_id: str, path: Annotated[str | None, typer.Argument()] = None)
         if text:
             console.rule(stream)
             console.print(text, markup=False, highlight=False, end="")
+    _show_notebook(result, html, ipynb)
+
+
+def _show_notebook(result: NodeResult, html: Path | None, ipynb: Path | None) -> None:
+    """A co.Notebook's executed notebook: said, and written where asked."""
+    executed = result.notebook
+    if executed is None:
+        if html or ipynb:
+            console.print(f"[red]error:[/] {result.path} has no executed notebook")
+            raise typer.Exit(2)
+        return
+    console.rule("notebook")
+    console.print(f"executed notebook: {executed.code_cells} code cells", highlight=False)
+    if html is not None:
+        html.write_text(executed.html(), encoding="utf-8")
+        console.print(f"rendered to {html}", markup=False, highlight=False)
+    if ipynb is not None:
+        console.print(f"saved to {executed.save(ipynb)}", markup=False, highlight=False)
+    if html is None and ipynb is None:
+        console.print("--html FILE renders it, --ipynb FILE saves it", highlight=False)
 
 
 @app.command()

@@ -27,6 +27,7 @@ PACKAGE = "conducto_nb"
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "shared"),
     ("data",),  # co.data's client runs alone in containers: it needs errors at most
+    ("notebook",),  # co.Notebook's runner travels alone into images; its result is co.data's
     ("images",),
     ("model",),
     ("util",),

@@ -95,6 +95,7 @@ def keep():
 with co.Serial(image=co.Image(copy_dir="project")) as root:
     co.Exec("echo x > out.txt")
     co.Exec(keep)
+    co.Exec("echo d | conducto-data-pipeline puts --name kept")
 print(root.run().id)
 """
 

@@ -4,6 +4,9 @@ Read first: params.py (the one table of node parameters), then nodes.py (Node, S
 Parallel) and execs.py (Exec, Lazy). states.py holds the node states and the events every
 observer receives; serialize.py turns a tree into JSON and back; secrets.py masks values.
 
-May import: errors, shared, images (a node's `image` may be a co.Image). Node.start() / run() and a
-node's notebook repr reach up into run/ and widget/ through lazy imports, each commented.
+notebook.py is co.Notebook, an Exec built from a notebook file (../notebook/ runs it).
+
+May import: errors, shared, notebook, images (a node's `image` may be a co.Image).
+Node.start() / run() and a node's notebook repr reach up into run/ and widget/ through lazy
+imports, each commented.
 """

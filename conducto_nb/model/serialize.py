@@ -15,6 +15,7 @@ from .building import detached
 from .callbacks import Callback
 from .execs import Command, Exec, Lazy
 from .nodes import Node, Parallel, Serial
+from .notebook import Notebook
 
 __all__ = ["FORMAT", "dumps", "loads", "tree_from_json", "tree_to_json"]
 
@@ -25,6 +26,7 @@ _CLASSES: dict[str, type[Node]] = {
     "Parallel": Parallel,
     "Exec": Exec,
     "Lazy": Lazy,
+    "Notebook": Notebook,
 }
 
 
@@ -81,8 +83,8 @@ def _node_from_json(data: Any, path: str) -> Node:
         raise SerializationError(f"`children` must be a list, not {children!r}"[:300], path=path)
     try:
         node: Node
-        if cls is Exec:
-            node = exe = Exec._of(Command.from_json(data.get("command") or {}), **params)
+        if issubclass(cls, Exec):  # an Exec, or a Notebook (its notebook is in the command)
+            node = exe = cls._of(Command.from_json(data.get("command") or {}), **params)
             exe.generates = bool(data.get("generates"))
         elif cls is Lazy:
             node = Lazy._empty(**params)

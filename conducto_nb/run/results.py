@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..model.execs import Exec
 from ..model.nodes import Node
 from ..model.states import FAILED, CallbackFired, ImageChanged, ImageState, NodeStatus, State
+from ..notebook.kept import ExecutedNotebook, kept
 from .record import Attempt, Record
 
 if TYPE_CHECKING:
@@ -71,6 +72,15 @@ class NodeResult:
             return value
         last = self._last()
         return last.result if last else None
+
+    @property
+    def notebook(self) -> ExecutedNotebook | None:
+        """A co.Notebook's executed notebook, as far as it ran (`.save("out.ipynb")`,
+        `.html()`; shown in a cell, rendered); None before it ran or for another node."""
+        value = self.run.record.value(self.path)
+        if isinstance(value, ExecutedNotebook):
+            return value
+        return kept(self.run.id, self.path)
 
     @property
     def held_back_by(self) -> str | None:

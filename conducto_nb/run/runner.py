@@ -28,6 +28,7 @@ from ..model.states import (
     State,
     TreeChanged,
 )
+from ..notebook.kept import is_result, keep
 from .attempt_output import OutputCollector, generated_tree
 from .callbacks import CallbackRunner
 from .image_builds import ImageBuilds
@@ -261,6 +262,8 @@ class Execution:
             result, problem = generated_tree(outcome.result, out.stdout_text())
             if problem:
                 outcome = Outcome(State.ERROR, outcome.exit_code, problem)
+        if outcome.state is State.DONE and is_result(outcome.result):
+            outcome = self._notebook_outcome(path, outcome)
         out.flush()
         if outcome.message:
             out("stderr", f"\n[conducto_nb] {outcome.message}\n")
@@ -282,6 +285,17 @@ class Execution:
         if self.tasks.get(path) is asyncio.current_task():
             del self.tasks[path]
         self.handle(ExecFinished(path, attempt, outcome.state, result))
+
+    def _notebook_outcome(self, path: str, outcome: Outcome) -> Outcome:
+        """A Notebook node's: its executed notebook kept in co.data as its result; a cell that
+        raised fails it, with the cell and the exception as its message."""
+        try:
+            executed, error = keep(self.id, path, outcome.result)
+        except (PipelineError, OSError) as e:
+            return Outcome(State.ERROR, outcome.exit_code, f"cannot keep the notebook: {e}")
+        if error is not None:
+            return Outcome(State.ERROR, 1, error)
+        return Outcome(State.DONE, outcome.exit_code, outcome.message, executed)
 
     async def _attempt(self, ins: StartExec, out: OutputCollector, queued: float) -> Outcome:
         job = self.jobs.job(ins)

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any
 from ..errors import NodeNotFound
 from ..model import params as P
 from ..model.execs import Exec
+from ..model.notebook import Notebook
+from ..model.states import ACTIVE
+from ..notebook.kept import ExecutedNotebook, kept
 from ..run.results import first_failure
 from .markdown import BlockScanner, blocks, rendered, to_html
 
@@ -100,7 +103,36 @@ def detail(
             text = output[stream] if output is not None else record.output(path, stream)
             out[stream] = tail(text)
         out["md"] = rendered(blocks(out["stdout"]) + blocks(out["stderr"]))
+        if isinstance(node, Notebook):
+            out.update(_executed(record, path))
     return out
+
+
+def _executed(record: Record, path: str) -> dict[str, Any]:
+    """A co.Notebook's executed notebook, rendered (the browser frames it, sandboxed) and as
+    the .ipynb its save link gives; nothing before it ran or while it runs (the panel gets a
+    new detail when the attempt ends)."""
+    if record.status(path).state in ACTIVE:  # a copy from an earlier attempt is not this one's
+        return {}
+    value = record.value(path)
+    executed = value if isinstance(value, ExecutedNotebook) else kept(record.id, path)
+    if executed is None:
+        return {}
+    name = path.rsplit("/", 1)[-1] + ".ipynb"
+    try:
+        return {
+            "notebook_html": executed.html(),
+            "notebook_ipynb": executed.text,
+            "notebook_name": name,
+        }
+    except Exception as e:  # nbconvert missing or failing: the save link still works
+        why = f"cannot render it: {type(e).__name__}: {e}"
+        return {
+            "notebook_html": None,
+            "notebook_ipynb": executed.text,
+            "notebook_name": name,
+            "notebook_error": why,
+        }
 
 
 class OutputStreams:

@@ -187,6 +187,7 @@ export class Panel {
       h("div", "co-label-row", el, "returned");
       h("pre", "co-result", el, last.result);
     }
+    if (d.notebook_ipynb !== undefined) this.notebook(d);
     this.attempts(d.attempts ?? []);
     this.callbacks(d.callbacks ?? []);
     for (const stream of ["stdout", "stderr"] as const) {
@@ -197,6 +198,23 @@ export class Panel {
       box.hidden = !this.text[stream] && d.kind !== "Exec";
       this.outEls[stream] = into;
     }
+  }
+
+  /** A co.Notebook's executed notebook: rendered in a sandboxed frame (its scripts never run
+   * here), with a link that saves the .ipynb. */
+  private notebook(d: DetailMsg): void {
+    const box = h("div", "co-notebook", this.el);
+    h("div", "co-label-row", box, "executed notebook");
+    const name = d.notebook_name ?? "executed.ipynb";
+    const save = h("a", "co-link co-notebook-save", h("div", "", box), `save ${name}`);
+    save.download = name;
+    save.href = URL.createObjectURL(new Blob([d.notebook_ipynb ?? ""], { type: "application/x-ipynb+json" }));
+    if (d.notebook_error) h("div", "co-note co-error-text", box, d.notebook_error);
+    if (!d.notebook_html) return;
+    const frame = h("iframe", "co-notebook-frame", box);
+    frame.setAttribute("sandbox", "");
+    frame.title = `executed notebook ${d.path}`;
+    frame.srcdoc = d.notebook_html;
   }
 
   private actions(d: DetailMsg): void {

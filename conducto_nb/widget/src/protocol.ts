@@ -90,6 +90,10 @@ export interface DetailMsg {
   reuse_root?: string; // the NEW reuse subtree it is strictly inside: actions act on all of it
   blocked_by?: string | null; // the failed step that holds it back (it is blocked)
   first_failure?: string | null; // the first failed Exec at or below blocked_by
+  notebook_html?: string | null; // a co.Notebook's executed notebook, rendered (nbconvert)
+  notebook_ipynb?: string; // ... and as the .ipynb its save link gives
+  notebook_name?: string;
+  notebook_error?: string; // why it could not be rendered
 }
 
 /** A callback that fired on a node (on_error(co.callback.retry(3))...) and what it did. */
