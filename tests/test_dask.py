@@ -214,3 +214,19 @@ def test_the_cli_runs_a_script_on_the_cluster(cluster: str, tmp_path: Path) -> N
     assert out.returncode != 0
     assert "no Dask scheduler answers at tcp://127.0.0.1:9" in out.stdout + out.stderr
     assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_a_notebook_step_runs_on_a_worker(cluster: str, tmp_path: Path) -> None:
+    from notebook_kit import outputs_text, write_notebook
+
+    path = write_notebook(
+        tmp_path / "report.ipynb", "print('total', total * 2)", parameters="total = 1"
+    )
+    with co.Serial() as root:
+        co.Notebook(path, total=21)
+    run = root.run(backend=co.DaskBackend(cluster))
+    node = run["/report"]
+    assert node.state is State.DONE, node.stderr
+    assert "[cell 2/2]" in node.stdout
+    executed = node.notebook
+    assert executed is not None and "total 42" in outputs_text(executed.nb)
