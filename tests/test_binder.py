@@ -1,0 +1,69 @@
+"""Binder: what `binder/` asks for is enough to run the notebooks, on the local backend.
+
+repo2docker itself needs Docker Hub, which is not reachable here, so this test does what it
+would do without it: a fresh virtualenv, `pip install -r binder/requirements.txt` from the
+repository's root (a real install of the package, not this checkout on sys.path: its data
+files must be in it), then every notebook that needs no Docker daemon (Binder has none) run
+by nbval in that environment's own kernel, with no daemon answering.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NEEDS_DOCKER = {"03-reuse-for-speed.ipynb", "04-reuse-for-state.ipynb"}
+
+
+def _pip(python: Path, *args: str) -> None:
+    done = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *args],
+        cwd=ROOT,  # as repo2docker runs it: `.` is the repository
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_the_binder_environment_runs_the_notebooks_without_repo2docker(tmp_path: Path) -> None:
+    env_dir = tmp_path / "binder-venv"
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    _pip(python, "-r", str(ROOT / "binder" / "requirements.txt"))
+    _pip(python, "pytest", "nbval")  # the test's own tools, not Binder's
+    where = subprocess.run(
+        [str(python), "-c", "import conducto_nb; print(conducto_nb.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert where.stdout.startswith(str(env_dir)), where.stdout + where.stderr  # installed
+    lessons = tmp_path / "notebooks"
+    shutil.copytree(ROOT / "notebooks", lessons, ignore=shutil.ignore_patterns(*NEEDS_DOCKER))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CONDUCTO_", "PYTHON", "VIRTUAL_ENV")) and k != "PYTEST_XDIST_WORKER"
+    }
+    env |= {
+        "PATH": f"{env_dir / 'bin'}{os.pathsep}{env.get('PATH', os.defpath)}",
+        "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock",  # as on Binder: no daemon
+        "CONDUCTO_NB_HOME": str(tmp_path / "home"),
+        "HOME": str(tmp_path),
+    }
+    done = subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", "."],
+        cwd=lessons,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    assert " passed" in done.stdout and "skipped" not in done.stdout, done.stdout[-2000:]
