@@ -337,3 +337,23 @@ def test_co_git_apply_status_reports_every_node_for_the_events_commit(
     assert finals == {"conducto_nb/": "success", "conducto_nb/test": "success"}
     assert {p["path"] for p in received} == {f"/repos/acme/shop/statuses/{sha}"}
     assert "pending" in [p["json"]["state"] for p in received]  # and while they ran
+
+
+def test_a_run_adopted_from_a_dead_owner_keeps_counting_its_retries(tmp_path: Path) -> None:
+    """The owner used the retry; the process that adopts the run must not grant another."""
+    script = textwrap.dedent("""
+        import conducto_nb as co
+        with co.Serial() as root:
+            co.Exec("exit 3", name="flaky")
+        root["flaky"].on_error(co.callback.retry(1))
+        print(root.run().id)
+    """)
+    made = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    run = co.load(made.stdout.strip())  # its owner exited: this process adopts it
+    assert messages(run, "/flaky") == ["retry 1 of 1", "1 retries used: not retried"]
+    run.rerun("/flaky")
+    run.wait()
+    assert len(run["/flaky"].attempts) == 3  # the first, the retry, this rerun: no 4th
+    assert messages(run, "/flaky")[-1] == "1 retries used: not retried"

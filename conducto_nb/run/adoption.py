@@ -49,6 +49,7 @@ def adopt(
         attempts={p: max((a.attempt for a in atts), default=0) for p, atts in rec.attempts.items()},
         attempt_list=attempts,
         images=store.images(pipeline_id)[0],
+        callbacks=store.callbacks(pipeline_id),
     )
     work = workdir or home() / "work" / pipeline_id
     work.mkdir(parents=True, exist_ok=True)

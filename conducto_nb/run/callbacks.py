@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
@@ -41,6 +42,11 @@ def max_mem() -> float:
         return 64.0
 
 
+#: What the acting callbacks (below) say when they acted and counted it: read back when a
+#: run is adopted.
+_ACTED = re.compile(r"^(retry \d+ of \d+|out of memory: retried)")
+
+
 def _fires(event: str, state: State) -> bool:
     wanted = EVENTS[event]
     if wanted is None:
@@ -55,7 +61,13 @@ class CallbackRunner:
 
     def __init__(self, execution: Execution) -> None:
         self.ex = execution
-        self.fired: dict[tuple[str, int], int] = {}  # (path, id of callback) -> times acted
+        #: (path, callback's label) -> times it acted (retried); a run adopted from a dead
+        #: owner counts what the owner's callbacks did, so a retry(3) never retries a 4th time.
+        self.fired: dict[tuple[str, str], int] = {}
+        for done in execution.record.callbacks():
+            if done.ok and done.message and _ACTED.match(done.message):
+                key = (done.path, done.label)
+                self.fired[key] = self.fired.get(key, 0) + 1
         self.pending: list[tuple[Node, Callback, str, str, NodeStatus]] = []
         self.in_flight = 0  # notifications and Python callables running in threads
         #: (path, id of callback) -> its last send: one callback's sends for one node go out
@@ -160,10 +172,10 @@ class CallbackRunner:
         self.ex._background(run())
 
     def _times(self, cb: Callback, path: str) -> int:
-        return self.fired.get((path, id(cb)), 0)
+        return self.fired.get((path, cb.label), 0)
 
     def _count(self, cb: Callback, path: str) -> int:
-        n = self.fired[(path, id(cb))] = self._times(cb, path) + 1
+        n = self.fired[(path, cb.label)] = self._times(cb, path) + 1
         return n
 
 

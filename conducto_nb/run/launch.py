@@ -178,6 +178,8 @@ def execute(
 
     async def create() -> Run:
         record = Record(pipeline_id, tree.to_json(), {})
+        if restore is not None:
+            record.add_callbacks(restore.callbacks)  # before the Execution counts them
         ex = Execution(
             tree,
             pipeline_id=pipeline_id,

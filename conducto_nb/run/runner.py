@@ -23,6 +23,7 @@ from ..model.states import (
     FAILED,
     AttemptEnded,
     AttemptStarted,
+    CallbackFired,
     ImageChanged,
     NodeStatus,
     State,
@@ -60,12 +61,14 @@ Observer = Callable[[object], None]
 @dataclass(frozen=True)
 class Restore:
     """A stored run's state, for an Execution that takes it over: statuses, the last attempt
-    number per Exec (new attempts continue from it), and the attempts themselves."""
+    number per Exec (new attempts continue from it), the attempts themselves, its images and
+    the callbacks that fired (a retry's count goes on from them)."""
 
     statuses: Mapping[str, NodeStatus]
     attempts: Mapping[str, int]
     attempt_list: list[Attempt]
     images: list[ImageChanged] = field(default_factory=list)  # with the tags they built to
+    callbacks: list[CallbackFired] = field(default_factory=list)  # what they did, in order
 
 
 class Execution:
