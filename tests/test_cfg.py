@@ -289,6 +289,33 @@ def test_each_placeholder_becomes_a_reference_written_for_its_quoting_context(
     assert parse(f"command = {command}").sections[0].script == runs
 
 
+@pytest.mark.parametrize(
+    ("command", "runs"),
+    [
+        (
+            'cat <<EOF\n{branch} "{pr}"\nEOF\necho {tag}',
+            'cat <<EOF\n${CONDUCTO_BRANCH} "${CONDUCTO_PR}"\nEOF\necho "${CONDUCTO_TAG}"',
+        ),
+        ("sh <<'EOF'\nmake {tag}\nEOF", """sh <<'EOF'\nmake "${CONDUCTO_TAG}"\nEOF"""),
+        (
+            "cat <<-EOF <<\\END\n\t{pr}\n\tEOF\n{pr}\nEND",
+            'cat <<-EOF <<\\END\n\t${CONDUCTO_PR}\n\tEOF\n"${CONDUCTO_PR}"\nEND',
+        ),
+        ("cat <<<{branch}", 'cat <<<"${CONDUCTO_BRANCH}"'),
+    ],
+)
+def test_here_documents_are_read_as_the_shell_reads_them(command: str, runs: str) -> None:
+    """The shell expands `<<EOF`'s body (a reference there is unquoted, as in double quotes);
+    a quoted delimiter's body is text for whatever reads it, as single quotes are."""
+    assert script(command) == runs
+
+
+def test_a_here_document_in_a_cfg_command() -> None:
+    text = "[push]\ncommand = cat <<EOF\n    on {branch}\n    EOF\n"
+    (section,) = parse(text).sections
+    assert section.script == "cat <<EOF\non ${CONDUCTO_BRANCH}\nEOF"
+
+
 def test_what_is_shown_is_the_command_with_its_values_quoted_where_they_sit() -> None:
     values = {"branch": "feat; x", "pr": 'say "$HOME"', "tag": "v1"}
     command = """run --b={branch} "pr {pr}" {tag} sh -c 'make {tag}'"""
@@ -407,3 +434,18 @@ def test_every_value_arrives_intact_as_data_unquoted_in_double_quotes_and_in_sh_
 def test_a_variable_on_the_right_of_a_filter_compares_literally(branch: str, base: str) -> None:
     flt = parse_filter("{branch} == {base_branch} && !({branch} != {base_branch})", VARIABLES)
     assert flt.matches({"branch": branch, "base_branch": base}) is (branch == base)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.fixed_dictionaries(dict.fromkeys(("branch", "pr"), _value)))
+def test_a_value_in_a_here_document_arrives_intact(values: dict[str, str]) -> None:
+    """In an expanded body the value is text of the document; in a quoted one, handed to a
+    shell that reads the body as its script, it is data for that shell too."""
+    command = (
+        'cat <<EOF\n[{branch}] "{pr}" $HOME\nEOF\n'
+        "sh <<'EOF'\nprintf '%s|%s' {branch} \"{pr}\"\nEOF"
+    )
+    want = f'[{values["branch"]}] "{values["pr"]}" /home/someone\n'
+    want += f"{values['branch']}|{values['pr']}"
+    assert sh(script(command), values) == want
+    assert sh(shown(command, values), values) == want  # the display, typed into a shell

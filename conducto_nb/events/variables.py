@@ -15,8 +15,12 @@ reading the command as a POSIX shell's lexer does):
 The shell expands a reference once, as data; a value is never parsed. Inside `$(...)` and
 backquotes a placeholder is unquoted again. `{{name}}` is a literal `{name}`; `${name}` is the
 shell's own; braces around no bare name (`{print $1}`, `{}`) pass through; a `{` right after a
-backslash is a literal brace. A `#` starting a word starts a comment, as in the shell. Not
-modelled: here-documents (a placeholder in one becomes a quoted reference, text either way).
+backslash is a literal brace. A `#` starting a word starts a comment, as in the shell.
+
+Here-documents are read as the shell reads them: in the body of `<<EOF` (the shell expands
+it, as in double quotes) a placeholder becomes `${CONDUCTO_BRANCH}`; the body of `<<'EOF'`
+(or `<<"EOF"`, `<<\\EOF`: nothing expanded) is text for whatever reads it, as in single
+quotes. (In a `$(...)` inside an expanded body the reference is unquoted: split, never run.)
 
 Single quotes expand nothing, so a placeholder there is NOT replaced by its value: the text in
 single quotes is code for whatever the command hands it to, and the reference reaches that
@@ -59,6 +63,7 @@ _REF = re.compile(r"\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}|(\$?)\{([A-Za-z_][A-Za-z0-9
 _U, _D, _S, _SUB, _BQ = "unquoted", "double", "single", "$(", "`"
 _BREAKS = " \t\n;&|<>()"  # what ends a word, outside quotes
 _SD = "double inside single"  # `'sh -c "... {branch}"'`: the inner shell's double quotes
+_HD = "here-document"  # the body of `<<EOF`, which the shell expands
 #: The variables whose values are git refs (or revisions): checked by `ref_problem`.
 REF_VARIABLES = ("branch", "base_branch", "tag", "sha")
 
@@ -122,10 +127,29 @@ def _render(command: str, put: Callable[[str, str], str]) -> str:
     # a frame: [context, `(`s open in a `$(`, the context and a pending `\\` of a shell that
     # would read the word being read as its script: `'sh -c "it'\\''s {branch}"'` is one]
     stack: list[list[Any]] = [[_U, 0, _U, 0]]
+    pending: list[tuple[str, bool, bool]] = []  # here-documents whose bodies start next line
     i, n = 0, len(command)
     while i < n:
         c, top = command[i], stack[-1]
         ctx = top[0]
+        if ctx in (_U, _SUB, _BQ):
+            if command.startswith("<<<", i):  # a here-string: a word, read as words are
+                out.append("<<<")
+                i += 3
+                continue
+            if command.startswith("<<", i):
+                end, here = _here_operator(command, i)
+                if here is not None:
+                    pending.append(here)
+                    out.append(command[i:end])
+                    i = end
+                    continue
+            elif c == "\n" and pending:
+                out.append(c)
+                i = _here_bodies(command, i + 1, pending, put, out)
+                pending.clear()
+                top[2:] = [_U, 0]
+                continue
         if c == "\\" and i + 1 < n and (ctx != _S or command[i + 1] != "'"):
             out.append(command[i : i + 2])  # an escaped character opens and closes nothing
             if ctx == _S:
@@ -190,9 +214,96 @@ def _render(command: str, put: Callable[[str, str], str]) -> str:
     return "".join(out)
 
 
+def _here_operator(command: str, i: int) -> tuple[int, tuple[str, bool, bool] | None]:
+    """At `<<` (or `<<-`): where its delimiter word ends, and (delimiter, quoted, strip
+    tabs) for the body to come; None where no word follows (left to the shell to refuse)."""
+    n = len(command)
+    j = i + 2
+    strip = command.startswith("-", j)
+    j += strip
+    while j < n and command[j] in " \t":
+        j += 1
+    word, quoted = [], False
+    while j < n and command[j] not in _BREAKS:
+        ch = command[j]
+        if ch in "'\"":
+            close = command.find(ch, j + 1)
+            if close < 0:
+                raise ValueError(f"no closing {ch} for a `{ch}`")
+            word.append(command[j + 1 : close])
+            quoted, j = True, close + 1
+        elif ch == "\\" and j + 1 < n:
+            word.append(command[j + 1])
+            quoted, j = True, j + 2
+        else:
+            word.append(ch)
+            j += 1
+    return (j, ("".join(word), quoted, strip)) if word else (j, None)
+
+
+def _here_bodies(
+    command: str,
+    i: int,
+    pending: list[tuple[str, bool, bool]],
+    put: Callable[[str, str], str],
+    out: list[str],
+) -> int:
+    """Copy the bodies of the `pending` here-documents, from `i` (the line after their
+    operators), each up to its delimiter line; where the last one ends."""
+    n = len(command)
+    for k, (delimiter, quoted, strip) in enumerate(pending):
+        start = i
+        while i < n:
+            end = command.find("\n", i)
+            end = n if end < 0 else end
+            line = command[i:end]
+            if (line.lstrip("\t") if strip else line) == delimiter:
+                out.append(_here_body(command[start:i], quoted, put))
+                out.append(line)
+                i = end
+                break
+            i = end + 1
+        else:  # no delimiter line: the body runs to the end, as the shell reads it
+            out.append(_here_body(command[start:], quoted, put))
+            return n
+        if i < n and k < len(pending) - 1:  # the next body starts after this delimiter line
+            out.append("\n")
+            i += 1
+    return i
+
+
+def _here_body(text: str, quoted: bool, put: Callable[[str, str], str]) -> str:
+    """A here-document's body with its placeholders: expanded by the shell (`_HD`) unless
+    its delimiter was quoted, then text for its reader, as in single quotes."""
+    out: list[str] = []
+    inner = [_S, 0, _U, 0]  # a shell reading a quoted body as its script: its quotes
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\" and i + 1 < n and not quoted:
+            out.append(text[i : i + 2])
+            i += 2
+            continue
+        m = _REF.match(text, i) if c in "{$" else None
+        if m and m.group(3) and not m.group(2):
+            ctx = (_SD if inner[2] == _D else _S) if quoted else _HD
+            out.append(put(m.group(3), ctx))
+            i = m.end()
+            continue
+        if m:
+            out.append("{" + m.group(1) + "}" if m.group(1) is not None else m.group(0))
+            i = m.end()
+            continue
+        if quoted:
+            _inner(inner, c)
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
 def _reference(name: str, ctx: str) -> str:
     var = "${" + env_name(name) + "}"
-    return var if ctx in (_D, _SD) else f'"{var}"'
+    return var if ctx in (_D, _SD, _HD) else f'"{var}"'
 
 
 def script(command: str) -> str:
@@ -211,6 +322,8 @@ def shown(command: str, values: Mapping[str, str]) -> str:
             return _reference(name, ctx)
         if ctx == _D:
             return re.sub(r'([\\"$`])', r"\\\1", v)
+        if ctx == _HD:  # the shell expands a here-document's body: `"` is no quote there
+            return re.sub(r"([\\$`])", r"\\\1", v)
         return shlex.quote(v) if v else "''"
 
     return _render(command, value)
