@@ -67,7 +67,9 @@ class DaskBackend(Backend):
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
         if self._client is not None and self._loop is loop:
-            return
+            if self._client.status not in ("closing", "closed"):
+                return
+            self._client = None  # it lost its scheduler: connect again (it may be back)
         try:
             from distributed import Client
         except ImportError:
