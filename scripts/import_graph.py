@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("util",),
     ("store",),
     ("backends",),
-    ("run", "events"),
+    ("run", "events", "debug"),
     ("widget", "terminal"),
     ("main", "main_flags", "cli", "api", "__init__"),
 ]

@@ -29,6 +29,7 @@ __all__ = [
     "Run",
     "close_shared_stores",
     "hold",
+    "last_run",
     "load",
     "read_output_from_store",
     "record_from_store",
@@ -45,6 +46,7 @@ class Run:
         if execution is not None:
             with LIVE_LOCK:
                 _HANDLES.setdefault(record.id, self)
+            _note_last(self)
 
     @property
     def id(self) -> str:
@@ -221,11 +223,13 @@ class Run:
     def _ipython_display_(self) -> None:
         from ..widget import show  # up a layer: the graph is the widget's
 
+        _note_last(self)
         show(self)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         from ..widget import mimebundle  # up a layer: the graph is the widget's
 
+        _note_last(self)
         return mimebundle(self)
 
 
@@ -239,6 +243,19 @@ LIVE_LOCK = threading.Lock()
 _HANDLES: weakref.WeakValueDictionary[str, Run] = weakref.WeakValueDictionary()  # `load` gives
 # back the very handle the caller still holds
 _BUSY: set[Execution] = set()  # touched on the background loop only
+#: The run last started or shown in this process: what `%co_debug PATH` means by default.
+_LAST: list[Run] = []
+
+
+def _note_last(run: Run) -> None:
+    with LIVE_LOCK:
+        _LAST[:] = [run]
+
+
+def last_run() -> Run | None:
+    """The run this process last started or showed as a cell's output, if any."""
+    with LIVE_LOCK:
+        return _LAST[0] if _LAST else None
 
 
 def hold(execution: Execution) -> None:

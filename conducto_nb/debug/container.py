@@ -1,0 +1,226 @@
+"""A node's exact container for debugging: the image its attempts run in (a built co.Image's
+tag), its env (secrets included), cpu and mem as limits, its docker_run_args (through the
+backend's allowlist), the daemon's socket for `requires_docker`, co.data's address, and
+the node's command in /conducto/cmd.sh. Its main process only waits, so the container stays
+as the commands run in it leave it, until `stop()`.
+
+Debug containers carry the `conducto_nb.debug` label (the pipeline id), the node and the
+kernel's pid; the backend's guard removes them when this process ends, however it ends,
+and `clean` (`conducto-nb debug clean`) removes any whose process is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tarfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ..backends import guard
+from ..backends.docker.args import LABEL_PREFIX, parse_run_args
+from ..backends.docker.boot import PACKAGE_MOUNT
+from ..backends.docker.daemon import DEFAULT_URL
+from ..backends.docker.launch import DATA_HOST, DATA_URL, docker_binds
+from ..errors import BackendError, PipelineError
+from ..images.docker_sdk import close_sockets_left_in, import_docker
+from ..images.paths import expand_for_container
+from .session import CMD_PATH, DebugSession, Ran
+from .spec import NodeSpec
+
+__all__ = ["DEBUG_LABEL", "ContainerSession", "clean", "start_container"]
+
+DEBUG_LABEL = LABEL_PREFIX + "debug"  # the pipeline id
+NODE_LABEL = LABEL_PREFIX + "debug_node"  # the node's path
+OWNER_LABEL = LABEL_PREFIX + "debug_owner_pid"  # the process that started it
+_PACKAGE = Path(__file__).resolve().parents[1]  # lent read-only, as the backend lends it
+#: The main process: waits (under Docker's init) until the container is removed.
+_WAIT = ["sh", "-c", "while :; do sleep 3600; done"]
+
+
+def _daemon_url() -> str:
+    return os.environ.get("DOCKER_HOST") or DEFAULT_URL
+
+
+def _connect() -> Any:
+    """An APIClient whose daemon answered; one BackendError naming the daemon if none does."""
+    docker = import_docker("%co_debug on Docker")
+    url = _daemon_url()
+    try:
+        api = docker.APIClient(base_url=url, version="auto", timeout=60)
+    except (docker.errors.DockerException, OSError) as e:
+        close_sockets_left_in(e)
+        raise BackendError(f"no Docker daemon answers at {url}: {_one_line(e)}") from None
+    return api
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+class ContainerSession(DebugSession):
+    """A debug session in a container of the node's image."""
+
+    def __init__(self, spec: NodeSpec, api: Any, cid: str, socket_path: str | None) -> None:
+        super().__init__(spec)
+        self.api, self.id, self._socket = api, cid, socket_path
+        self.where = f"container {self.short}"
+
+    @property
+    def short(self) -> str:
+        return self.id[:12]
+
+    def entering(self) -> str:
+        return f"docker exec -it {self.short} sh"
+
+    def _execute(self, command: str, echo: bool) -> Ran:
+        if self.stopped:
+            raise PipelineError(f"the debug {self.where} was stopped", path=self.path)
+        printer = self._printer(echo)
+        docker = import_docker()
+        try:
+            eid = self.api.exec_create(self.id, ["sh", "-c", command])["Id"]
+            for chunk in self.api.exec_start(eid, stream=True):
+                printer.feed(chunk)
+            printer.feed(b"", final=True)
+            code = self.api.exec_inspect(eid)["ExitCode"]
+        except docker.errors.NotFound:
+            raise PipelineError(f"the debug {self.where} is gone", path=self.path) from None
+        except docker.errors.APIError as e:
+            raise BackendError(f"{self.where}: {e.explanation or e}", path=self.path) from None
+        return Ran(int(code if code is not None else -1), printer.text)
+
+    def _write_command(self) -> None:
+        text = self.script_text()
+        if "__conducto_path:" in text:  # co.relpath(...): its place in this image
+            text = expand_for_container(text, self.spec.job.image)
+        data = text.encode()
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            folder = tarfile.TarInfo("conducto")
+            folder.type, folder.mode, folder.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
+            tar.addfile(folder)
+            entry = tarfile.TarInfo(CMD_PATH.lstrip("/"))
+            entry.size, entry.mode, entry.mtime = len(data), 0o755, int(time.time())
+            tar.addfile(entry, io.BytesIO(data))
+        self.api.put_archive(self.id, "/", archive.getvalue())
+
+    def _preamble(self) -> str:
+        lines = ""
+        if self.spec.job.requires_docker:  # the lent docker CLI
+            lines += "PATH=$PATH:/usr/local/bin\n"
+        if DATA_URL in self.spec.job.env and self._socket is not None:
+            lines += f"PATH=$PATH:{PACKAGE_MOUNT}/conducto_nb/data/bin\n"
+        return lines
+
+    def _remove(self) -> None:
+        docker = import_docker()
+        if self._socket is not None:
+            guard.forget_container(self._socket, self.id)
+        with contextlib.suppress(docker.errors.NotFound):
+            self.api.remove_container(self.id, force=True)
+        self.api.close()
+
+
+def start_container(spec: NodeSpec, live: bool = False) -> ContainerSession:
+    """Start the node's container and put its command in /conducto/cmd.sh. With `live`, the
+    host's folders of the image's code are mounted read-write where the image has them."""
+    job = spec.job
+    assert spec.image_tag is not None
+    if live and not spec.code_dirs:
+        raise PipelineError(
+            "--live mounts the host's copy of the image's code, and this node's image has "
+            "none: give it a co.Image with copy_dir or copy_repo (or a path_map)",
+            path=spec.path,
+        )
+    args = parse_run_args(job.docker_run_args, spec.path)  # the backend's allowlist
+    api = _connect()
+    docker = import_docker()
+    url = _daemon_url()
+    socket_path = url.removeprefix("unix://") if url.startswith("unix://") else None
+    try:
+        ncpu = float(api.info().get("NCPU") or os.cpu_count() or 1)
+        host = dict(args.host)
+        host["nano_cpus"] = int(min(job.cpu, ncpu) * 1e9)
+        host["mem_limit"] = host["memswap_limit"] = max(int(job.mem * 2**30), 6 * 2**20)
+        binds = list(host.get("binds", []))
+        if socket_path is not None:  # co.data's commands, as the backend lends them
+            binds.append(f"{_PACKAGE}:{PACKAGE_MOUNT}/conducto_nb:ro")
+        if job.requires_docker:
+            binds += docker_binds(socket_path, url, spec.path)
+        if live:
+            binds += [f"{outside}:{inside}:rw" for outside, inside in spec.code_dirs.items()]
+        if binds:
+            host["binds"] = binds
+        if DATA_URL in job.env:
+            host["extra_hosts"] = {DATA_HOST: "host-gateway", **host.get("extra_hosts", {})}
+        labels = {
+            **args.create.pop("labels", {}),
+            DEBUG_LABEL: spec.run.id,
+            NODE_LABEL: spec.path,
+            OWNER_LABEL: str(os.getpid()),
+        }
+        cid = api.create_container(
+            spec.image_tag,
+            _WAIT,
+            environment=job.env,
+            labels=labels,
+            host_config=api.create_host_config(init=True, **host),
+            **args.create,
+        )["Id"]
+    except docker.errors.ImageNotFound:
+        api.close()
+        raise BackendError(
+            f"image {spec.image_tag} is not on the Docker daemon (build or pull it first)",
+            path=spec.path,
+        ) from None
+    except docker.errors.APIError as e:
+        api.close()
+        raise BackendError(f"cannot start a debug container: {e.explanation or e}") from None
+    except (docker.errors.DockerException, OSError) as e:
+        api.close()
+        close_sockets_left_in(e)
+        raise BackendError(f"no Docker daemon answers at {url}: {_one_line(e)}") from None
+    session = ContainerSession(spec, api, cid, socket_path)
+    try:
+        api.start(cid)
+        if socket_path is not None:  # it goes when this process does, however it ends
+            guard.watch_container(socket_path, cid, grace=1.5)
+        session._write_command()
+    except BaseException:
+        session.stop()
+        raise
+    return session
+
+
+def clean(everything: bool = False) -> list[str]:
+    """Remove the debug containers whose process is gone (`everything`: all of them); their
+    ids. For `conducto-nb debug clean`."""
+    api = _connect()
+    docker = import_docker()
+    removed = []
+    try:
+        for found in api.containers(all=True, filters={"label": DEBUG_LABEL}):
+            owner = (found.get("Labels") or {}).get(OWNER_LABEL, "")
+            if everything or not _alive(owner):
+                with contextlib.suppress(docker.errors.NotFound):
+                    api.remove_container(found["Id"], force=True)
+                removed.append(found["Id"])
+    except (docker.errors.DockerException, OSError) as e:
+        close_sockets_left_in(e)
+        raise BackendError(f"no Docker daemon answers at {_daemon_url()}: {_one_line(e)}") from None
+    finally:
+        api.close()
+    return removed
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except PermissionError:
+        return True
+    except (ValueError, OSError):
+        return False
+    return True
