@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
+import socket
 import tarfile
 import time
 from pathlib import Path
@@ -82,8 +84,9 @@ class ContainerSession(DebugSession):
         docker = import_docker()
         try:
             eid = self.api.exec_create(self.id, ["sh", "-c", command])["Id"]
-            for chunk in self.api.exec_start(eid, stream=True):
-                printer.feed(chunk)
+            with self._started(eid) as sock:
+                for _stream, chunk in docker.utils.socket.frames_iter(sock, tty=False):
+                    printer.feed(chunk)
             printer.feed(b"", final=True)
             code = self.api.exec_inspect(eid)["ExitCode"]
         except docker.errors.NotFound:
@@ -91,6 +94,23 @@ class ContainerSession(DebugSession):
         except docker.errors.APIError as e:
             raise BackendError(f"{self.where}: {e.explanation or e}", path=self.path) from None
         return Ran(int(code if code is not None else -1), printer.text)
+
+    def _started(self, eid: str) -> socket.socket:
+        """Start exec `eid`, attached: its output's socket, ours to close (docker-py's
+        streamed exec_start leaves its connection for the garbage collector)."""
+        api = self.api
+        response = api.post(
+            api._url("/exec/{0}/start", eid),
+            data=json.dumps({"Detach": False, "Tty": False}),
+            headers={"Content-Type": "application/json", "Connection": "Upgrade", "Upgrade": "tcp"},
+            stream=True,
+        )
+        try:
+            api._raise_for_status(response)
+            return socket.socket(fileno=os.dup(response.raw._fp.fp.raw.fileno()))
+        finally:
+            with contextlib.suppress(Exception):
+                response.close()
 
     def _write_command(self) -> None:
         text = self.script_text()

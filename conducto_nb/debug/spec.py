@@ -62,7 +62,10 @@ def node_spec(run: Run, path: str, backend: Any = None) -> NodeSpec:
     path = "/" + path.strip("/") if path.strip("/") else "/"
     ex = run._execution
     if ex is not None:
-        return background_loop().call(_spec, run, path, ex.scheduler, ex.jobs, True)
+        try:
+            return background_loop().call(_spec, run, path, ex.scheduler, ex.jobs, True)
+        except PipelineError as e:  # without the loop's frames: the message is what matters
+            raise e.with_traceback(None) from None
     tree = run.tree
     jobs = JobMaker(run.id, _workdir(run.id), _home())
     return _spec(run, path, Scheduler(tree), jobs, False)

@@ -60,13 +60,13 @@ def debug(
 
     found = find_run(run)
     spec = node_spec(found, path)
-    if command is not None:
-        spec.command = command
     start = start_container if found.backend == "docker" else start_local
     session = start(spec, live=live)
     with _LOCK:
         SESSIONS.append(session)
     try:
+        if command is not None:  # the node keeps its own until `apply()`
+            session.set_command(command)
         say = print if echo else _quiet
         say(describe(session, live))
         if spec.earlier:
