@@ -101,12 +101,41 @@ def test_an_edited_cell_fixes_the_node_and_apply_reruns_it(
 def test_failed_runs_the_command_and_keeps_what_it_left(
     ip: Any, failing: co.Run, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    Path(failing.record.id)  # the run's work folder is what the shell starts in
     session = cell(ip, "%co_debug run /build --failed")
     out = capsys.readouterr().out
     assert "/build exited 3; its last lines:\nhalf way" in out
     assert session.last is not None and session.last.exit_code == 3
     assert session.exec("cat built.txt", echo=False).output == "hello\n"
+
+
+def test_live_mode_works_in_the_hosts_copy_of_the_code(ip: Any, tmp_path: Path) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.txt").write_text("v1\n")
+    with co.Serial(image=co.Image(copy_dir=str(code))) as root:
+        co.Exec("cat app.txt", name="show")
+    run = root.start(backend="local").wait()
+    assert run["/show"].stdout == "v1\n"
+    session = cell(ip, "%co_debug /show --live")
+    session.exec("echo v2 > app.txt", echo=False)
+    assert (code / "app.txt").read_text() == "v2\n"
+    assert session.run(echo=False).output == "v2\n"
+
+
+def test_a_new_reuse_subtree_is_replayed_first(
+    ip: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with co.Serial(container_reuse_context=co.ContainerReuseContext.NEW) as root:
+        co.Exec("echo one > steps.txt", name="first")
+        co.Exec("echo two >> steps.txt", name="second")
+        co.Exec("cat steps.txt; rm steps.txt; exit 1", name="third")
+    run = root.start(backend="local").wait()
+    assert run["/third"].stdout == "one\ntwo\n"
+    session = cell(ip, "%co_debug /third")
+    out = capsys.readouterr().out
+    assert "replaying what runs before /third in its NEW reuse subtree" in out
+    assert "/first, /second" in out
+    assert session.run(echo=False).output == "one\ntwo\n"
 
 
 def test_stop_ends_the_session(ip: Any, failing: co.Run) -> None:

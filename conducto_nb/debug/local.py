@@ -22,6 +22,7 @@ from pathlib import Path
 from ..backends import guard
 from ..backends.local.code import code_copy, job_env
 from ..data import COMMANDS
+from ..errors import PipelineError
 from ..images.image import Image
 from ..images.paths import expand_locally
 from ..store.pipelines import home
@@ -51,8 +52,6 @@ class LocalSession(DebugSession):
         )
 
     def _execute(self, command: str, echo: bool) -> Ran:
-        from ..errors import PipelineError
-
         if self.stopped:
             raise PipelineError("the debug session was stopped", path=self.path)
         printer = self._printer(echo)
@@ -108,8 +107,6 @@ def start_local(spec: NodeSpec, live: bool = False) -> LocalSession:
         cwd, env = code_copy(built, spec.run.id), job_env(built, env)
     if live:
         if not spec.code_dirs:
-            from ..errors import PipelineError
-
             raise PipelineError(
                 "--live works in the host's copy of the image's code, and this node's image "
                 "has none: give it a co.Image with copy_dir or copy_repo",

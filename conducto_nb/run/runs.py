@@ -243,19 +243,21 @@ LIVE_LOCK = threading.Lock()
 _HANDLES: weakref.WeakValueDictionary[str, Run] = weakref.WeakValueDictionary()  # `load` gives
 # back the very handle the caller still holds
 _BUSY: set[Execution] = set()  # touched on the background loop only
-#: The run last started or shown in this process: what `%co_debug PATH` means by default.
-_LAST: list[Run] = []
+#: The id of the run last started or shown in this process: what `%co_debug PATH` means by
+#: default (an id, not the run: an idle run nobody holds is still let go).
+_LAST: list[str] = []
 
 
 def _note_last(run: Run) -> None:
     with LIVE_LOCK:
-        _LAST[:] = [run]
+        _LAST[:] = [run.id]
 
 
 def last_run() -> Run | None:
     """The run this process last started or showed as a cell's output, if any."""
     with LIVE_LOCK:
-        return _LAST[0] if _LAST else None
+        last = _LAST[0] if _LAST else None
+    return None if last is None else load(last)
 
 
 def hold(execution: Execution) -> None:
