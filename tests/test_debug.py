@@ -122,9 +122,7 @@ def test_live_mode_works_in_the_hosts_copy_of_the_code(ip: Any, tmp_path: Path) 
     assert session.run(echo=False).output == "v2\n"
 
 
-def test_a_new_reuse_subtree_is_replayed_first(
-    ip: Any, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_new_reuse_subtree_is_replayed_first(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
     with co.Serial(container_reuse_context=co.ContainerReuseContext.NEW) as root:
         co.Exec("echo one > steps.txt", name="first")
         co.Exec("echo two >> steps.txt", name="second")
