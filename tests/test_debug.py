@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from IPython.testing.globalipapp import start_ipython
+from IPython.testing import globalipapp
 
 import conducto_nb as co
 from conducto_nb.debug import DebugSession, stop_all
@@ -21,7 +21,8 @@ SECRET = "s3cr3t-debug-value"
 
 @pytest.fixture(scope="module")
 def ip() -> Any:
-    shell = start_ipython()
+    globalipapp.start_ipython()  # once per process; then get_ipython() is that shell
+    shell = globalipapp.get_ipython()
     shell.run_line_magic("load_ext", "conducto_nb")
     return shell
 

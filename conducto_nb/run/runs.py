@@ -239,7 +239,7 @@ class Run:
 #: an idle run nobody refers to is freed (the store keeps all of it), so a kernel that ran a
 #: thousand pipelines does not hold a thousand.
 LIVE: weakref.WeakValueDictionary[str, Execution] = weakref.WeakValueDictionary()
-LIVE_LOCK = threading.Lock()
+LIVE_LOCK = threading.RLock()  # load() makes a Run (which registers itself) while holding it
 _HANDLES: weakref.WeakValueDictionary[str, Run] = weakref.WeakValueDictionary()  # `load` gives
 # back the very handle the caller still holds
 _BUSY: set[Execution] = set()  # touched on the background loop only

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from backend_kit import BUSYBOX
-from IPython.testing.globalipapp import start_ipython
+from IPython.testing import globalipapp
 
 import conducto_nb as co
 from conducto_nb.debug import DebugSession, stop_all
@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def ip() -> Any:
-    shell = start_ipython()
+    globalipapp.start_ipython()  # once per process; then get_ipython() is that shell
+    shell = globalipapp.get_ipython()
     shell.run_line_magic("load_ext", "conducto_nb")
     return shell
 
