@@ -137,6 +137,31 @@ def test_a_new_reuse_subtree_is_replayed_first(ip: Any, capsys: pytest.CaptureFi
     assert session.run(echo=False).output == "one\ntwo\n"
 
 
+def _halve(n: int) -> float:
+    import os
+
+    print("halving", n, os.environ["GREETING"])
+    if n % 2:
+        raise ValueError(f"{n} is odd")
+    return n / 2
+
+
+def test_a_python_callable_runs_as_the_backend_runs_it(
+    ip: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with co.Serial(env={"GREETING": "hi"}) as root:
+        co.Exec(_halve, 3, name="halve")
+    root.start(backend="local").wait()
+    session = cell(ip, "%co_debug /halve")
+    assert "_halve(3)  (a Python callable, run as the backend runs it)" in capsys.readouterr().out
+    ran = session.run(echo=False)
+    assert ran.exit_code == 1
+    assert ran.output.startswith("halving 3 hi\n") and "ValueError: 3 is odd" in ran.output
+    result = ip.run_cell("%%co_debug /halve\necho instead")
+    assert isinstance(result.error_in_exec, co.CommandError)
+    assert "is a Python callable: %%co_debug would run a shell command" in str(result.error_in_exec)
+
+
 def test_stop_ends_the_session(ip: Any, failing: co.Run) -> None:
     session = cell(ip, "%co_debug /build")
     folder = session.folder

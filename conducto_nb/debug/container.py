@@ -11,6 +11,7 @@ and `clean` (`conducto-nb debug clean`) removes any whose process is gone.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import json
@@ -29,7 +30,7 @@ from ..backends.docker.launch import DATA_HOST, DATA_URL, docker_binds
 from ..errors import BackendError, PipelineError
 from ..images.docker_sdk import close_sockets_left_in, import_docker
 from ..images.paths import expand_for_container
-from .session import CMD_PATH, DebugSession, Ran
+from .session import CALL_MARK, CMD_PATH, DebugSession, Ran
 from .spec import NodeSpec
 
 __all__ = ["DEBUG_LABEL", "ContainerSession", "clean", "start_container"]
@@ -37,6 +38,7 @@ __all__ = ["DEBUG_LABEL", "ContainerSession", "clean", "start_container"]
 DEBUG_LABEL = LABEL_PREFIX + "debug"  # the pipeline id
 NODE_LABEL = LABEL_PREFIX + "debug_node"  # the node's path
 OWNER_LABEL = LABEL_PREFIX + "debug_owner_pid"  # the process that started it
+CALL_PATH = "/conducto/call"  # a callable node's pickled call, as boot.py reads it
 _PACKAGE = Path(__file__).resolve().parents[1]  # lent read-only, as the backend lends it
 #: The main process: waits (under Docker's init) until the container is removed.
 _WAIT = ["sh", "-c", "while :; do sleep 3600; done"]
@@ -122,10 +124,18 @@ class ContainerSession(DebugSession):
             folder = tarfile.TarInfo("conducto")
             folder.type, folder.mode, folder.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
             tar.addfile(folder)
-            entry = tarfile.TarInfo(CMD_PATH.lstrip("/"))
-            entry.size, entry.mode, entry.mtime = len(data), 0o755, int(time.time())
-            tar.addfile(entry, io.BytesIO(data))
+            files = {CMD_PATH: data}
+            if self.spec.call is not None:
+                files[CALL_PATH] = b"C\n" + base64.b64encode(self.spec.call)
+            for path, content in files.items():
+                entry = tarfile.TarInfo(path.lstrip("/"))
+                entry.size, entry.mode, entry.mtime = len(content), 0o755, int(time.time())
+                tar.addfile(entry, io.BytesIO(content))
         self.api.put_archive(self.id, "/", archive.getvalue())
+
+    def _call_line(self) -> str:
+        boot = f"{PACKAGE_MOUNT}/conducto_nb/backends/docker/boot.py"
+        return f"exec python3 {boot} {CALL_MARK} < {CALL_PATH}"
 
     def _preamble(self) -> str:
         lines = ""

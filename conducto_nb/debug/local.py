@@ -8,6 +8,7 @@ under $CONDUCTO_NB_HOME/debug (env.sh is readable by this user only: it holds se
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import select
@@ -26,7 +27,7 @@ from ..errors import PipelineError
 from ..images.image import Image
 from ..images.paths import expand_locally
 from ..store.pipelines import home
-from .session import DebugSession, Ran
+from .session import CALL_MARK, DebugSession, Ran
 from .spec import NodeSpec
 
 __all__ = ["LocalSession", "start_local"]
@@ -89,6 +90,13 @@ class LocalSession(DebugSession):
     def _write_command(self) -> None:
         text = expand_locally(self.script_text())  # co.relpath(...): the path itself
         (self.folder / "cmd.sh").write_text(text)
+        if self.spec.call is not None:  # the pickled call, as boot.py reads it
+            (self.folder / "call").write_bytes(b"C\n" + base64.b64encode(self.spec.call))
+
+    def _call_line(self) -> str:
+        boot = Path(__file__).resolve().parents[1] / "backends" / "docker" / "boot.py"
+        call = shlex.quote(str(self.folder / "call"))
+        return f"exec {shlex.quote(sys.executable)} {shlex.quote(str(boot))} {CALL_MARK} < {call}"
 
     def _remove(self) -> None:
         for group in self._groups:
@@ -116,6 +124,8 @@ def start_local(spec: NodeSpec, live: bool = False) -> LocalSession:
     if "CONDUCTO_DATA_URL" in env:  # the conducto-data-* commands, as the backend gives them
         env["PATH"] = f"{COMMANDS}{os.pathsep}{env.get('PATH', os.environ.get('PATH', ''))}"
         env.setdefault("CONDUCTO_DATA_PYTHON", sys.executable)
+    if spec.call is not None:  # what this kernel imports, as the local backend's workers have
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
     cwd.mkdir(parents=True, exist_ok=True)
     folder = home() / "debug" / f"{spec.run.id}-{uuid.uuid4().hex[:8]}"
     folder.mkdir(parents=True, mode=0o700)

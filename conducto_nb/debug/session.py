@@ -23,6 +23,8 @@ __all__ = ["CMD_PATH", "DebugSession", "Ran"]
 
 #: Where a session keeps the node's command (in a container: this path itself).
 CMD_PATH = "/conducto/cmd.sh"
+#: Starts boot.py's control lines (a callable's result): not shown.
+CALL_MARK = "@@co_debug@@"
 TAIL_LINES = 10  # of output shown after a command that failed
 
 
@@ -51,6 +53,7 @@ class _Printer:
 
     def __init__(self, secrets: Iterable[str], echo: bool) -> None:
         self.secrets = [s for s in secrets if s]
+        self.hide = CALL_MARK
         self.echo = echo
         self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self.partial = ""
@@ -61,7 +64,10 @@ class _Printer:
         cut = len(text) if final else text.rfind("\n") + 1
         self.partial = text[cut:]
         if cut:
-            self._out(mask(text[:cut], self.secrets))
+            lines = text[:cut].splitlines(keepends=True)
+            shown = "".join(line for line in lines if not line.startswith(self.hide))
+            if shown:
+                self._out(mask(shown, self.secrets))
 
     def _out(self, text: str) -> None:
         self.kept.append(text)
@@ -191,7 +197,19 @@ class DebugSession(abc.ABC):
         """The file the node's command lives in: a comment saying what it is, then the
         command as the node holds it."""
         head = f"# {self.path} of pipeline {self.spec.run.id}, as conducto_nb runs it\n"
-        return head + self._preamble() + self.command.rstrip("\n") + "\n"
+        body = self.command
+        if self.calls:
+            body = f"# {self.spec.display}\n{self._call_line()}"
+        return head + self._preamble() + body.rstrip("\n") + "\n"
+
+    @property
+    def calls(self) -> bool:
+        """The node is a Python callable and its command was not replaced."""
+        return self.spec.call is not None and self.command == self.spec.command
+
+    def _call_line(self) -> str:
+        """The shell line that runs the node's pickled call (a callable node)."""
+        raise NotImplementedError
 
     def _preamble(self) -> str:
         return ""

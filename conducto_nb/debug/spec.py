@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..backends.base import Job
-from ..errors import CommandError, PipelineError, TreeError
+from ..errors import PipelineError, TreeError
 from ..images.image import Image
 from ..model.execs import Exec
 from ..model.nodes import Node
@@ -44,6 +44,8 @@ class NodeSpec:
     secrets: set[str] = field(default_factory=set)  # values masked in whatever is printed
     code_dirs: dict[str, str] = field(default_factory=dict)  # host folder -> container path
     notes: list[str] = field(default_factory=list)  # what differs from a real attempt
+    call: bytes | None = None  # a Python callable's pickled (function, args, kwargs)
+    display: str = ""  # how the callable shows: `build_report('out.html')`
 
     @property
     def masked_env(self) -> dict[str, str]:
@@ -81,12 +83,6 @@ def _spec(run: Run, path: str, scheduler: Scheduler, jobs: JobMaker, live: bool)
             + (f" (below it: {shown})" if shown else ""),
             path=path,
         )
-    if node.command_obj.is_call:
-        raise CommandError(
-            "is a Python callable: %co_debug debugs shell commands; call the function in a "
-            "cell to debug it",
-            path=path,
-        )
     by_path = {p: (n, g) for p, n, g in scheduler.execs()}
     group = by_path[path][1]
     attempt = scheduler.attempts(path) if live else _stored_attempts(run, path)
@@ -101,6 +97,8 @@ def _spec(run: Run, path: str, scheduler: Scheduler, jobs: JobMaker, live: bool)
     spec = NodeSpec(
         run, path, job, node.command_obj.shell or "", None, earlier, set(jobs.secret_values)
     )
+    if node.command_obj.is_call:  # run as the backends run it: the pickled call, by boot.py
+        spec.call, spec.display = node.command_obj.pickled(), node.command_obj.display
     if run.backend == "docker" or isinstance(job.image, Image):  # local: the built code's path
         spec.image_tag = _image_tag(run, path, job.image)
     if isinstance(job.image, Image):

@@ -14,7 +14,7 @@ import atexit
 import contextlib
 import threading
 
-from ..errors import PipelineError
+from ..errors import CommandError, PipelineError
 from ..model.states import FAILED
 from ..run.runs import Run, last_run, load
 from .session import DebugSession
@@ -60,6 +60,12 @@ def debug(
 
     found = find_run(run)
     spec = node_spec(found, path)
+    if command is not None and spec.call is not None:
+        raise CommandError(
+            "is a Python callable: %%co_debug would run a shell command in its place, which "
+            "apply() cannot write back; debug it with %co_debug PATH and .run()",
+            path=spec.path,
+        )
     start = start_container if found.backend == "docker" else start_local
     session = start(spec, live=live)
     with _LOCK:
@@ -115,6 +121,11 @@ def describe(session: DebugSession, live: bool = False) -> str:
             "local backend runs no containers): the node's env, in "
             + str(getattr(session, "cwd", job.cwd))
         )
+    shown = (
+        f"{spec.display}  (a Python callable, run as the backend runs it)"
+        if session.calls
+        else session.command
+    )
     lines = [head]
     if live:
         lines += [
@@ -124,7 +135,7 @@ def describe(session: DebugSession, live: bool = False) -> str:
     lines += [f"note: {note}" for note in spec.notes]
     lines += [
         f"command, in {session.script_path}:",
-        *(f"  {line}" for line in session.command.rstrip("\n").split("\n")),
+        *(f"  {line}" for line in shown.rstrip("\n").split("\n")),
         f"enter it:  {session.entering()}",
         f"run the command there:  sh {session.script_path}   (here: .run())",
     ]

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
 import pytest
 from backend_kit import BUSYBOX
 from IPython.testing import globalipapp
@@ -24,6 +25,7 @@ from conducto_nb.debug import DebugSession, stop_all
 from conducto_nb.debug.container import DEBUG_LABEL
 from tests.wait_kit import wait_for
 
+cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the image has no tests/
 SECRET = "s3cr3t-in-the-container"
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -163,6 +165,27 @@ def test_a_new_reuse_subtree_is_replayed_first(ip: Any, capsys: pytest.CaptureFi
     assert "replaying what runs before /third in its NEW reuse subtree" in out
     assert "/first, /second" in out
     assert session.run(echo=False).output == "one\ntwo\n"
+
+
+def _halve(n: int) -> float:
+    import os
+
+    print("halving", n, os.environ["GREETING"])
+    if n % 2:
+        raise ValueError(f"{n} is odd")
+    return n / 2
+
+
+def test_a_python_callable_runs_in_the_container_as_the_backend_runs_it(ip: Any) -> None:
+    with co.Serial(env={"GREETING": "hi"}) as root:
+        co.Exec(_halve, 3, name="halve")
+    run = root.start(backend="docker").wait()
+    assert "ValueError: 3 is odd" in run["/halve"].stderr
+    session = line(ip, "%co_debug /halve")
+    ran = session.run(echo=False)
+    assert ran.exit_code == 1
+    assert ran.output.startswith("halving 3 hi\n") and "ValueError: 3 is odd" in ran.output
+    assert session.exec("test -s /conducto/call && echo pickled", echo=False).output == "pickled\n"
 
 
 def test_stop_removes_the_container(ip: Any, failing: co.Run, docker_client: Any) -> None:
