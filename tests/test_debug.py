@@ -14,6 +14,7 @@ from IPython.testing import globalipapp
 
 import conducto_nb as co
 from conducto_nb.debug import DebugSession, stop_all
+from conducto_nb.debug.session import OPEN
 from conducto_nb.run import runs
 
 SECRET = "s3cr3t-debug-value"
@@ -166,8 +167,10 @@ def test_stop_ends_the_session(ip: Any, failing: co.Run) -> None:
     session = cell(ip, "%co_debug /build")
     folder = session.folder
     assert (folder / "cmd.sh").read_text().endswith("exit 3\n")
+    assert session in OPEN
     session.stop()
     assert not folder.exists()
+    assert session not in OPEN  # nor does it hold its run any longer
     with pytest.raises(co.PipelineError, match="stopped"):
         session.run()
     session.stop()  # twice is fine

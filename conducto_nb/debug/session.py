@@ -12,6 +12,7 @@ import abc
 import codecs
 import shlex
 import sys
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -19,13 +20,16 @@ from ..model.secrets import mask
 from ..run.runs import Run
 from .spec import NodeSpec
 
-__all__ = ["CMD_PATH", "DebugSession", "Ran"]
+__all__ = ["CMD_PATH", "OPEN", "DebugSession", "Ran"]
 
 #: Where a session keeps the node's command (in a container: this path itself).
 CMD_PATH = "/conducto/cmd.sh"
 #: Starts boot.py's control lines (a callable's result): not shown.
 CALL_MARK = "@@co_debug@@"
 TAIL_LINES = 10  # of output shown after a command that failed
+#: The sessions of this process not stopped yet (stopped at exit: start.py).
+OPEN: list[DebugSession] = []
+_OPEN_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,8 @@ class DebugSession(abc.ABC):
     where: str = "a debug session"
 
     def __init__(self, spec: NodeSpec) -> None:
+        with _OPEN_LOCK:
+            OPEN.append(self)
         self.spec = spec
         self.command = spec.command
         self.last: Ran | None = None
@@ -97,10 +103,6 @@ class DebugSession(abc.ABC):
     @property
     def path(self) -> str:
         return self.spec.path
-
-    @property
-    def run_handle(self) -> Run:
-        return self.spec.run
 
     def run(self, echo: bool = True) -> Ran:
         """Run the node's command (as it stands: `set_command` may have edited it) here,
@@ -148,6 +150,9 @@ class DebugSession(abc.ABC):
         """End the session and remove what it started; stopping twice is fine."""
         if not self.stopped:
             self.stopped = True
+            with _OPEN_LOCK:
+                if self in OPEN:
+                    OPEN.remove(self)  # and no longer holds its run
             self._remove()
 
     def __enter__(self) -> DebugSession:

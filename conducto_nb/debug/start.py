@@ -12,19 +12,14 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import threading
 
 from ..errors import CommandError, PipelineError
 from ..model.states import FAILED
 from ..run.runs import Run, last_run, load
-from .session import DebugSession
+from .session import OPEN, DebugSession
 from .spec import node_spec
 
-__all__ = ["SESSIONS", "debug", "find_run", "panel_debug", "stop_all"]
-
-#: The sessions of this process that are not stopped yet.
-SESSIONS: list[DebugSession] = []
-_LOCK = threading.Lock()
+__all__ = ["debug", "find_run", "panel_debug", "stop_all"]
 
 
 def find_run(run: Run | str | None) -> Run:
@@ -68,8 +63,6 @@ def debug(
         )
     start = start_container if found.backend == "docker" else start_local
     session = start(spec, live=live)
-    with _LOCK:
-        SESSIONS.append(session)
     try:
         if command is not None:  # the node keeps its own until `apply()`
             session.set_command(command)
@@ -149,9 +142,6 @@ def _quiet(*_: object) -> None:
 @atexit.register
 def stop_all() -> None:
     """Stop every session of this process (at exit: its kernel shuts down)."""
-    with _LOCK:
-        sessions = list(SESSIONS)
-        SESSIONS.clear()
-    for session in sessions:
+    for session in list(OPEN):
         with contextlib.suppress(Exception):
             session.stop()
