@@ -5,6 +5,9 @@ panel's debug button. The Docker sessions are tests/docker/test_debug_docker.py.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -216,3 +219,17 @@ def test_the_graph_panels_debug_button_answers_the_line_to_enter_it(failing: co.
     assert source.note is not None
     assert source.note.startswith("debug a local shell: sh -c ")
     assert "its command ran there and exited 3" in source.note
+
+
+def test_debug_clean_without_a_daemon_says_which_one_it_asked() -> None:
+    env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    done = subprocess.run(
+        [sys.executable, "-m", "conducto_nb.cli", "debug", "clean"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 1
+    assert done.stdout.startswith("error: no Docker daemon answers at unix:///nonexistent")
+    assert "Traceback" not in done.stdout + done.stderr
