@@ -137,14 +137,6 @@ class ContainerSession(DebugSession):
         boot = f"{PACKAGE_MOUNT}/conducto_nb/backends/docker/boot.py"
         return f"exec python3 {boot} {CALL_MARK} < {CALL_PATH}"
 
-    def _preamble(self) -> str:
-        lines = ""
-        if self.spec.job.requires_docker:  # the lent docker CLI
-            lines += "PATH=$PATH:/usr/local/bin\n"
-        if DATA_URL in self.spec.job.env and self._socket is not None:
-            lines += f"PATH=$PATH:{PACKAGE_MOUNT}/conducto_nb/data/bin\n"
-        return lines
-
     def _remove(self) -> None:
         docker = import_docker()
         if self._socket is not None:
@@ -195,7 +187,7 @@ def start_container(spec: NodeSpec, live: bool = False) -> ContainerSession:
         cid = api.create_container(
             spec.image_tag,
             _WAIT,
-            environment=job.env,
+            environment=_with_path(api, spec, socket_path is not None),
             labels=labels,
             host_config=api.create_host_config(init=True, **host),
             **args.create,
@@ -223,6 +215,21 @@ def start_container(spec: NodeSpec, live: bool = False) -> ContainerSession:
         session.stop()
         raise
     return session
+
+
+def _with_path(api: Any, spec: NodeSpec, lent: bool) -> dict[str, str]:
+    """The job's env, with the image's PATH extended as the backend's worker extends it (the
+    lent docker CLI, co.data's commands), so a shell entered with `docker exec` has them."""
+    job = spec.job
+    extra = ["/usr/local/bin"] if job.requires_docker else []
+    if DATA_URL in job.env and lent:
+        extra.append(f"{PACKAGE_MOUNT}/conducto_nb/data/bin")
+    if not extra or "PATH" in job.env:
+        return job.env
+    config = api.inspect_image(spec.image_tag).get("Config") or {}
+    image_env = dict(item.split("=", 1) for item in config.get("Env") or [] if "=" in item)
+    path = image_env.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    return {**job.env, "PATH": ":".join([path, *extra])}
 
 
 def clean(everything: bool = False) -> list[str]:

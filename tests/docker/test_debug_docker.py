@@ -17,7 +17,7 @@ from typing import Any
 
 import cloudpickle
 import pytest
-from backend_kit import BUSYBOX
+from backend_kit import BUSYBOX, PYTHON
 from IPython.testing import globalipapp
 
 import conducto_nb as co
@@ -134,6 +134,17 @@ def test_requires_docker_gets_the_daemons_socket(ip: Any, docker_client: Any) ->
     ran = session.run(echo=False)
     assert ran.exit_code == 0, ran.output
     assert session.id in ran.output.split()  # type: ignore[attr-defined]
+
+
+def test_co_data_reaches_the_runs_store_from_the_container(ip: Any) -> None:
+    with co.Serial(image=PYTHON) as root:
+        co.Exec("conducto-data-pipeline gets --name made/by-debug", name="read")
+    run = root.start(backend="docker").wait()
+    assert run["/read"].state == "error"  # nothing there yet
+    session = line(ip, "%co_debug /read")
+    put = session.exec("echo from-debug | conducto-data-pipeline puts --name made/by-debug")
+    assert put.exit_code == 0, put.output
+    assert session.run(echo=False).output == "from-debug\n"
 
 
 def test_live_mode_edits_reach_the_host(ip: Any, tmp_path: Path, repo_name: str) -> None:
