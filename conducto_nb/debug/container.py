@@ -19,6 +19,7 @@ import os
 import socket
 import tarfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from ..backends.docker.daemon import DEFAULT_URL
 from ..backends.docker.launch import DATA_HOST, DATA_URL, docker_binds
 from ..errors import BackendError, PipelineError
 from ..images.docker_sdk import close_sockets_left_in, import_docker
-from ..images.paths import expand_for_container
+from ..images.paths import PathNotInImage, expand_for_container
 from .session import CALL_MARK, CMD_PATH, DebugSession, Ran
 from .spec import NodeSpec
 
@@ -84,18 +85,29 @@ class ContainerSession(DebugSession):
             raise PipelineError(f"the debug {self.where} was stopped", path=self.path)
         printer = self._printer(echo)
         docker = import_docker()
-        try:
+        with self._daemon_errors():
             eid = self.api.exec_create(self.id, ["sh", "-c", command])["Id"]
             with self._started(eid) as sock:
                 for _stream, chunk in docker.utils.socket.frames_iter(sock, tty=False):
                     printer.feed(chunk)
             printer.feed(b"", final=True)
             code = self.api.exec_inspect(eid)["ExitCode"]
+        return Ran(int(code if code is not None else -1), printer.text)
+
+    @contextlib.contextmanager
+    def _daemon_errors(self) -> Iterator[None]:
+        """What the daemon raises, as one error naming the container (or the daemon)."""
+        docker = import_docker()
+        try:
+            yield
         except docker.errors.NotFound:
             raise PipelineError(f"the debug {self.where} is gone", path=self.path) from None
         except docker.errors.APIError as e:
             raise BackendError(f"{self.where}: {e.explanation or e}", path=self.path) from None
-        return Ran(int(code if code is not None else -1), printer.text)
+        except (docker.errors.DockerException, OSError) as e:
+            close_sockets_left_in(e)
+            why = f"no Docker daemon answers at {_daemon_url()}: {_one_line(e)}"
+            raise BackendError(why, path=self.path) from None
 
     def _started(self, eid: str) -> socket.socket:
         """Start exec `eid`, attached: its output's socket, ours to close (docker-py's
@@ -117,7 +129,10 @@ class ContainerSession(DebugSession):
     def _write_command(self) -> None:
         text = self.script_text()
         if "__conducto_path:" in text:  # co.relpath(...): its place in this image
-            text = expand_for_container(text, self.spec.job.image)
+            try:
+                text = expand_for_container(text, self.spec.job.image)
+            except PathNotInImage as e:
+                raise PipelineError(str(e), path=self.path) from None
         data = text.encode()
         archive = io.BytesIO()
         with tarfile.open(fileobj=archive, mode="w") as tar:
@@ -131,7 +146,8 @@ class ContainerSession(DebugSession):
                 entry = tarfile.TarInfo(path.lstrip("/"))
                 entry.size, entry.mode, entry.mtime = len(content), 0o755, int(time.time())
                 tar.addfile(entry, io.BytesIO(content))
-        self.api.put_archive(self.id, "/", archive.getvalue())
+        with self._daemon_errors():
+            self.api.put_archive(self.id, "/", archive.getvalue())
 
     def _call_line(self) -> str:
         boot = f"{PACKAGE_MOUNT}/conducto_nb/backends/docker/boot.py"

@@ -57,15 +57,20 @@ class LocalSession(DebugSession):
             raise PipelineError("the debug session was stopped", path=self.path)
         printer = self._printer(echo)
         env = {**os.environ, **self.env}
-        child = subprocess.Popen(
-            ["/bin/sh", "-c", command],
-            cwd=self.cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        try:
+            child = subprocess.Popen(
+                ["/bin/sh", "-c", command],
+                cwd=self.cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as e:  # its folder went away...
+            raise PipelineError(
+                f"cannot start a shell in {self.cwd}: {e}", path=self.path
+            ) from None
         self._groups.add(child.pid)
         guard.watch(child.pid, 1.5)  # what it leaves running goes with this process
         assert child.stdout is not None
