@@ -206,6 +206,15 @@ def test_stop_removes_the_container(ip: Any, failing: co.Run, docker_client: Any
     assert gone == []
 
 
+def test_a_container_removed_under_it_is_one_clear_error(
+    ip: Any, failing: co.Run, docker_client: Any
+) -> None:
+    session = line(ip, "%co_debug /build")
+    docker_client.api.remove_container(session.id, force=True)  # type: ignore[attr-defined]
+    with pytest.raises(co.PipelineError, match=r"/build: the debug container \w+ is gone"):
+        session.run()
+
+
 def _session_in_a_process(run_id: str, ending: str) -> str:
     """Start a debug session of /build in another process that then ends by `ending`; the
     container's id."""
