@@ -12,6 +12,8 @@ A Conducto 0.1.x script runs with only its import changed: the public names belo
 whole API, and every one of them is also importable from its own module.
 """
 
+from typing import Any as _Any
+
 from . import api, git, slack
 from . import data as data  # `co.data.pipeline.puts(...)`, as in Conducto
 from . import shared as shared  # `co.shared.log.unindent`, as in Conducto
@@ -93,6 +95,7 @@ __all__ = [
     "lazy_py",
     "lazy_shell",
     "load",
+    "load_ipython_extension",
     "main",
     "perm_data",
     "relpath",
@@ -109,6 +112,17 @@ _SERVICE_ONLY = {
     "schedule": "co.schedule scheduled pipelines on Conducto's service, which is gone; start "
     "the script with --run from cron or a CI schedule",
 }
+
+
+def load_ipython_extension(ipython: _Any) -> None:
+    """`%load_ext conducto_nb`: the `%co_debug` / `%%co_debug` magics (conducto_nb/debug) and
+    the graph panel's debug button."""
+    from .debug.magics import DebugMagics  # IPython's magic machinery: only when loaded
+    from .debug.start import panel_debug
+    from .widget import set_debug_handler
+
+    ipython.register_magics(DebugMagics)
+    set_debug_handler(panel_debug)
 
 
 def __getattr__(name: str) -> object:

@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("util",),
     ("store",),
     ("backends",),
-    ("run", "events"),
+    ("run", "events", "debug"),
     ("widget", "terminal"),
     ("main", "main_flags", "cli", "api", "git", "slack", "__init__"),
 ]

@@ -29,6 +29,7 @@ __all__ = [
     "Run",
     "close_shared_stores",
     "hold",
+    "last_run",
     "load",
     "read_output_from_store",
     "record_from_store",
@@ -45,6 +46,7 @@ class Run:
         if execution is not None:
             with LIVE_LOCK:
                 _HANDLES.setdefault(record.id, self)
+            _note_last(self)
 
     @property
     def id(self) -> str:
@@ -221,11 +223,13 @@ class Run:
     def _ipython_display_(self) -> None:
         from ..widget import show  # up a layer: the graph is the widget's
 
+        _note_last(self)
         show(self)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         from ..widget import mimebundle  # up a layer: the graph is the widget's
 
+        _note_last(self)
         return mimebundle(self)
 
 
@@ -235,10 +239,25 @@ class Run:
 #: an idle run nobody refers to is freed (the store keeps all of it), so a kernel that ran a
 #: thousand pipelines does not hold a thousand.
 LIVE: weakref.WeakValueDictionary[str, Execution] = weakref.WeakValueDictionary()
-LIVE_LOCK = threading.Lock()
+LIVE_LOCK = threading.RLock()  # load() makes a Run (which registers itself) while holding it
 _HANDLES: weakref.WeakValueDictionary[str, Run] = weakref.WeakValueDictionary()  # `load` gives
 # back the very handle the caller still holds
 _BUSY: set[Execution] = set()  # touched on the background loop only
+#: The id of the run last started or shown in this process: what `%co_debug PATH` means by
+#: default (an id, not the run: an idle run nobody holds is still let go).
+_LAST: list[str] = []
+
+
+def _note_last(run: Run) -> None:
+    with LIVE_LOCK:
+        _LAST[:] = [run.id]
+
+
+def last_run() -> Run | None:
+    """The run this process last started or showed as a cell's output, if any."""
+    with LIVE_LOCK:
+        last = _LAST[0] if _LAST else None
+    return None if last is None else load(last)
 
 
 def hold(execution: Execution) -> None:

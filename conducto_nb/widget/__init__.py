@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["mimebundle", "set_debug_handler", "show", "widget_for"]
 
 
-def set_debug_handler(handler: Callable[[Run, str], None]) -> None:
+def set_debug_handler(handler: Callable[[Run, str], str | None]) -> None:
     """The hook for the debug magic: panels then offer "debug", which calls
-    `handler(run, path)` on a kernel thread."""
+    `handler(run, path)` on a kernel thread and shows what it returns."""
     DEBUG_HANDLERS.append(handler)

@@ -138,6 +138,8 @@ class PipelineWidget(anywidget.AnyWidget):
             with self._act_lock:  # two clicks must not both start a tree
                 source = self._source
                 handover = source.act(action, path, args or {})
+                if source.note:  # the debug button's line to copy
+                    reply["note"], source.note = source.note, None
                 if handover is not None:
                     self._hand_over(handover, replacing=source)
         except PipelineError as e:

@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 __all__ = ["DEBUG_HANDLERS", "LiveSource", "StoreSource", "source_for"]
 
 RUN_ACTIONS = ["run", "rerun", "reset", "skip", "unskip", "kill", "modify"]
-#: The debug magic registers `handler(run, path)` here; the panel then shows a debug button.
-DEBUG_HANDLERS: list[Callable[[Run, str], None]] = []
+#: The debug magic registers `handler(run, path)` here; the panel then shows a debug button
+#: and what the handler returns (the line that enters the session).
+DEBUG_HANDLERS: list[Callable[[Run, str], str | None]] = []
 
 
 def source_for(obj: Node | Run) -> Source:
@@ -51,7 +52,7 @@ class _RunSource(Source):
             command = args.get("command") or None
             run.modify(path, command=command, env=_env(args.get("env")))
         elif action == "debug" and DEBUG_HANDLERS:
-            DEBUG_HANDLERS[-1](run, path)
+            self.note = DEBUG_HANDLERS[-1](run, path)
         elif action in RUN_ACTIONS:
             getattr(run, action)(path)
         else:

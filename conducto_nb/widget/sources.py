@@ -23,6 +23,8 @@ __all__ = ["NodeSource", "Source"]
 
 class Source:
     kind = ""
+    #: What the last action has to tell the panel (the debug button's `docker exec` line).
+    note: str | None = None
 
     @property
     def idle(self) -> bool:

@@ -32,6 +32,10 @@ export function whyNot(action: string, state: string, skipped: boolean, below: B
     case "modify":
       if (editable === false) return "a Python callable cannot be edited as text";
       return active ? "it is running: kill it first" : null;
+    case "debug":
+      if (editable === undefined) return "debug one Exec: open a step's panel";
+      if (editable === false) return "a Python callable: call it in a cell to debug it";
+      return null;
     default:
       return null;
   }

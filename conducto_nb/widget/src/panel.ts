@@ -94,7 +94,8 @@ export class Panel {
 
   onActed(m: ActedMsg): void {
     if (!this.status || m.path !== this.path) return;
-    this.status.textContent = m.ok ? `${m.action}: sent` : `${m.action} failed: ${m.error ?? ""}`;
+    const done = m.note ? `${m.action}: ${m.note}` : `${m.action}: sent`;
+    this.status.textContent = m.ok ? done : `${m.action} failed: ${m.error ?? ""}`;
     this.status.classList.toggle("co-error-text", !m.ok);
   }
 

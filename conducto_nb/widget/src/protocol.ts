@@ -137,6 +137,7 @@ export interface ActedMsg {
   path: string;
   ok: boolean;
   error?: string;
+  note?: string; // what the action has to say (debug: the line that enters its container)
 }
 
 /** Every attempt of the run, in the order of the tree: [path, attempt, queued, started, ended,
