@@ -6,6 +6,7 @@ main-area tab gets exactly the messages the notebook widget gets: one graph, not
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from typing import Any
 
@@ -91,7 +92,16 @@ def graph(pipeline_id: str) -> dict[str, Any]:
         images = encode_images(feed.images.values())
     tree = {**encode(flat), "rev": 1, "states": states, "seq": 0}
     header = {"uid": f"lab-{pipeline_id}", **source.header(feed)}
+    header["actions"] = _with_debug(header["actions"])
     return {"tree": tree, "header": header, "images": images}
+
+
+def _with_debug(actions: list[str]) -> list[str]:
+    """A panel offers "debug" (a terminal in the node's container, debug_hook.py) once the
+    debug package (conducto_nb.debug, the %co_debug magic) is installed."""
+    if "debug" in actions or importlib.util.find_spec("conducto_nb.debug") is None:
+        return actions
+    return [*actions, "debug"]
 
 
 def node_detail(pipeline_id: str, path: str) -> dict[str, Any]:
@@ -99,7 +109,10 @@ def node_detail(pipeline_id: str, path: str) -> dict[str, Any]:
     source, feed = _source(pipeline_id)
     if path not in feed.codes:
         raise NodeNotFound(f"pipeline {pipeline_id} has no node {path}")
-    return source.detail(feed, path)
+    detail = source.detail(feed, path)
+    if "actions" in detail:
+        detail["actions"] = _with_debug(detail["actions"])
+    return detail
 
 
 def image_detail(pipeline_id: str, key: str) -> dict[str, Any]:
