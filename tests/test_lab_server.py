@@ -203,3 +203,23 @@ def _store_state() -> str | None:
 
     found = shared_store().list_pipelines()
     return found[0].state if found else None
+
+
+async def test_debug_node_says_what_it_needs_until_the_debug_package_is_there(
+    jp_fetch: Fetch, failed_by_cli: str
+) -> None:
+    """The hook "Debug node" calls (conducto_nb/lab/debug_hook.py): a node not in the tree is
+    404; without conducto_nb.debug (issue 18), a 400 that says what is missing."""
+    import importlib.util
+
+    post = {"method": "POST", "body": json.dumps({"path": "/nothing"})}
+    code, body = await _error(jp_fetch, failed_by_cli, "debug", **post)
+    assert (code, body) == (404, {"error": f"pipeline {failed_by_cli} has no node /nothing"})
+    graph = await _get(jp_fetch, failed_by_cli)
+    if importlib.util.find_spec("conducto_nb.debug") is not None:
+        assert "debug" in graph["header"]["actions"]
+        return
+    assert "debug" not in graph["header"]["actions"]  # no button that cannot work
+    post = {"method": "POST", "body": json.dumps({"path": "/boom"})}
+    code, body = await _error(jp_fetch, failed_by_cli, "debug", **post)
+    assert code == 400 and "needs conducto_nb.debug" in body["error"]
