@@ -190,6 +190,8 @@ async def test_stop_reaches_the_live_owner_and_rerun_adopts_the_orphan(
     await until(lambda: _store_state() == "running", what="the adopter reruns it")
     gate.touch()
     await until(lambda: _store_state() == "done", what="the rerun ends done")
+    rerun = await listed()  # not the row read while it had failed
+    assert rerun["state"] == "done" and rerun["counts"] == {"done": 2}
     detail = await _get(jp_fetch, pipeline_id, "detail", path="/after")
     assert detail["stdout"] == "after\n"
     assert [
@@ -223,3 +225,12 @@ async def test_debug_node_says_what_it_needs_until_the_debug_package_is_there(
     post = {"method": "POST", "body": json.dumps({"path": "/boom"})}
     code, body = await _error(jp_fetch, failed_by_cli, "debug", **post)
     assert code == 400 and "needs conducto_nb.debug" in body["error"]
+
+
+async def test_a_run_whose_owner_died_lists_as_interrupted(jp_fetch: Fetch) -> None:
+    from owner_kit import killed_owner
+
+    pipeline_id = killed_owner('co.Exec("sleep 60", name="wait")\n')
+    (listed,) = await _get(jp_fetch)
+    assert listed["id"] == pipeline_id and listed["state"] == "interrupted"
+    assert listed["owner_alive"] is False and listed["ended"] is None

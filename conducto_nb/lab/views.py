@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import NodeNotFound, PipelineNotFound
 from ..model.states import ACTIVE, FAILED, State
 from ..run.runs import load, shared_store
-from ..store.pipelines import PipelineRecord
+from ..store.pipelines import PipelineRecord, PipelineSummary
 from ..widget.encode import encode, state_string
 from ..widget.feed import Feed
 from ..widget.images import encode_images
@@ -26,16 +26,30 @@ __all__ = ["graph", "image_detail", "node_detail", "pipeline_summary", "pipeline
 STATES = [s.value for s in State] + ["interrupted"]
 
 
+#: Summaries of pipelines nothing runs (no live owner, not active), by store and id, with the
+#: list row they were read for: every open panel asks each second, and those rows rarely change
+#: (a rerun gives the pipeline a live owner, which changes its row).
+_SETTLED: dict[tuple[str, str], tuple[PipelineSummary, dict[str, Any]]] = {}
+
+
 def pipelines() -> list[dict[str, Any]]:
     """Every recorded pipeline, newest first, with what the side panel shows of it."""
     store = shared_store()
+    where = str(store.path)
     out = []
     for summary in store.list_pipelines():
+        cached = _SETTLED.get((where, summary.id))
+        if cached is not None and cached[0] == summary:
+            out.append(cached[1])
+            continue
         try:
             rec = store.load(summary.id)
         except PipelineNotFound:  # pragma: no cover - deleted (gc) between the two reads
             continue
-        out.append(pipeline_summary(rec))
+        row = pipeline_summary(rec)
+        if not summary.owner_alive and State(summary.state) not in ACTIVE:
+            _SETTLED[where, summary.id] = (summary, row)
+        out.append(row)
     return out
 
 
