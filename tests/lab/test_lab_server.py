@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 from tornado.httpclient import HTTPClientError
-from wait_kit import until
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
+from tests.wait_kit import until
 
 CLI = [sys.executable, "-m", "conducto_nb.cli"]
 Fetch = Callable[..., Awaitable[Any]]
@@ -96,7 +95,9 @@ async def test_the_panel_lists_a_pipeline_the_cli_ran_with_counts_and_times(
     assert listed["id"] == failed_by_cli and listed["name"] == "lab-demo"
     assert listed["state"] == "error" and listed["failed"] == 1
     assert listed["counts"] == {"done": 1, "error": 1}
-    assert listed["started"] >= listed["created"] and listed["ended"] >= listed["started"]
+    # (not compared with `created`: the store writer stamps that when it commits, which may
+    # come after the first attempt started)
+    assert listed["started"] > 0 and listed["ended"] >= listed["started"]
     assert listed["duration"] == pytest.approx(listed["ended"] - listed["started"])
     assert listed["owner_alive"] is False
 
@@ -228,7 +229,7 @@ async def test_debug_node_says_what_it_needs_until_the_debug_package_is_there(
 
 
 async def test_a_run_whose_owner_died_lists_as_interrupted(jp_fetch: Fetch) -> None:
-    from owner_kit import killed_owner
+    from tests.owner_kit import killed_owner
 
     pipeline_id = killed_owner('co.Exec("sleep 60", name="wait")\n')
     (listed,) = await _get(jp_fetch)

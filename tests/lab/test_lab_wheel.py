@@ -12,7 +12,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-REPO = Path(__file__).parents[1]
+REPO = Path(__file__).parents[2]
 
 
 def test_the_wheel_carries_the_server_config_and_the_built_labextension(tmp_path: Path) -> None:
