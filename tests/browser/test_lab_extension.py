@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -206,6 +207,8 @@ def test_the_panel_lists_notebook_and_cli_runs_live_and_the_palette_reruns(
         expect(cli_run).to_have_attribute("data-state", "error")  # live: nobody reloaded
         expect(cli_run).to_contain_text("1 done")
         expect(cli_run).to_contain_text("1 error")
+        ended = page.get_by_text(re.compile(r"pipeline cli-demo \(\w+-\w+\) ended error"))
+        expect(ended).to_be_visible()  # the notification of a run this page saw running
         assert cli.wait(timeout=120) == 1
     finally:
         if cli.poll() is None:
@@ -239,3 +242,42 @@ def test_the_panel_lists_notebook_and_cli_runs_live_and_the_palette_reruns(
         urllib.request.urlopen(f"{token_lab.url}/conducto-nb/pipelines", timeout=30)
     refused.value.close()
     assert refused.value.code == 403
+
+
+def test_stop_from_the_palette_asks_which_running_pipeline_and_kills_it(
+    lab_page: Any, token_lab: TokenLab, home: Path, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=120_000)
+    page = lab_page
+    script = tmp_path / "pipe.py"
+    script.write_text(
+        "import conducto_nb as co\n"
+        "with co.Serial(title='long-one') as root:\n"
+        f"    co.Exec('until test -f {tmp_path / 'never'}; do sleep 0.05; done', name='wait')\n"
+    )
+    env = {**os.environ, "CONDUCTO_NB_HOME": str(home)}
+    cli = subprocess.Popen(
+        [*CLI, "run", str(script), "--backend", "local"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        page.locator(".jp-LauncherCard").first.wait_for()
+        palette(page, "Open the Pipelines Panel", page.locator(".jp-Launcher"))
+        run = item(page, "long-one")
+        expect(run).to_have_attribute("data-state", "running")
+        palette(page, "Stop a Pipeline", page.locator(".jp-Launcher"))
+        dialog = page.locator(".jp-Dialog", has_text="Which pipeline?")
+        expect(dialog.locator("select")).to_contain_text("long-one (running)")
+        dialog.locator(".jp-mod-accept").click()
+        expect(run).to_have_attribute("data-state", "error")
+        expect(run).to_contain_text("1 killed")
+        assert cli.wait(timeout=120) != 0  # the CLI that ran it saw it killed
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait()
+    shot(page, "lab-stopped-from-palette")
