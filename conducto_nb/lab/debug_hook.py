@@ -9,6 +9,7 @@ import importlib
 from typing import Any
 
 from ..errors import ActionError, NodeNotFound
+from ..model.states import FAILED
 from ..run.runs import load
 
 __all__ = ["start"]
@@ -28,5 +29,11 @@ def start(pipeline_id: str, path: str) -> dict[str, Any]:
             "debugging a node needs conducto_nb.debug (the %co_debug magic), "
             "which this installation lacks"
         ) from None
-    session = debug.debug(run, path, echo=False)
-    return {"path": path, "where": str(session.where), "entering": str(session.entering())}
+    # As the widget's debug button: a failed node's command runs there first, and the session
+    # is kept as it left it, so the terminal opens on the failure.
+    failed = run.record.status(path).state in FAILED
+    session = debug.debug(run, path, failed=failed, echo=False)
+    out = {"path": path, "where": str(session.where), "entering": str(session.entering())}
+    if failed and getattr(session, "last", None) is not None:
+        out["note"] = f"its command ran there and exited {session.last.exit_code}"
+    return out

@@ -76,10 +76,14 @@ export const commandsPlugin: JupyterFrontEndPlugin<void> = {
           Notification.warning("Debug node: open a pipeline and use a node panel's debug button", { autoClose: 5000 });
           return;
         }
-        const started = await requestAPI<{ entering: string; where: string }>(pipelinePath(id, "debug"), { path });
+        const started = await requestAPI<{ entering: string; where: string; note?: string }>(
+          pipelinePath(id, "debug"),
+          { path },
+        );
         const terminal = (await app.commands.execute("terminal:create-new")) as TerminalTab;
-        terminal.title.label = `debug ${path} (${id})`;
         terminal.content.session.send({ type: "stdin", content: [`${started.entering}\r`] });
+        const note = started.note ? ` (${started.note})` : "";
+        Notification.info(`debug ${path} of ${id}: ${started.where}${note}`, { autoClose: 8000 });
       },
     });
     for (const command of [CommandIDs.openPanel, CommandIDs.rerunFailed, CommandIDs.stop]) {
