@@ -21,11 +21,6 @@ from ..widget.run_sources import StoreSource
 
 __all__ = ["graph", "image_detail", "node_detail", "pipeline_summary", "pipelines", "timeline"]
 
-#: What the panel's filter offers: a pipeline's state, with "interrupted" for one whose owner
-#: died while it ran (the store still says running).
-STATES = [s.value for s in State] + ["interrupted"]
-
-
 #: Summaries of pipelines nothing runs (no live owner, not active), by store and id, with the
 #: list row they were read for: every open panel asks each second, and those rows rarely change
 #: (a rerun gives the pipeline a live owner, which changes its row).
