@@ -33,6 +33,8 @@ if ((${#apt_missing[@]})) && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null
 fi
 # The widget's committed bundle must be what its TypeScript sources build to (and type-check).
 bash scripts/build_widget.sh --check
+# The lab extension's committed build must be of its current sources (and the widget's).
+bash scripts/build_lab.sh --check
 . .venv/bin/activate
 ruff check .
 ruff format --check .
