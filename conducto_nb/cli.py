@@ -15,6 +15,7 @@ from rich.text import Text
 
 from .backends.choice import backend_named
 from .errors import PipelineError
+from .events.webhook.commands import webhook_app
 from .model.params import reuse_root
 from .model.states import NodeStatus, State
 from .run.launch import start
@@ -331,6 +332,9 @@ def docker_clean() -> None:
         console.print(f"[red]error:[/] {e}", highlight=False)
         raise typer.Exit(1) from None
     console.print(f"removed {len(removed)} orphaned container(s)")
+
+
+app.add_typer(webhook_app, name="webhook")
 
 
 def _load(pipeline_id: str) -> Run:

@@ -1,0 +1,201 @@
+"""Running what an accepted delivery asks for, in the background of the receiver's loop.
+
+Each delivery runs as `conducto-nb .conducto.cfg EVENT` would (simulate.py): the cfg read from
+the default branch, each matching section's command in a clean worktree of the event's commit
+(fetched from `origin` when the repository lacks it), values only in the environment, the
+`duplicate` policy of the section for the same event and branch / PR / tag (guard.py, whose
+locks the simulation shares). Its output goes to `$CONDUCTO_NB_HOME/webhook/ID.log`; the
+pipelines it starts link to the delivery (run/event_trust.py).
+
+At most `slots` deliveries run at once; the others wait, recorded as `accepted`, and a
+receiver stopped meanwhile starts them when it next serves. Stopping ends the running
+commands' process groups (SIGTERM) and marks their deliveries `interrupted`.
+
+Trust: a pull request from a fork runs its own code, so unless its author is allowed
+(`--trusted-authors`, or the section's `trusted_authors`) its command gets a bare environment
+(no variable of the receiver's but PATH, HOME, locale and conducto_nb's home and backend) and
+$CONDUCTO_NB_UNTRUSTED, so the pipelines it starts read no stored secret and refuse
+`requires_docker`. On the local backend the fork's code still runs as this user: use the
+Docker backend for pull requests from strangers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TextIO
+
+from ...errors import PipelineError
+from ...run.event_trust import DELIVERY_ENV, UNTRUSTED_ENV
+from ...store.deliveries import Delivery
+from ...store.pipelines import Store, home
+from ..cfg import Config, Step
+from ..environment import WORKDIR_ENV, command_env
+from ..guard import Guard
+from ..simulate import _checkout, _git, _lock_folder, _resolve, _values, load_config
+
+__all__ = ["Dispatcher", "bare_env"]
+
+_KEEP = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SHELL", "TERM")
+_KEEP_ALSO = ("CONDUCTO_NB_HOME", "CONDUCTO_NB_BACKEND", "DOCKER_HOST", "VIRTUAL_ENV")
+
+
+def bare_env(env: Mapping[str, str], why: str) -> dict[str, str]:
+    """An untrusted command's environment: the event's values, and nothing of ours but the
+    basics (PYTHONPATH too, so a development checkout finds itself)."""
+    keep = (*_KEEP, *_KEEP_ALSO, "PYTHONPATH")
+    bare = {k: v for k, v in env.items() if k in keep or k.startswith("LC_")}
+    ours = {k: v for k, v in env.items() if k.startswith("CONDUCTO_") and k not in os.environ}
+    return {**bare, **ours, UNTRUSTED_ENV: why}
+
+
+class Dispatcher:
+    """Runs deliveries for one repository, `slots` at a time."""
+
+    def __init__(
+        self, root: Path, store: Store, trusted_authors: Iterable[str] = (), slots: int = 4
+    ) -> None:
+        self.root, self.store = root, store
+        self.trusted_authors = frozenset(trusted_authors)
+        self.logs = home() / "webhook"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self._slots = asyncio.Semaphore(slots)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def plan(self, event: str, values: Mapping[str, str]) -> tuple[Config, list[Step]]:
+        """The default branch's cfg and the sections of `event` that match (blocking: git)."""
+        config, _ = load_config(self.root)
+        return config, [s for s in config.plan(event, values) if s.matches]
+
+    def submit(self, delivery: Delivery) -> None:
+        """Run it in the background; it waits for a slot, recorded as accepted."""
+        task = asyncio.get_running_loop().create_task(self._run(delivery))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def idle(self) -> None:
+        """Wait until every submitted delivery has ended (tests, the bench)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def stop(self) -> None:
+        """Cancel everything: waiting deliveries stay accepted, running ones end."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _run(self, delivery: Delivery) -> None:
+        async with self._slots:
+            await asyncio.to_thread(self.store.set_delivery_state, delivery.id, "running")
+            with open(self.logs / f"{delivery.id}.log", "a", encoding="utf-8") as log:
+                try:
+                    state, detail = await self._steps(delivery, log)
+                except PipelineError as e:
+                    print(f"error: {e}", file=log, flush=True)
+                    state, detail = "failed", str(e)
+                except asyncio.CancelledError:
+                    state, detail = "interrupted", "the receiver stopped while its command ran"
+                    await asyncio.to_thread(
+                        self.store.set_delivery_state, delivery.id, state, detail
+                    )
+                    raise
+            await asyncio.to_thread(self.store.set_delivery_state, delivery.id, state, detail)
+
+    async def _steps(self, delivery: Delivery, log: TextIO) -> tuple[str, str]:
+        values = await asyncio.to_thread(self._commit_values, delivery)
+        _, steps = await asyncio.to_thread(self.plan, delivery.event, values)
+        if not steps:
+            return "no action", "no section of .conducto.cfg matches"
+        notes, failure = [], ""
+        for step in steps:
+            author = values.get("author", "")
+            allowed = self.trusted_authors | set(step.section.trusted_authors)
+            why = "" if delivery.trusted or author in allowed else _untrusted(values)
+            code = await self._step(delivery, step, values, why, log)
+            if code is None:
+                notes.append(f"{step.section.name} suppressed (duplicate = SUPPRESS_NEW)")
+            elif code:
+                failure = failure or f"{step.section.name} exit {code}"
+        detail = "; ".join([failure, *notes] if failure else notes)
+        return ("failed" if failure else "done"), detail
+
+    def _commit_values(self, delivery: Delivery) -> dict[str, str]:
+        """The delivery's values with its commit here: fetched from origin when missing."""
+        given = {k: v for k, v in delivery.values.items() if v}
+        sha, refs = given.get("sha", ""), _refs(delivery.event, given)
+        missing = (sha and not _resolve(self.root, sha)) or (not sha and refs)
+        if missing and _git(self.root, "remote", "get-url", "origin", check=False):
+            for ref in ([sha] if sha else []) + refs:
+                fetch = ("fetch", "--quiet", "origin", "--end-of-options", ref)
+                _git(self.root, *fetch, check=False)
+                if sha and _resolve(self.root, sha):
+                    break
+        if sha and not _resolve(self.root, sha):
+            raise PipelineError(f"commit {sha[:12]} is not in {self.root}, nor on its origin")
+        config_default = load_config(self.root)[1]
+        return _values(self.root, delivery.event, given, config_default)
+
+    async def _step(
+        self, delivery: Delivery, step: Step, values: dict[str, str], why: str, log: TextIO
+    ) -> int | None:
+        """One section's command: None when its duplicate policy suppressed it."""
+        name = step.section.name
+        guard = Guard(_lock_folder(self.root), step.section, values)
+        try:
+            while (go := guard.attempt(step.section.duplicate, log)) is None:
+                await asyncio.sleep(0.05)
+            if not go:
+                print(f"--- {name} suppressed: a run of {guard.key} is still going", file=log)
+                return None
+            untrusted = f" untrusted ({why})" if why else ""
+            print(f"--- {name}{untrusted}: {step.display}", file=log, flush=True)
+            checkout = _checkout(self.root, values["sha"])
+            cwd = await asyncio.to_thread(checkout.__enter__)
+            try:
+                env = command_env(step, delivery.event, values)
+                env[WORKDIR_ENV], env[DELIVERY_ENV] = str(cwd), delivery.id
+                env = bare_env(env, why) if why else env
+                code = await _shell(step.script, cwd, env, guard, log)
+            finally:
+                await asyncio.to_thread(checkout.__exit__, None, None, None)
+        finally:
+            guard.close()
+        print(f"--- {name} exit {code}", file=log, flush=True)
+        return code
+
+
+def _untrusted(values: Mapping[str, str]) -> str:
+    return f"a pull request from a fork by {values.get('author') or 'someone'}"
+
+
+def _refs(event: str, values: Mapping[str, str]) -> list[str]:
+    """Where the commit of an event can be fetched from, by name."""
+    if event in ("pr", "pr_close"):
+        return [f"refs/pull/{values['pr']}/head"]
+    if event in ("push", "create-branch") and values.get("branch"):
+        return [f"refs/heads/{values['branch']}"]
+    if event == "create-tag":
+        return [f"refs/tags/{values['tag']}"]
+    return []
+
+
+async def _shell(script: str, cwd: Path, env: dict[str, str], guard: Guard, log: TextIO) -> int:
+    """Run one command in a process group of its own, its output into the log; SIGTERM to
+    the group when cancelled."""
+    proc = await asyncio.create_subprocess_exec(
+        "/bin/sh", "-c", script, cwd=cwd, env=env, stdout=log, stderr=log, process_group=0
+    )
+    guard.record(proc.pid)
+    try:
+        code = await proc.wait()
+    except asyncio.CancelledError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        raise
+    finally:
+        guard.record(None)
+    return 128 - code if code < 0 else code
