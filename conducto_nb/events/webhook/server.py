@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import signal
 import time
@@ -54,13 +55,14 @@ class Receiver:
         path_prefix: str = "",
         trusted_authors: Iterable[str] = (),
         max_body: int = MAX_BODY,
+        slots: int = 4,
         store: Store | None = None,
     ) -> None:
         self.root, self._secret, self.max_body = root, secret, max_body
         self.prefix = "/" + path_prefix.strip("/") if path_prefix.strip("/") else ""
         self.store = store or Store()
         self.trusted_authors = frozenset(trusted_authors)
-        self.dispatcher = Dispatcher(root, self.store, self.trusted_authors)
+        self.dispatcher = Dispatcher(root, self.store, self.trusted_authors, slots)
         self.port = 0
         self._runner: web.AppRunner | None = None
 
@@ -161,7 +163,8 @@ def serve(
         try:
             await receiver.start(host, port)
         except OSError as e:
-            raise PipelineError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+            why = os.strerror(e.errno).lower() if e.errno else str(e)
+            raise PipelineError(f"cannot listen on {host}:{port}: {why}") from None
         say(f"receiving GitHub deliveries on http://{host}:{receiver.port}{receiver.path}")
         say(f"for {root} ({CFG_NAME} from its default branch); Ctrl-C stops")
         stopping = asyncio.Event()
