@@ -257,3 +257,67 @@ def test_a_broken_cfg_stops_serve_before_it_listens(repo: Path, home: Path, tmp_
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: main:.conducto.cfg:3: unknown event 'pushh'")
+
+
+def test_a_cfg_key_trusts_a_fork_author_for_its_section(
+    repo: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = "[pr]\ncommand = python show_env.py\ntrusted_authors = mallory, eve\n"
+    sha = commit(repo, {".conducto.cfg": cfg, "show_env.py": SHOW_ENV})
+    monkeypatch.setenv("MY_TOKEN", "receiver-env-secret")
+    server = Served(repo)
+    try:
+        fork = pull_request("reopened", 4, "main", sha, login="mallory", head_owner="mallory")
+        assert server.post("pull_request", fork, delivery="known")[0] == 202
+        server.call(server.receiver.dispatcher.idle())
+    finally:
+        server.stop()
+    assert "token receiver-env-secret untrusted None" in log_of(home, "known")
+
+
+def test_the_cfg_is_read_again_when_the_default_branch_moves(
+    repo: Path, home: Path, tmp_path: Path
+) -> None:
+    say = (
+        '[push]\ncommand = python -c \'import os; open(os.environ["RUNS"], "a").write("{}\\n")\'\n'
+    )
+    sha = commit(repo, {".conducto.cfg": say.replace("{}", "one")})
+    server = Served(repo)
+    try:
+        server.post("push", push("refs/heads/main", sha), delivery="first")
+        server.call(server.receiver.dispatcher.idle())
+        sha = commit(repo, {".conducto.cfg": say.replace("{}", "two")})
+        server.post("push", push("refs/heads/main", sha), delivery="second")
+        server.call(server.receiver.dispatcher.idle())
+    finally:
+        server.stop()
+    assert lines(tmp_path) == ["one", "two"]
+
+
+def test_a_commit_the_receiver_lacks_is_fetched_from_origin(
+    repo: Path, home: Path, tmp_path: Path
+) -> None:
+    """The receiver's clone is behind: a branch push and a fork's pull request (GitHub keeps
+    its head at refs/pull/N/head) name commits it has never seen."""
+    record = 'python -c \'import os; open(os.environ["RUNS"], "a").write(open("f").read())\''
+    commit(repo, {".conducto.cfg": f"[push]\ncommand = {record}\n[pr]\ncommand = {record}\n"})
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(origin))
+    served_clone = tmp_path / "served"
+    git(tmp_path, "clone", "-q", str(origin), str(served_clone))
+    git(repo, "checkout", "-q", "-b", "feat")
+    feat = commit(repo, {"f": "feat\n"})
+    git(repo, "push", "-q", str(origin), "feat")
+    git(repo, "checkout", "-q", "-b", "forked", "main")
+    forked = commit(repo, {"f": "forked\n"})
+    git(repo, "push", "-q", str(origin), "forked:refs/pull/5/head")
+    server = Served(served_clone, trusted_authors=["mallory"])
+    try:
+        assert server.post("push", push("refs/heads/feat", feat), delivery="feat")[0] == 202
+        pr = pull_request("opened", 5, "forked", forked, login="mallory", head_owner="mallory")
+        assert server.post("pull_request", pr, delivery="pr5")[0] == 202
+        server.call(server.receiver.dispatcher.idle())
+        assert {d.state for d in server.deliveries().values()} == {"done"}
+    finally:
+        server.stop()
+    assert sorted(lines(tmp_path)) == ["feat", "forked"]

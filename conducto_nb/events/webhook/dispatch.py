@@ -33,10 +33,11 @@ from ...errors import PipelineError
 from ...run.event_trust import DELIVERY_ENV, UNTRUSTED_ENV
 from ...store.deliveries import Delivery
 from ...store.pipelines import Store, home
-from ..cfg import Config, Step
+from ..cfg import VARIABLES, Config, Step
 from ..environment import WORKDIR_ENV, command_env
 from ..guard import Guard
-from ..simulate import _checkout, _git, _lock_folder, _resolve, _values, load_config
+from ..simulate import _checkout, _git, _lock_folder, _resolve, _values
+from .cfg_cache import ConfigCache
 
 __all__ = ["Dispatcher", "bare_env"]
 
@@ -57,9 +58,11 @@ class Dispatcher:
     """Runs deliveries for one repository, `slots` at a time."""
 
     def __init__(
-        self, root: Path, store: Store, trusted_authors: Iterable[str] = (), slots: int = 4
+        self, root: Path, store: Store, trusted_authors: Iterable[str] = (), slots: int = 16
     ) -> None:
         self.root, self.store = root, store
+        self.config = ConfigCache(root)
+        self.locks = _lock_folder(root)  # shared with the simulation's `duplicate` locks
         self.trusted_authors = frozenset(trusted_authors)
         self.logs = home() / "webhook"
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -68,7 +71,7 @@ class Dispatcher:
 
     def plan(self, event: str, values: Mapping[str, str]) -> tuple[Config, list[Step]]:
         """The default branch's cfg and the sections of `event` that match (blocking: git)."""
-        config, _ = load_config(self.root)
+        config, _ = self.config.get()
         return config, [s for s in config.plan(event, values) if s.matches]
 
     def submit(self, delivery: Delivery) -> None:
@@ -124,27 +127,31 @@ class Dispatcher:
         return ("failed" if failure else "done"), detail
 
     def _commit_values(self, delivery: Delivery) -> dict[str, str]:
-        """The delivery's values with its commit here: fetched from origin when missing."""
+        """The delivery's values with its commit here: fetched from origin when missing. One
+        git process when the payload named the commit and its author (most deliveries)."""
         given = {k: v for k, v in delivery.values.items() if v}
         sha, refs = given.get("sha", ""), _refs(delivery.event, given)
-        missing = (sha and not _resolve(self.root, sha)) or (not sha and refs)
+        found = _resolve(self.root, sha) if sha else None
+        missing = (sha and not found) or (not sha and refs)
         if missing and _git(self.root, "remote", "get-url", "origin", check=False):
             for ref in ([sha] if sha else []) + refs:
-                fetch = ("fetch", "--quiet", "origin", "--end-of-options", ref)
-                _git(self.root, *fetch, check=False)
-                if sha and _resolve(self.root, sha):
+                _git(self.root, "fetch", "--quiet", "origin", "--end-of-options", ref, check=False)
+                if sha and (found := _resolve(self.root, sha)):
                     break
-        if sha and not _resolve(self.root, sha):
+        if sha and not found:
             raise PipelineError(f"commit {sha[:12]} is not in {self.root}, nor on its origin")
-        config_default = load_config(self.root)[1]
-        return _values(self.root, delivery.event, given, config_default)
+        if found and given.get("author"):
+            values = dict.fromkeys(VARIABLES, "") | given | {"sha": found}
+            values["repo"] = values["repo"] or self.root.name
+            return values
+        return _values(self.root, delivery.event, given, self.config.get()[1])
 
     async def _step(
         self, delivery: Delivery, step: Step, values: dict[str, str], why: str, log: TextIO
     ) -> int | None:
         """One section's command: None when its duplicate policy suppressed it."""
         name = step.section.name
-        guard = Guard(_lock_folder(self.root), step.section, values)
+        guard = Guard(self.locks, step.section, values)
         try:
             while (go := guard.attempt(step.section.duplicate, log)) is None:
                 await asyncio.sleep(0.05)

@@ -55,7 +55,7 @@ class Receiver:
         path_prefix: str = "",
         trusted_authors: Iterable[str] = (),
         max_body: int = MAX_BODY,
-        slots: int = 4,
+        slots: int = 16,
         store: Store | None = None,
     ) -> None:
         self.root, self._secret, self.max_body = root, secret, max_body
