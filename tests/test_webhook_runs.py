@@ -168,6 +168,16 @@ def test_a_receiver_stopped_starts_what_it_accepted_when_served_again(
     finally:
         server.stop()
     assert lines(tmp_path) == ["start d1", "stopped d1"]
+    other_repo = tmp_path / "other"
+    other_repo.mkdir()
+    git(other_repo, "init", "-q", "-b", "main")
+    commit(other_repo, {".conducto.cfg": "[push]\ncommand = true\n"})
+    other = Served(other_repo)  # the same store, another repository: not its deliveries
+    try:
+        other.call(other.receiver.dispatcher.idle())
+        assert other.delivery("d2").state == "accepted"
+    finally:
+        other.stop()
     again = Served(repo)
     try:
         assert again.delivery("d1").state == "interrupted"

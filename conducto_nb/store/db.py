@@ -70,7 +70,7 @@ SCHEMA = [
     # GitHub webhook deliveries, one per X-GitHub-Delivery, and the pipelines each started
     # (deliveries.py); a pipeline is linked by its id alone: it may be written later
     "CREATE TABLE IF NOT EXISTS deliveries (id TEXT PRIMARY KEY, received REAL NOT NULL,"
-    " github_event TEXT NOT NULL, event TEXT NOT NULL, vals TEXT NOT NULL,"
+    " repo TEXT NOT NULL, github_event TEXT NOT NULL, event TEXT NOT NULL, vals TEXT NOT NULL,"
     " trusted INTEGER NOT NULL, state TEXT NOT NULL, detail TEXT NOT NULL) WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries (received)",
     "CREATE TABLE IF NOT EXISTS delivery_pipelines (delivery_id TEXT NOT NULL REFERENCES"

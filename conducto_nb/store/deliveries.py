@@ -30,6 +30,7 @@ class Delivery:
 
     id: str
     received: float
+    repo: str  # the served repository's folder: a receiver starts only its own
     github_event: str
     event: str
     values: Mapping[str, str]
@@ -47,11 +48,12 @@ class DeliveryStore(StoreDB):
         statement, so of concurrent redeliveries exactly one is new."""
         with self._tx() as c:
             cur = c.execute(
-                "INSERT INTO deliveries (id, received, github_event, event, vals, trusted, state,"
-                " detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                "INSERT INTO deliveries (id, received, repo, github_event, event, vals, trusted,"
+                " state, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
                 (
                     delivery.id,
                     delivery.received,
+                    delivery.repo,
                     delivery.github_event,
                     delivery.event,
                     json.dumps(dict(delivery.values), sort_keys=True),
@@ -78,14 +80,17 @@ class DeliveryStore(StoreDB):
                 (delivery_id, pipeline_id, time.time()),
             )
 
-    def deliveries(self, limit: int = 50, *, state: str | None = None) -> list[Delivery]:
-        """Newest first (oldest first for one `state`, the order to start them in)."""
-        where, order = ("WHERE state = ?", "ASC") if state else ("", "DESC")
+    def deliveries(
+        self, limit: int = 50, *, state: str | None = None, repo: str | None = None
+    ) -> list[Delivery]:
+        """Newest first; those in one `state` of one `repo` oldest first (the order to start
+        them in)."""
+        where, order = ("WHERE state = ? AND repo = ?", "ASC") if state else ("", "DESC")
         with self._read() as c:
             rows = c.execute(
-                "SELECT id, received, github_event, event, vals, trusted, state, detail"
+                "SELECT id, received, repo, github_event, event, vals, trusted, state, detail"
                 f" FROM deliveries {where} ORDER BY received {order} LIMIT ?",
-                (state, limit) if state else (limit,),
+                (state, repo, limit) if state else (limit,),
             ).fetchall()
             links: dict[str, list[str]] = {}
             for delivery_id, pipeline_id in c.execute(
@@ -93,6 +98,6 @@ class DeliveryStore(StoreDB):
             ):
                 links.setdefault(delivery_id, []).append(pipeline_id)
         return [
-            Delivery(i, r, g, e, json.loads(v), bool(t), s, d, tuple(links.get(i, ())))
-            for i, r, g, e, v, t, s, d in rows
+            Delivery(i, r, o, g, e, json.loads(v), bool(t), s, d, tuple(links.get(i, ())))
+            for i, r, o, g, e, v, t, s, d in rows
         ]

@@ -33,10 +33,11 @@ from ...errors import PipelineError
 from ...run.event_trust import DELIVERY_ENV, UNTRUSTED_ENV
 from ...store.deliveries import Delivery
 from ...store.pipelines import Store, home
-from ..cfg import VARIABLES, Config, Step
+from ..cfg import IMAGE_ENV, VARIABLES, Config, Step
 from ..environment import WORKDIR_ENV, command_env
 from ..guard import Guard
 from ..simulate import _checkout, _git, _lock_folder, _resolve, _values
+from ..variables import env_name
 from .cfg_cache import ConfigCache
 
 __all__ = ["Dispatcher", "bare_env"]
@@ -45,13 +46,12 @@ _KEEP = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR", "S
 _KEEP_ALSO = ("CONDUCTO_NB_HOME", "CONDUCTO_NB_BACKEND", "DOCKER_HOST", "VIRTUAL_ENV")
 
 
-def bare_env(env: Mapping[str, str], why: str) -> dict[str, str]:
-    """An untrusted command's environment: the event's values, and nothing of ours but the
-    basics (PYTHONPATH too, so a development checkout finds itself)."""
-    keep = (*_KEEP, *_KEEP_ALSO, "PYTHONPATH")
+def bare_env(env: Mapping[str, str], ours: Iterable[str], why: str) -> dict[str, str]:
+    """An untrusted command's environment: `ours` (the event's values...) and nothing else of
+    `env` but the basics (PYTHONPATH too, so a development checkout finds itself)."""
+    keep = {*_KEEP, *_KEEP_ALSO, "PYTHONPATH", *ours}
     bare = {k: v for k, v in env.items() if k in keep or k.startswith("LC_")}
-    ours = {k: v for k, v in env.items() if k.startswith("CONDUCTO_") and k not in os.environ}
-    return {**bare, **ours, UNTRUSTED_ENV: why}
+    return {**bare, UNTRUSTED_ENV: why}
 
 
 class Dispatcher:
@@ -165,7 +165,9 @@ class Dispatcher:
             try:
                 env = command_env(step, delivery.event, values)
                 env[WORKDIR_ENV], env[DELIVERY_ENV] = str(cwd), delivery.id
-                env = bare_env(env, why) if why else env
+                if why:
+                    given = [env_name(n) for n in values] + ["CONDUCTO_EVENT", IMAGE_ENV]
+                    env = bare_env(env, [*given, WORKDIR_ENV, DELIVERY_ENV], why)
                 code = await _shell(step.script, cwd, env, guard, log)
             finally:
                 await asyncio.to_thread(checkout.__exit__, None, None, None)

@@ -83,8 +83,17 @@ class Receiver:
         server = site._server  # the port the system chose
         assert server is not None
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        for delivery in await asyncio.to_thread(self.store.deliveries, 10**6, state="accepted"):
+        for delivery in await asyncio.to_thread(self._resume):
             self.dispatcher.submit(delivery)
+
+    def _resume(self) -> list[Delivery]:
+        """Start what this repository's last receiver accepted but never started; what it
+        left running it lost (a crash: `stop` marks them itself)."""
+        repo = str(self.root)
+        for lost in self.store.deliveries(10**6, state="running", repo=repo):
+            why = "the receiver stopped while its command ran"
+            self.store.set_delivery_state(lost.id, "interrupted", why)
+        return self.store.deliveries(10**6, state="accepted", repo=repo)
 
     async def stop(self) -> None:
         """Stop listening, then stop the deliveries (waiting ones stay accepted)."""
@@ -126,6 +135,7 @@ class Receiver:
         delivery = Delivery(
             delivery_id,
             time.time(),
+            str(self.root),
             github_event,
             mapped.event or "",
             mapped.values,
@@ -133,7 +143,11 @@ class Receiver:
             state,
             mapped.why_none or f"no section of {CFG_NAME} matches this {mapped.event} event",
         )
-        if not await asyncio.to_thread(self.store.receive, delivery):
+        try:
+            new = await asyncio.to_thread(self.store.receive, delivery)
+        except PipelineError as e:  # the store is locked or broken: GitHub may redeliver
+            return _answer(503, f"cannot record the delivery: {e}", delivery=delivery_id)
+        if not new:
             return _answer(200, "this delivery was received before", status="duplicate")
         if not steps:
             return _answer(202, delivery.detail, status="no action", delivery=delivery_id)
