@@ -122,9 +122,14 @@ def main() -> None:
     (tmp / "secret").write_bytes(SECRET)
     serve = [sys.executable, "-m", "conducto_nb.cli", "webhook", "serve", "--port", "0"]
     serve += ["--repo", str(tmp / "repo"), "--secret-file", str(tmp / "secret")]
-    server = subprocess.Popen(serve, env=env, stdout=subprocess.PIPE, text=True)
-    assert server.stdout is not None
-    url = server.stdout.readline().rsplit(" ", 1)[1].strip()
+    with open(tmp / "serve.log", "w") as log:  # a line per delivery: never a full pipe
+        server = subprocess.Popen(serve, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while "receiving GitHub deliveries on" not in (tmp / "serve.log").read_text():
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise SystemExit((tmp / "serve.log").read_text())
+        time.sleep(0.05)
+    url = (tmp / "serve.log").read_text().splitlines()[0].rsplit(" ", 1)[1].strip()
     from conducto_nb.store.pipelines import Store
 
     store = Store()
@@ -145,9 +150,10 @@ def main() -> None:
         results = asyncio.run(load(url, sha, args.senders, args.seconds, args.busy))
         answered = time.perf_counter()
         # the busy pipelines' own deliveries run until the end: wait for the others
+        root = git(tmp / "repo", "rev-parse", "--show-toplevel")
         while (
-            store.deliveries(1, state="accepted")
-            or len(store.deliveries(args.busy + 1, state="running")) > args.busy
+            store.deliveries(1, state="accepted", repo=root)
+            or len(store.deliveries(args.busy + 1, state="running", repo=root)) > args.busy
         ):
             time.sleep(0.1)
         drained = time.perf_counter() - answered

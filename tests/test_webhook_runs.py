@@ -216,6 +216,7 @@ def test_webhook_serve_receives_until_sigterm(repo: Path, home: Path, tmp_path: 
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "stopping: deliveries not started yet start on the next serve" in out
+    assert "202 push cli-1: push runs" in out.splitlines()
     assert SECRET.decode() not in out + err
 
 

@@ -23,7 +23,7 @@ import os
 import re
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -57,13 +57,14 @@ class Receiver:
         max_body: int = MAX_BODY,
         slots: int = 16,
         store: Store | None = None,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         self.root, self._secret, self.max_body = root, secret, max_body
         self.prefix = "/" + path_prefix.strip("/") if path_prefix.strip("/") else ""
         self.store = store or Store()
         self.trusted_authors = frozenset(trusted_authors)
         self.dispatcher = Dispatcher(root, self.store, self.trusted_authors, slots)
-        self.port = 0
+        self.port, self.log = 0, log
         self._runner: web.AppRunner | None = None
 
     @property
@@ -103,6 +104,16 @@ class Receiver:
         await self.dispatcher.stop()
 
     async def _handle(self, request: web.Request) -> web.Response:
+        response = await self._answer_to(request)
+        if self.log is not None:  # one line per request; only names that passed a check
+            said = json.loads(response.text or "{}").get("message", "")
+            delivery = request.headers.get("X-GitHub-Delivery", "")
+            delivery = delivery if _DELIVERY.fullmatch(delivery) else "-"
+            event = re.sub(r"[^a-z_]", "", request.headers.get("X-GitHub-Event", ""))[:40]
+            self.log(f"{response.status} {event or '-'} {delivery}: {said}")
+        return response
+
+    async def _answer_to(self, request: web.Request) -> web.Response:
         if (request.content_length or 0) > self.max_body:
             return _answer(413, f"the body is over {self.max_body} bytes")
         try:
@@ -131,6 +142,7 @@ class Receiver:
             except PipelineError as e:  # a broken cfg on the default branch: GitHub shows it
                 return _answer(500, f"{CFG_NAME}: {e}", delivery=delivery_id)
         trusted = not mapped.fork or mapped.values["author"] in self.trusted_authors
+        event = f"{mapped.event} event"
         state = "accepted" if steps else "no action"
         delivery = Delivery(
             delivery_id,
@@ -141,7 +153,7 @@ class Receiver:
             mapped.values,
             trusted,
             state,
-            mapped.why_none or f"no section of {CFG_NAME} matches this {mapped.event} event",
+            "" if steps else mapped.why_none or f"no section of {CFG_NAME} matches this {event}",
         )
         try:
             new = await asyncio.to_thread(self.store.receive, delivery)
@@ -168,12 +180,14 @@ def serve(
     port: int = 8000,
     path_prefix: str = "",
     trusted_authors: Iterable[str] = (),
-    say: Any = print,
+    say: Callable[[str], None] = print,
 ) -> None:
     """Receive deliveries until SIGINT or SIGTERM, then stop gracefully (see `Receiver.stop`)."""
 
     async def main() -> None:
-        receiver = Receiver(root, secret, path_prefix=path_prefix, trusted_authors=trusted_authors)
+        receiver = Receiver(
+            root, secret, path_prefix=path_prefix, trusted_authors=trusted_authors, log=say
+        )
         try:
             await receiver.start(host, port)
         except OSError as e:
