@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -37,7 +37,7 @@ from ..cfg import IMAGE_ENV, VARIABLES, Config, Step
 from ..environment import WORKDIR_ENV, command_env
 from ..guard import Guard
 from ..simulate import _checkout, _git, _lock_folder, _resolve, _values
-from ..variables import env_name
+from ..variables import env_name, shown
 from .cfg_cache import ConfigCache
 
 __all__ = ["Dispatcher", "bare_env"]
@@ -109,16 +109,25 @@ class Dispatcher:
             await asyncio.to_thread(self.store.set_delivery_state, delivery.id, state, detail)
 
     async def _steps(self, delivery: Delivery, log: TextIO) -> tuple[str, str]:
-        values = await asyncio.to_thread(self._commit_values, delivery)
-        _, steps = await asyncio.to_thread(self.plan, delivery.event, values)
+        """Plan with the payload's values, then per section: its duplicate policy first, and
+        only for a run that goes the commit looked up (a suppressed run costs no git)."""
+        given = dict.fromkeys(VARIABLES, "") | dict(delivery.values)
+        _, steps = await asyncio.to_thread(self.plan, delivery.event, given)
         if not steps:
             return "no action", "no section of .conducto.cfg matches"
+        found: dict[str, str] = {}
+
+        async def values() -> dict[str, str]:
+            if not found:
+                found.update(await asyncio.to_thread(self._commit_values, delivery))
+            return found
+
         notes, failure = [], ""
         for step in steps:
-            author = values.get("author", "")
             allowed = self.trusted_authors | set(step.section.trusted_authors)
-            why = "" if delivery.trusted or author in allowed else _untrusted(values)
-            code = await self._step(delivery, step, values, why, log)
+            trusted = delivery.trusted or given["author"] in allowed
+            why = "" if trusted else _untrusted(given)
+            code = await self._step(delivery, step, given, values, why, log)
             if code is None:
                 notes.append(f"{step.section.name} suppressed (duplicate = SUPPRESS_NEW)")
             elif code:
@@ -147,27 +156,35 @@ class Dispatcher:
         return _values(self.root, delivery.event, given, self.config.get()[1])
 
     async def _step(
-        self, delivery: Delivery, step: Step, values: dict[str, str], why: str, log: TextIO
+        self,
+        delivery: Delivery,
+        step: Step,
+        given: dict[str, str],
+        resolve: Callable[[], Awaitable[dict[str, str]]],
+        why: str,
+        log: TextIO,
     ) -> int | None:
         """One section's command: None when its duplicate policy suppressed it."""
         name = step.section.name
-        guard = Guard(self.locks, step.section, values)
+        guard = Guard(self.locks, step.section, given)
         try:
             while (go := guard.attempt(step.section.duplicate, log)) is None:
                 await asyncio.sleep(0.05)
             if not go:
                 print(f"--- {name} suppressed: a run of {guard.key} is still going", file=log)
                 return None
+            values = await resolve()
             untrusted = f" untrusted ({why})" if why else ""
-            print(f"--- {name}{untrusted}: {step.display}", file=log, flush=True)
+            display = shown(step.section.command, values)
+            print(f"--- {name}{untrusted}: {display}", file=log, flush=True)
             checkout = _checkout(self.root, values["sha"])
             cwd = await asyncio.to_thread(checkout.__enter__)
             try:
                 env = command_env(step, delivery.event, values)
                 env[WORKDIR_ENV], env[DELIVERY_ENV] = str(cwd), delivery.id
                 if why:
-                    given = [env_name(n) for n in values] + ["CONDUCTO_EVENT", IMAGE_ENV]
-                    env = bare_env(env, [*given, WORKDIR_ENV, DELIVERY_ENV], why)
+                    ours = [env_name(n) for n in values] + ["CONDUCTO_EVENT", IMAGE_ENV]
+                    env = bare_env(env, [*ours, WORKDIR_ENV, DELIVERY_ENV], why)
                 code = await _shell(step.script, cwd, env, guard, log)
             finally:
                 await asyncio.to_thread(checkout.__exit__, None, None, None)
