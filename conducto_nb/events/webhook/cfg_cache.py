@@ -41,6 +41,14 @@ class ConfigCache:
                 self._stamp = stamp if self._found[1] == default else None
             return self._found
 
+    def fresh(self) -> tuple[Config, str] | None:
+        """What `get` would return if that needs no git (a few stats: fine on an event
+        loop), else None."""
+        found, stamp = self._found, self._stamp
+        if found is None or stamp is None or self._stamp_of(found[1]) != stamp:
+            return None
+        return found
+
     def _stamp_of(self, default: str) -> Stamp | None:
         if self._git is None or not (self._git / "refs").is_dir():
             return None  # not a files backend (reftable): read every time
