@@ -145,15 +145,16 @@ def test_a_fork_pull_request_runs_without_secrets_or_the_docker_socket(
         untrusted, trusted = server.delivery("fork"), server.delivery("friend")
     finally:
         server.stop()
-    log = log_of(home, "fork")
-    assert "token None untrusted a pull request from a fork by mallory" in log
-    assert "`requires_docker` refused: this run is untrusted" in log
-    assert (untrusted.state, untrusted.trusted) == ("failed", False)
+    log, friend_log = log_of(home, "fork"), log_of(home, "friend")
+    assert "token None untrusted a pull request from a fork by mallory" in log, log
+    assert "`requires_docker` refused: this run is untrusted" in log, log
+    assert (untrusted.state, untrusted.trusted) == ("failed", False), log
     (secret_run,) = untrusted.pipelines  # the docker one was refused before it was made
-    assert "secret `DEPLOY_TOKEN` is not set" in str(load(secret_run)["/deploy"].attempts)
-    assert "token receiver-env-secret untrusted None" in log_of(home, "friend")
+    attempts = load(secret_run)["/deploy"].attempts
+    assert "secret `DEPLOY_TOKEN` is not set" in str(attempts), (attempts, log)
+    assert "token receiver-env-secret untrusted None" in friend_log, friend_log
     *_, friend_secret = trusted.pipelines
-    assert load(friend_secret)["/deploy"].stdout == "token=***\n"
+    assert load(friend_secret)["/deploy"].stdout == "token=***\n", friend_log
 
 
 def test_a_receiver_stopped_starts_what_it_accepted_when_served_again(
