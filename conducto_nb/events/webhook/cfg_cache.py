@@ -28,26 +28,28 @@ class ConfigCache:
         common = _git(root, "rev-parse", "--git-common-dir", check=False)
         self._git = (root / common) if common else None
         self._lock = threading.Lock()
-        self._found: tuple[Config, str] | None = None
-        self._stamp: Stamp | None = None
+        # what was read and the stamp it was read at, replaced as one value: `fresh` reads
+        # it without the lock
+        self._cached: tuple[tuple[Config, str], Stamp | None] | None = None
 
     def get(self) -> tuple[Config, str]:
         """The cfg and the branch it was read from (a ConfigError when it is broken)."""
         with self._lock:
-            default = self._found[1] if self._found else "main"
+            cached = self._cached
+            default = cached[0][1] if cached else "main"
             stamp = self._stamp_of(default)
-            if self._found is None or stamp is None or stamp != self._stamp:
-                self._found = load_config(self.root)
-                self._stamp = stamp if self._found[1] == default else None
-            return self._found
+            if cached is None or stamp is None or stamp != cached[1]:
+                found = load_config(self.root)
+                cached = self._cached = (found, stamp if found[1] == default else None)
+            return cached[0]
 
     def fresh(self) -> tuple[Config, str] | None:
         """What `get` would return if that needs no git (a few stats: fine on an event
         loop), else None."""
-        found, stamp = self._found, self._stamp
-        if found is None or stamp is None or self._stamp_of(found[1]) != stamp:
+        cached = self._cached
+        if cached is None or cached[1] is None or self._stamp_of(cached[0][1]) != cached[1]:
             return None
-        return found
+        return cached[0]
 
     def _stamp_of(self, default: str) -> Stamp | None:
         if self._git is None or not (self._git / "refs").is_dir():
