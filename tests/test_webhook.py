@@ -260,3 +260,13 @@ def test_a_fork_is_a_head_in_another_repository_or_in_none() -> None:
     deleted["pull_request"]["head"]["repo"] = None
     assert (own.fork, fork.fork, map_payload("pull_request", deleted).fork) == (False, True, True)
     assert own.values["author"] == "ada" and own.values["base_branch"] == "main"
+
+
+def test_a_cfg_broken_on_the_default_branch_is_a_500_naming_file_and_line(
+    served: Served, repo: Path
+) -> None:
+    sha = commit(repo, {".conducto.cfg": "[push]\ncommand = make\nfilter = {branch} = main\n"})
+    status, answer = served.post("push", push("refs/heads/main", sha), delivery="broken")
+    assert status == 500
+    assert answer["message"].startswith(".conducto.cfg: main:.conducto.cfg:3: bad filter")
+    assert served.deliveries() == {}

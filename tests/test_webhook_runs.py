@@ -157,15 +157,18 @@ def test_a_fork_pull_request_runs_without_secrets_or_the_docker_socket(
     assert load(friend_secret)["/deploy"].stdout == "token=***\n", friend_log
 
 
+@pytest.mark.parametrize(("policy", "slots"), [("ALLOW", 1), ("DEFER", 16)])
 def test_a_receiver_stopped_starts_what_it_accepted_when_served_again(
-    repo: Path, home: Path, tmp_path: Path
+    repo: Path, home: Path, tmp_path: Path, policy: str, slots: int
 ) -> None:
-    sha = hold_repo(repo, "ALLOW")
-    server = Served(repo, slots=1)
+    """d2 waits (for the one slot, or for d1 under DEFER) when the receiver stops."""
+    sha = hold_repo(repo, policy)
+    server = Served(repo, slots=slots)
     try:
         server.post("push", push("refs/heads/main", sha), delivery="d1")
         server.post("push", push("refs/heads/main", sha), delivery="d2")
         wait_for(lambda: "start d1" in lines(tmp_path), 60, "d1 started")
+        wait_for(lambda: server.delivery("d2").state == slots_state(slots), 60, "d2 waits")
     finally:
         server.stop()
     assert lines(tmp_path) == ["start d1", "stopped d1"]
@@ -188,6 +191,11 @@ def test_a_receiver_stopped_starts_what_it_accepted_when_served_again(
         assert again.delivery("d2").state == "done"
     finally:
         again.stop()
+
+
+def slots_state(slots: int) -> str:
+    """A delivery waiting for a slot is still accepted; one waiting for DEFER's lock runs."""
+    return "accepted" if slots == 1 else "running"
 
 
 def serve_cli(*args: str) -> list[str]:

@@ -68,6 +68,7 @@ class Dispatcher:
         self.logs.mkdir(parents=True, exist_ok=True)
         self._slots = asyncio.Semaphore(slots)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._started: set[str] = set()  # deliveries a command of which has started
 
     def plan(self, event: str, values: Mapping[str, str]) -> tuple[Config, list[Step]]:
         """The default branch's cfg and the sections of `event` that match (blocking: git)."""
@@ -93,19 +94,26 @@ class Dispatcher:
 
     async def _run(self, delivery: Delivery) -> None:
         async with self._slots:
-            await asyncio.to_thread(self.store.set_delivery_state, delivery.id, "running")
             with open(self.logs / f"{delivery.id}.log", "a", encoding="utf-8") as log:
                 try:
+                    await asyncio.to_thread(self.store.set_delivery_state, delivery.id, "running")
                     state, detail = await self._steps(delivery, log)
                 except PipelineError as e:
                     print(f"error: {e}", file=log, flush=True)
                     state, detail = "failed", str(e)
                 except asyncio.CancelledError:
-                    state, detail = "interrupted", "the receiver stopped while its command ran"
+                    # stopped before any command of it started (waiting for a slot or for
+                    # DEFER's lock): it starts on the next serve, as if never touched
+                    state, detail = "accepted", ""
+                    if delivery.id in self._started:
+                        state, detail = "interrupted", "the receiver stopped while it ran"
+                    print(f"--- stopped: {state}", file=log, flush=True)
                     await asyncio.to_thread(
                         self.store.set_delivery_state, delivery.id, state, detail
                     )
                     raise
+                finally:
+                    self._started.discard(delivery.id)
             await asyncio.to_thread(self.store.set_delivery_state, delivery.id, state, detail)
 
     async def _steps(self, delivery: Delivery, log: TextIO) -> tuple[str, str]:
@@ -185,6 +193,7 @@ class Dispatcher:
                 if why:
                     ours = [env_name(n) for n in values] + ["CONDUCTO_EVENT", IMAGE_ENV]
                     env = bare_env(env, [*ours, WORKDIR_ENV, DELIVERY_ENV], why)
+                self._started.add(delivery.id)
                 code = await _shell(step.script, cwd, env, guard, log)
             finally:
                 await asyncio.to_thread(checkout.__exit__, None, None, None)
