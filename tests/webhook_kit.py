@@ -32,7 +32,7 @@ class Served:
         self.port = self.receiver.port
 
     def call(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=120)
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=600)
 
     def stop(self) -> None:
         self.call(self.receiver.stop())
