@@ -16,6 +16,7 @@ from rich.text import Text
 
 from .backends.choice import backend_named
 from .errors import PipelineError
+from .events.webhook.commands import webhook_app
 from .model.params import reuse_root
 from .model.states import NodeStatus, State
 from .run.launch import start
@@ -386,6 +387,9 @@ def debug_clean(
         console.print(f"[red]error:[/] {e}", highlight=False)
         raise typer.Exit(1) from None
     console.print(f"removed {len(removed)} debug container(s)")
+
+
+app.add_typer(webhook_app, name="webhook")
 
 
 def _load(pipeline_id: str) -> Run:

@@ -17,10 +17,12 @@ multi-line command is a script, a line per command. Filters are filter.py's. Eve
 a ConfigError naming the file and line, raised when the file is read, before any event arrives.
 
 Keys: `command` (required), `filter`, `duplicate` (SUPPRESS_NEW, the default; ALLOW; SLEEP_OLD;
-DEFER) and image keys (`image`, `dockerfile`, `install_pip`... and Conducto's `reqs_*`
-aliases). The image keys become the launched pipeline's default image, with the event's
-checkout as its code (run/launch.py; so `copy_repo`, `copy_dir`, `copy_url` and `copy_branch`
-are refused here, as Conducto refused them): the command finds them as JSON in
+DEFER), `trusted_authors` (GitHub logins whose pull requests from forks the webhook receiver
+runs with secrets and the Docker socket, for this section) and image keys (`image`,
+`dockerfile`, `install_pip`... and Conducto's `reqs_*` aliases). The image keys become the
+launched pipeline's default image, with the event's checkout as its code (run/launch.py; so
+`copy_repo`, `copy_dir`, `copy_url` and `copy_branch` are refused here, as Conducto refused
+them): the command finds them as JSON in
 `$CONDUCTO_NB_DEFAULT_IMAGE`, e.g. `{"image": "python:3.11-slim", "install_pip": ["pytest"]}`.
 """
 
@@ -71,7 +73,7 @@ ALIASES = {
 }
 #: Set for the pipeline a command starts (run/launch.py), so refused in a section.
 CODE_KEYS = ("copy_dir", "copy_repo", "copy_url", "copy_branch")
-KEYS = ("command", "filter", "duplicate", *IMAGE_KEYS, *ALIASES)
+KEYS = ("command", "filter", "duplicate", "trusted_authors", *IMAGE_KEYS, *ALIASES)
 _EXCLUSIVE = (("image", "dockerfile", "dockerfile_text"), ("copy_dir", "copy_url", "copy_repo"))
 
 _TOP = "\0top"  # the section that holds keys written before any [section]
@@ -90,6 +92,7 @@ class Section:
     duplicate: str
     image: Mapping[str, Any]
     line: int
+    trusted_authors: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -264,10 +267,9 @@ def _section(
             f"bad `duplicate` {keys['duplicate']!r}; use one of: {', '.join(DUPLICATES)}",
             "duplicate",
         )
-    image = _image(
-        {k: v for k, v in keys.items() if k not in ("command", "filter", "duplicate")}, fail
-    )
-    return Section(event, label, command, run, flt, duplicate, image, where(""))
+    image = _image({k: v for k, v in keys.items() if k not in (*KEYS[:3], "trusted_authors")}, fail)
+    trusted = tuple(keys.get("trusted_authors", "").replace(",", " ").split())
+    return Section(event, label, command, run, flt, duplicate, image, where(""), trusted)
 
 
 def _image(keys: dict[str, str], fail: Callable[..., ConfigError]) -> dict[str, Any]:

@@ -34,30 +34,35 @@ class Guard:
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / f"{digest}.lock"
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._said = False  # DEFER's wait or SLEEP_OLD's stop is said (and done) once
 
     def acquire(self, policy: str, out: TextIO) -> bool:
         """False when a run is going and `policy` says not to start another."""
+        while (go := self.attempt(policy, out)) is None:
+            time.sleep(0.05)
+        return go
+
+    def attempt(self, policy: str, out: TextIO) -> bool | None:
+        """One try at `acquire`: True (go), False (not at all) or None (wait, try again); so
+        an event loop (the webhook receiver) can wait without blocking a thread."""
         if policy == "ALLOW":
             return True
-        stopped = False
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return True
-            except BlockingIOError:
-                pass
-            if policy == "SUPPRESS_NEW":
-                return False
-            if policy == "DEFER":
-                print(
-                    f"    waiting: a run of {self.key} is still going (duplicate = DEFER)",
-                    file=out,
-                    flush=True,
-                )
-                fcntl.flock(self.fd, fcntl.LOCK_EX)
-                return True
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            pass
+        if policy == "SUPPRESS_NEW":
+            return False
+        if policy == "DEFER" and not self._said:
+            print(
+                f"    waiting: a run of {self.key} is still going (duplicate = DEFER)",
+                file=out,
+                flush=True,
+            )
+        elif policy == "SLEEP_OLD" and not self._said:  # stop the older run, then go
             pid = os.pread(self.fd, 32, 0).decode().strip()
-            if pid.isdigit() and not stopped:  # SLEEP_OLD: stop the older run, then go
+            if pid.isdigit():
                 print(
                     f"    stopping the older run of {self.key} (duplicate = SLEEP_OLD)",
                     file=out,
@@ -65,8 +70,10 @@ class Guard:
                 )
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(int(pid), signal.SIGTERM)
-                stopped = True
-            time.sleep(0.05)
+            else:
+                return None  # its pid is not written yet: look again
+        self._said = True
+        return None
 
     def record(self, pid: int | None) -> None:
         os.ftruncate(self.fd, 0)

@@ -21,6 +21,7 @@ from ..errors import PipelineError
 from ..model.nodes import Node
 from ..model.serialize import tree_from_json
 from .detaching import start_detached
+from .event_trust import check_trust, link_delivery, secrets_home
 from .loop import background_loop
 from .ownership import WRITERS, TakenOver, ownership, shared_writer
 from .record import Record
@@ -71,6 +72,7 @@ def start(
     from ..store.pipelines import home, new_pipeline_id
 
     tree = tree_from_json(root.to_json())  # the run's own copy: later edits do not race it
+    check_trust(tree)  # a webhook's untrusted run: before anything is made
     _event_image(tree)
     _pin_images(tree)
     pipeline_id = new_pipeline_id()
@@ -94,6 +96,7 @@ def start(
         if made:  # refused before anything ran: leave no work folder behind
             shutil.rmtree(work, ignore_errors=True)
         raise
+    link_delivery(handle.id)  # started by a webhook delivery's command: say which
     for hook in list(ON_START):
         try:
             hook(root, handle)
@@ -187,7 +190,7 @@ def execute(
             workdir=workdir.resolve(),
             record=record,
             writer=writer,
-            secrets_home=home(),
+            secrets_home=secrets_home(home()),  # none for an untrusted event's run
             restore=restore,
         )
         await chosen.open()

@@ -22,8 +22,8 @@ from ..errors import PipelineNotFound, StoreError
 
 __all__ = ["BUSY_TIMEOUT", "SCHEMA", "SCHEMA_VERSION", "StoreDB", "home", "tree_json"]
 
-SCHEMA_VERSION = 5  # 2: images; 3: statuses.blocked_by; 4: attempts.result and .queued;
-# 5: callbacks
+SCHEMA_VERSION = 6  # 2: images; 3: statuses.blocked_by; 4: attempts.result and .queued;
+# 5: callbacks; 6: webhook deliveries
 BUSY_TIMEOUT = 10.0  # seconds a writer waits for another process's transaction
 WAL_LIMIT = 1 << 20  # bytes of WAL kept after a checkpoint; sqlite checkpoints every ~4 MB
 
@@ -67,6 +67,15 @@ SCHEMA = [
     " REFERENCES pipelines (id) ON DELETE CASCADE, path TEXT NOT NULL, event TEXT NOT NULL,"
     " label TEXT NOT NULL, fired REAL NOT NULL, ok INTEGER, message TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS callbacks_pipeline ON callbacks (pipeline_id, seq)",
+    # GitHub webhook deliveries, one per X-GitHub-Delivery, and the pipelines each started
+    # (deliveries.py); a pipeline is linked by its id alone: it may be written later
+    "CREATE TABLE IF NOT EXISTS deliveries (id TEXT PRIMARY KEY, received REAL NOT NULL,"
+    " repo TEXT NOT NULL, github_event TEXT NOT NULL, event TEXT NOT NULL, vals TEXT NOT NULL,"
+    " trusted INTEGER NOT NULL, state TEXT NOT NULL, detail TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries (received)",
+    "CREATE TABLE IF NOT EXISTS delivery_pipelines (delivery_id TEXT NOT NULL REFERENCES"
+    " deliveries (id) ON DELETE CASCADE, pipeline_id TEXT NOT NULL, linked REAL NOT NULL,"
+    " PRIMARY KEY (delivery_id, pipeline_id)) WITHOUT ROWID",
 ]
 
 # Columns added to a table after it first shipped: (table, column, its declaration). An older

@@ -27,6 +27,7 @@ from typing import Any
 
 from .callbacks import CallbackStore
 from .db import home, tree_json
+from .deliveries import DeliveryStore
 from .images import ImageStore
 from .lease import (
     LEASE_TIMEOUT,
@@ -103,7 +104,7 @@ class PipelineSummary:
     owner: Owner | None = None
 
 
-class Store(OutputStore, ImageStore, CallbackStore, LeaseStore):
+class Store(OutputStore, ImageStore, CallbackStore, DeliveryStore, LeaseStore):
     """Pipelines, node statuses, attempts and capped output in sqlite; safe across threads
     (one lock per connection) and processes (WAL, busy timeout)."""
 
