@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .backends.choice import backend_named
+from .debug.commands import debug_app
 from .errors import PipelineError
 from .events.webhook.commands import webhook_app
 from .model.params import reuse_root
@@ -368,27 +369,7 @@ def docker_clean() -> None:
     console.print(f"removed {len(removed)} orphaned container(s)")
 
 
-debug_app = typer.Typer(help="Debug containers (%co_debug).", no_args_is_help=True)
 app.add_typer(debug_app, name="debug")
-
-
-@debug_app.command("clean")
-def debug_clean(
-    everything: Annotated[
-        bool, typer.Option("--all", help="also those of kernels that are still running")
-    ] = False,
-) -> None:
-    """Remove debug containers whose kernel is gone (with --all, every one)."""
-    from .debug.container import clean
-
-    try:
-        removed = clean(everything)
-    except PipelineError as e:
-        console.print(f"[red]error:[/] {e}", highlight=False)
-        raise typer.Exit(1) from None
-    console.print(f"removed {len(removed)} debug container(s)")
-
-
 app.add_typer(webhook_app, name="webhook")
 
 
