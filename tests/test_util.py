@@ -200,8 +200,9 @@ def test_makenestednodes_with_its_own_path_function() -> None:
 
 
 def test_magic_doc_in_a_real_ipython_cell() -> None:
-    shell_mod = pytest.importorskip("IPython.core.interactiveshell")
-    shell = shell_mod.InteractiveShell.instance()
+    globalipapp = pytest.importorskip("IPython.testing.globalipapp")
+    globalipapp.start_ipython()  # the one shell of this process (the debug tests' too)
+    shell = globalipapp.get_ipython()
     result = shell.run_cell(
         "import conducto_nb as co\n"
         "def report(day: str) -> co.Exec:\n"
