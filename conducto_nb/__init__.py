@@ -12,14 +12,13 @@ A Conducto 0.1.x script runs with only its import changed: the public names belo
 whole API, and every one of them is also importable from its own module.
 """
 
+from importlib import import_module as _import_module
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
-from . import api, git, slack
-from . import data as data  # `co.data.pipeline.puts(...)`, as in Conducto
+from . import api
 from . import shared as shared  # `co.shared.log.unindent`, as in Conducto
 from . import util as util  # `co.util.magic_doc(...)`, as in Conducto
-from .backends.dask import DaskBackend
-from .data.client import perm_data, temp_data  # Conducto's names for co.data.pipeline / user
 from .errors import (
     ActionError,
     BackendError,
@@ -51,7 +50,23 @@ from .run.results import ImageResult, NodeResult
 from .run.runs import Run, load
 from .util import env_bool
 
+if _TYPE_CHECKING:
+    from . import data, git, slack  # `co.data.pipeline.puts(...)`, as in Conducto
+    from .backends.dask.backend import DaskBackend
+    from .data.client import perm_data, temp_data  # Conducto's co.data.pipeline / user
+
 __version__ = "0.1.0"
+
+#: Imported on first use: what a pipeline that never touches them should not pay for at
+#: `import conducto_nb` (the data client's HTTP and email modules, the Dask client's...).
+_LAZY = {
+    "data": ("conducto_nb.data", None),
+    "temp_data": ("conducto_nb.data.client", "temp_data"),
+    "perm_data": ("conducto_nb.data.client", "perm_data"),
+    "git": ("conducto_nb.git", None),
+    "slack": ("conducto_nb.slack", None),
+    "DaskBackend": ("conducto_nb.backends.dask.backend", "DaskBackend"),
+}
 
 __all__ = [
     "ActionError",
@@ -126,6 +141,16 @@ def load_ipython_extension(ipython: _Any) -> None:
 
 
 def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        module, attribute = _LAZY[name]
+        value = _import_module(module)
+        value = value if attribute is None else getattr(value, attribute)
+        globals()[name] = value
+        return value
     if name in _SERVICE_ONLY:
         raise AttributeError(_SERVICE_ONLY[name])
     raise AttributeError(f"module 'conducto_nb' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

@@ -13,6 +13,8 @@ EXPORTED_MODULES = ["api", "callback", "data", "git", "slack"]
 
 
 def public_members() -> list[str]:
+    for name in co.__all__:  # what is imported on first use (co._LAZY) is there from now on
+        getattr(co, name)
     return [
         name
         for name, value in vars(co).items()
@@ -48,3 +50,19 @@ def test_errors_share_one_base() -> None:
     errors = [getattr(co, n) for n in co.__all__ if n.endswith(("Error", "NotFound"))]
     assert errors
     assert all(issubclass(e, co.PipelineError) for e in errors)
+
+
+def test_lazy_exports_cost_nothing_until_used() -> None:
+    """`import conducto_nb` does not import the data client's HTTP modules nor the Dask
+    client; naming them imports them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, conducto_nb as co\n"
+        "print(any(m in sys.modules for m in ('http.client', 'conducto_nb.backends.dask')))\n"
+        "co.temp_data, co.DaskBackend\n"
+        "print(all(m in sys.modules for m in ('http.client', 'conducto_nb.backends.dask')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["False", "True"], out.stderr

@@ -12,11 +12,27 @@ May import: errors (client.py and store.py fall back to stdlib copies when run a
 """
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .client import DataError, DataNotFound, pipeline, user
+from ..errors import DataError, DataNotFound
+
+if TYPE_CHECKING:
+    from .client import pipeline, user
 
 __all__ = ["COMMANDS", "DataError", "DataNotFound", "pipeline", "user"]
 
 #: The folder of the `conducto-data-pipeline` / `conducto-data-user` shell commands: a
 #: backend puts it on a shell node's PATH (its python3 runs client.py as a lone file).
 COMMANDS = Path(__file__).resolve().parent / "bin"
+
+
+def __getattr__(name: str) -> object:
+    """`pipeline` and `user` come with client.py, imported on first use: a run's owner needs
+    only the store and the commands' folder (the client's HTTP modules are for nodes)."""
+    if name in ("pipeline", "user"):
+        from . import client
+
+        value = getattr(client, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
