@@ -16,12 +16,12 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from ..errors import NodeNotFound, PipelineError
 from ..model.callbacks import EVENTS, Callback
 from ..model.states import FAILED, CallbackFired, NodeStatus, State, StateChanged
-from . import notify
 
 if TYPE_CHECKING:
     from ..model.nodes import Node
@@ -40,6 +40,14 @@ def max_mem() -> float:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     except (ValueError, OSError, AttributeError):
         return 64.0
+
+
+def _notify() -> ModuleType:
+    """notify.py (smtplib, email): imported when a notifying callback first fires, not by
+    every run."""
+    from . import notify
+
+    return notify
 
 
 #: What the acting callbacks (below) say when they acted and counted it: read back when a
@@ -118,7 +126,7 @@ class CallbackRunner:
             action = _ACTIONS.get(cb.name)
             if action is not None:
                 say(action(self, cb, path, status))
-            elif cb.name == "python" or cb.name in notify.SENDERS:
+            elif cb.name == "python" or cb.name in _notify().SENDERS:
                 say("sending" if cb.name != "python" else "called", None)
                 self._in_thread(cb, event, path, status, say)
             else:
@@ -137,6 +145,7 @@ class CallbackRunner:
         say: Callable[[str, bool | None], None],
     ) -> None:
         loop = asyncio.get_running_loop()
+        notify = _notify()
         summary = notify.summary(self.ex, path, status, event)
 
         def work() -> str:
@@ -145,7 +154,8 @@ class CallbackRunner:
 
                 result = cb.callable()(load(self.ex.id)[path])
                 return f"returned {result!r}"[:300]
-            return notify.SENDERS[cb.name](cb, summary)
+            said: str = notify.SENDERS[cb.name](cb, summary)
+            return said
 
         key = (path, id(cb))
         previous = self._last_send.get(key)
