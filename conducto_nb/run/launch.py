@@ -110,12 +110,12 @@ def _event_image(tree: Node) -> None:
     every backend, as Conducto's did: unless its root names an image, the root gets the cfg
     section's image keys (JSON in $CONDUCTO_NB_DEFAULT_IMAGE) with `copy_repo` set to the
     event's checkout, pinned to its commit when the run starts."""
+    checkout = os.environ.get(EVENT_CHECKOUT_ENV)
+    if not checkout or not Path(checkout).is_dir() or "image" in tree.own_params:
+        return  # (most runs: no event, and no events module to import)
     from ..events.cfg import IMAGE_ENV
     from ..images.image import Image
 
-    checkout = os.environ.get(EVENT_CHECKOUT_ENV)
-    if not checkout or not Path(checkout).is_dir() or "image" in tree.own_params:
-        return
     try:
         keys = json.loads(os.environ.get(IMAGE_ENV) or "{}")
     except ValueError as e:
