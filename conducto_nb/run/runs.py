@@ -103,7 +103,8 @@ class Run:
         ]
 
     def wait(self, timeout: float | None = None) -> Run:
-        """Block until the run is idle. Ctrl-C (a kernel interrupt) kills the run cleanly."""
+        """Block until the run is idle (and, for a run of this process, recorded in the store,
+        so another process reads all of it). Ctrl-C (a kernel interrupt) kills the run cleanly."""
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             while not self.record.wait_idle(0.1 if self._execution else 0):
@@ -115,6 +116,9 @@ class Run:
         except KeyboardInterrupt:
             self.stop()
             raise
+        ex = self._execution
+        if ex is not None and ex.writer is not None:
+            ex.writer.flush()  # when wait() returns, what the run did is in the store too
         return self
 
     def refresh(self) -> Run:

@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 __all__ = ["StoreWriter"]
 
 BATCH_SECONDS = 0.05  # commit at least this often while busy
+#: Once woken, the thread lets the writes that follow gather this long (unless a flush or a
+#: close is waiting), so a burst (an attempt's start, its states, its end) is one transaction
+#: instead of one each, and the thread wakes once: it takes the GIL from the runner less.
+GATHER_SECONDS = 0.005
 _AppendKey = tuple[str, str, int, str]
 
 
@@ -59,6 +63,8 @@ class StoreWriter:
         self._done = 0  # calls applied (committed, or failed and recorded)
         self._error: tuple[str, BaseException] | None = None
         self._closing = False
+        self._idle = False  # the thread waits for work: a write wakes it
+        self._hurry = False  # a flush waits: no gathering
         self._stopped = False  # the thread has ended
         self._thread = threading.Thread(target=self._run, name="conducto_nb-store", daemon=True)
         self._thread.start()
@@ -163,6 +169,8 @@ class StoreWriter:
         the first write that failed since the last flush, or if `timeout` seconds pass."""
         with self._lock:
             target = self._queued
+            self._hurry = True
+            self._work.notify()
             done = self._flushed.wait_for(lambda: self._done >= target or self._stopped, timeout)
         self._raise_error()
         if not done:
@@ -195,7 +203,8 @@ class StoreWriter:
                 raise StoreError(f"the store writer for {self._store.path} is closed")
             self._queue.append(item)
             self._queued += 1
-            self._work.notify()
+            if self._idle:
+                self._work.notify()
 
     def _raise_error(self) -> None:
         with self._lock:
@@ -213,9 +222,14 @@ class StoreWriter:
         try:
             while True:
                 with self._lock:
+                    self._idle = True
                     self._work.wait_for(lambda: bool(self._queue) or self._closing)
+                    self._idle = False
                     if not self._queue:
                         return
+                    if GATHER_SECONDS and not (self._closing or self._hurry):
+                        self._work.wait_for(lambda: self._closing or self._hurry, GATHER_SECONDS)
+                    self._hurry = False
                     items = list(self._queue)
                     self._queue.clear()
                 self._apply(_coalesce(items, self._store))
