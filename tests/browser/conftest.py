@@ -16,16 +16,13 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from lab_kit import Lab, artifacts, missing
+from lab_kit import Lab, artifacts, jupyter_lab, missing
 
 CHROMIUM = os.environ.get("CONDUCTO_NB_CHROMIUM", "/usr/bin/chromium")
 HERE = Path(__file__).parent
@@ -87,40 +84,13 @@ def lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Lab]:
         "PYTHONWARNINGS": "ignore",  # the server's own deprecation chatter is not under test
     }
     log = tmp_path / "lab.log"
-    args = [
-        str(Path(sys.executable).parent / "jupyter-lab"),
-        "--no-browser",
-        f"--port={port}",
-        "--ServerApp.ip=127.0.0.1",
+    auth = [
         "--ServerApp.token=",
         "--ServerApp.password=",
         "--ServerApp.disable_check_xsrf=True",
-        f"--ServerApp.root_dir={root}",
-        "--allow-root",
     ]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/status", timeout=2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"jupyter lab did not start:\n{log.read_text()[-3000:]}"
-                    ) from None
-                time.sleep(0.1)
+    with jupyter_lab(root, log, env, port, auth) as url:
         yield Lab(url, root, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")

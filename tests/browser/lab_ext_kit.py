@@ -10,17 +10,14 @@ import os
 import secrets
 import shutil
 import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from lab_kit import Lab, artifacts, missing
+from lab_kit import Lab, artifacts, jupyter_lab, missing
 
 REPO = Path(__file__).parents[2]
 CLI = [sys.executable, "-m", "conducto_nb.cli"]
@@ -87,38 +84,11 @@ def token_lab(tmp_path: Path, home: Path) -> Iterator[TokenLab]:
         "PYTHONWARNINGS": "ignore",
     }
     log = tmp_path / "lab.log"
-    args = [
-        str(Path(sys.executable).parent / "jupyter-lab"),
-        "--no-browser",
-        f"--port={port}",
-        "--ServerApp.ip=127.0.0.1",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}",
-        "--allow-root",
-    ]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    auth = [f"--IdentityProvider.token={token}"]
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"jupyter lab did not start:\n{log.read_text()[-3000:]}"
-                    ) from None
-                time.sleep(0.1)
-        yield TokenLab(url, root, log, token)
+        with jupyter_lab(root, log, env, port, auth, token) as url:
+            yield TokenLab(url, root, log, token)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         shutil.copy(log, artifacts() / "lab-extension-server.log")
 
 

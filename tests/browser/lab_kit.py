@@ -3,9 +3,14 @@ Ctrl+Enter), time an execution in the page's own clock, and read the graph widge
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import subprocess
+import sys
 import time
+import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -53,6 +58,48 @@ class Lab:
     url: str
     root: Path
     log: Path
+
+
+@contextlib.contextmanager
+def jupyter_lab(
+    root: Path, log: Path, env: dict[str, str], port: int, auth: list[str], token: str = ""
+) -> Iterator[str]:
+    """A real JupyterLab on 127.0.0.1:`port` serving `root` (its output in `log`), with the
+    `auth` options, until the block ends; yields its URL. The wait for it is a bound on a
+    broken start, not a speed target."""
+    args = [
+        str(Path(sys.executable).parent / "jupyter-lab"),
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        *auth,
+        f"--ServerApp.root_dir={root}",
+        "--allow-root",
+    ]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    status = f"{url}/api/status" + (f"?token={token}" if token else "")
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(status, timeout=2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"jupyter lab did not start:\n{log.read_text()[-3000:]}"
+                    ) from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def artifacts() -> Path:
