@@ -86,27 +86,34 @@ class DataService:
             sock.close()
             raise
         loop = asyncio.get_running_loop()
-        if self._runner is None:  # the first connection starts the server
+        if self._serving is None:  # not woken yet: the first connection starts the server
             loop.add_reader(sock.fileno(), self._wake, loop)
         self._sockets.append(sock)
         self.hosts.append(host)
         return sock
 
     def _wake(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._serving is not None:
+            return
         for sock in self._sockets:
             loop.remove_reader(sock.fileno())
-        if self._serving is None:
-            self._serving = loop.create_task(self._serve())
+        self._serving = loop.create_task(self._serve())
 
     async def _serve(self) -> None:
         """Import aiohttp (in a thread: the loop runs the pipeline meanwhile) and serve on
         every socket; the connections that woke it are accepted from the backlog."""
         import importlib
 
-        handlers: Any = await asyncio.to_thread(importlib.import_module, f"{__package__}.handlers")
-        self._runner = await handlers.serve(self)
-        for sock in self._sockets:
-            await handlers.add_socket(self._runner, sock)
+        try:
+            module = f"{__package__}.handlers"
+            handlers: Any = await asyncio.to_thread(importlib.import_module, module)
+            self._runner = await handlers.serve(self)
+            for sock in self._sockets:  # (one listen_also adds meanwhile is served too)
+                await handlers.add_socket(self._runner, sock)
+        except BaseException:
+            for sock in self._sockets:  # nodes get "refused" at once, not a hung connect
+                sock.close()
+            raise
 
     async def stop(self) -> None:
         if self._serving is not None:
@@ -117,7 +124,8 @@ class DataService:
             self._runner = None
         loop = asyncio.get_running_loop()
         for sock in self._sockets:
-            loop.remove_reader(sock.fileno())
+            if sock.fileno() >= 0:  # (a failed start closed them already)
+                loop.remove_reader(sock.fileno())
             sock.close()
         self._sockets.clear()
 
