@@ -132,6 +132,8 @@ class DaskBackend(Backend):
         try:
             outcome, sent = await future
         except asyncio.CancelledError:
+            # (its kill Event stays set: a queued task Dask starts anyway stops at its first look)
+            self._clear(claim_name(token))
             await self._kill(token, future, watched)
             raise
         except KilledWorker as e:
@@ -139,8 +141,7 @@ class DaskBackend(Backend):
         except Exception as e:  # the scheduler went away, a task that could not unpickle...
             message = f"the Dask task failed: {type(e).__name__}: {e}"
             outcome, sent = Outcome(State.WORKER_ERROR, message=message), 0
-        finally:
-            self._clear(claim_name(token), KILL_EVENT.format(token))
+        self._clear(claim_name(token), KILL_EVENT.format(token))
         if outcome.message == REFUSED:
             where = f" {watched.worker}" if watched.worker else ""
             outcome.message = (
