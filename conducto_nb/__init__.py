@@ -51,9 +51,10 @@ from .run.runs import Run, load
 from .util import env_bool
 
 if _TYPE_CHECKING:
-    from . import data, git, slack  # `co.data.pipeline.puts(...)`, as in Conducto
+    from . import data  # `co.data.pipeline.puts(...)`, as in Conducto
     from .backends.dask.backend import DaskBackend
     from .data.client import perm_data, temp_data  # Conducto's co.data.pipeline / user
+    from .integrations import git, slack
 
 __version__ = "0.1.0"
 
@@ -63,8 +64,8 @@ _LAZY = {
     "data": ("conducto_nb.data", None),
     "temp_data": ("conducto_nb.data.client", "temp_data"),
     "perm_data": ("conducto_nb.data.client", "perm_data"),
-    "git": ("conducto_nb.git", None),
-    "slack": ("conducto_nb.slack", None),
+    "git": ("conducto_nb.integrations.git", None),
+    "slack": ("conducto_nb.integrations.slack", None),
     "DaskBackend": ("conducto_nb.backends.dask.backend", "DaskBackend"),
 }
 

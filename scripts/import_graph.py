@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("backends",),
     ("run", "events", "debug"),
     ("widget", "terminal"),
-    ("main", "main_flags", "cli", "api", "git", "slack", "__init__", "lab"),
+    ("main", "main_flags", "cli", "api", "integrations", "__init__", "lab"),
 ]
 
 # The lazy imports (inside a function) that the rules above allow, each with its reason:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 import subprocess
 
-from .model import callbacks
-from .model.nodes import Node
+from ..model import callbacks
+from ..model.nodes import Node
 
 __all__ = ["apply_status"]
 

@@ -9,7 +9,7 @@ import json as _json
 import urllib.error
 from typing import Any
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["block", "text"]
 
@@ -29,7 +29,7 @@ def block(recipient: str, json: str) -> None:
 
 
 def _send(recipient: str, payload: dict[str, Any], who: str) -> None:
-    from .run.notify import post_json, slack_target  # smtplib and all: only when posting
+    from ..run.notify import post_json, slack_target  # smtplib and all: only when posting
 
     url, channel = slack_target(recipient, who)
     if channel:
