@@ -576,3 +576,43 @@ def test_a_failing_callable_from_a_cell_shows_the_cells_own_lines(tmp_path: Path
         assert "<dynamic-code>" not in err
 
     in_thread(body)
+
+
+GUARDED_EXIT = """
+import atexit, subprocess, threading
+done = threading.Event()
+atexit.register(done.wait, 60)  # registered first, so it runs after the guard's own close
+from conducto_nb.backends import guard
+jobs = [subprocess.Popen(["sleep", "300"], start_new_session=True) for _ in range(2)]
+for job in jobs:
+    guard.watch(job.pid, 5)
+guard_pid = guard._guard.pid
+
+def guard_alive():
+    try:
+        with open(f"/proc/{guard_pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+def reap():  # as the backend's loop thread does: reap a job, then tell the guard it ended
+    for job in jobs:
+        job.wait()
+        alive = guard_alive()
+        guard.forget(job.pid)
+        print(job.returncode, alive, flush=True)
+    done.set()
+
+threading.Thread(target=reap, daemon=True).start()
+"""
+
+
+def test_jobs_ended_at_exit_are_reaped_while_the_guard_waits_for_them() -> None:
+    """At exit the guard SIGTERMs what is left and waits until it is gone; the owner must go on
+    reaping meanwhile. (It did not: reaping the first job waited for the guard's exit, so the
+    second stayed a zombie the guard took for alive until its grace ran out: 12 s at the end
+    of every script that ran a Python callable.)"""
+    ended = subprocess.run(
+        [sys.executable, "-c", GUARDED_EXIT], capture_output=True, text=True, check=True
+    )
+    assert ended.stdout.split("\n")[:2] == ["-15 True", "-15 True"], ended.stdout + ended.stderr
