@@ -304,3 +304,19 @@ def test_env_read_through_the_attribute_cannot_be_changed_in_place() -> None:
     child.env = {**child.env, "C": "3"}
     assert dict(child.env) == {"A": "1", "B": "2", "C": "3"}
     assert dict(root.env) == {"A": "1"}
+
+
+def test_a_jobs_values_are_the_params_table_without_sources() -> None:
+    """param_values() (what each attempt is made of) follows the same rule as node.params,
+    for every parameter, whether set on the node, an ancestor, several of them, or nowhere."""
+    with co.Serial(env={"A": "root", "B": "root"}, cpu=2, retries=3) as root:
+        with co.Parallel(env={"B": "mid", "C": "mid"}, image="python:3.11", skip=True) as mid:
+            co.Exec("true", name="own", cpu=0.5, env={"C": "own"}, retries=1)
+            co.Exec("true", name="inherits")
+        co.Exec("true", name="top", max_time=5)
+    for node in [root, mid, *root.stream()]:
+        assert node.param_values() == node.params.values_only(), node.path
+        for name in node.params:
+            assert node.get_param(name) == node.params[name].value, (node.path, name)
+    assert root[f"{mid.path}/own"].param_values()["env"] == {"A": "root", "B": "mid", "C": "own"}
+    assert root[f"{mid.path}/inherits"].param_values()["cpu"] == 2

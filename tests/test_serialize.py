@@ -97,6 +97,31 @@ def test_deserialised_callables_are_still_callable_with_their_args() -> None:
     assert back["/from-shell/Generate"].command == "python gen.py"
 
 
+def test_execs_of_one_function_read_back_as_it_was_when_each_tree_was_written() -> None:
+    """A fan-out of one no-argument function shares one pickle within a tree; a tree written
+    later pickles the function as it is then (a value it closes over, changed meanwhile)."""
+    counter = {"value": 1}
+
+    def read_counter() -> int:
+        return counter["value"]
+
+    with co.Parallel() as first:
+        for i in range(3):
+            co.Exec(read_counter, name=f"n{i}")
+        co.Exec(build_report, "b.txt", name="other")
+    before = loads(dumps(first))
+    counter["value"] = 2
+    with co.Parallel() as second:
+        co.Exec(read_counter, name="n0")
+    after = loads(dumps(second))
+    calls = [before[f"/n{i}"].command_obj.call_parts() for i in range(3)]
+    assert [f(*a, **k) for f, a, k in calls] == [1, 1, 1]
+    f, a, k = after["/n0"].command_obj.call_parts()
+    assert f(*a, **k) == 2
+    f, a, k = before["/other"].command_obj.call_parts()
+    assert f(*a, **k) == "b.txt:html"
+
+
 def test_dumps_and_loads() -> None:
     root = full_tree()
     text = dumps(root)

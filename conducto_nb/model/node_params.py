@@ -6,6 +6,7 @@ every node that checks and keeps its own.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -66,6 +67,34 @@ def resolve(kind: str, chain: Sequence[tuple[str, Mapping[str, Any]]]) -> Effect
         else:
             out[name] = ParamValue(param.default, "default")
     return out
+
+
+def _effective(node: ParamHolder, name: str, param: P.Param) -> Any:
+    """`resolve`'s rule for one parameter, reading the nodes' own parameters directly."""
+    if param.inherit is Inherit.MERGE:
+        layers = []
+        holder: ParamHolder | None = node
+        while holder is not None:
+            if name in holder._own:
+                layers.append(holder._own[name])
+            holder = holder._parent
+        merged: dict[str, Any] = {}
+        for layer in reversed(layers):
+            merged.update(layer)
+        return merged
+    if param.inherit is not Inherit.OVERRIDE:
+        return node._own.get(name, param.default)
+    holder = node
+    while holder is not None:
+        if name in holder._own:
+            return holder._own[name]
+        holder = holder._parent
+    return param.default
+
+
+@functools.cache
+def _taken_by(kind: str) -> tuple[tuple[str, P.Param], ...]:
+    return tuple((name, param) for name, param in PARAMS.items() if kind in param.kinds)
 
 
 def param_property(name: str) -> property:
@@ -139,7 +168,13 @@ class ParamHolder:
 
     def get_param(self, name: str) -> Any:
         """The effective value: own, else inherited, else the default."""
-        return self.params[self._param_name(name)].value
+        name = self._param_name(name)
+        return _effective(self, name, P.PARAMS[name])
+
+    def param_values(self) -> dict[str, Any]:
+        """Every parameter's effective value, without where it came from: what a job is
+        made of, so worked out without the paths `params` names (once per attempt)."""
+        return {name: _effective(self, name, param) for name, param in _taken_by(self.kind)}
 
     def set_param(self, name: str, value: Any) -> None:
         name = self._param_name(name)

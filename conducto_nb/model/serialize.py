@@ -33,10 +33,10 @@ _CLASSES: dict[str, type[Node]] = {
 def tree_to_json(root: Node) -> dict[str, Any]:
     """`root` (any node) as the root of a tree: its own name is its parent's business, so it is
     written as "/" and a subtree reads back to the same JSON."""
-    return {"format": FORMAT, "root": _node_to_json(root, "/")}
+    return {"format": FORMAT, "root": _node_to_json(root, "/", {})}
 
 
-def _node_to_json(node: Node, name: str) -> dict[str, Any]:
+def _node_to_json(node: Node, name: str, same: dict[int, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "type": type(node).__name__ if type(node) in _CLASSES.values() else node.kind.capitalize(),
         "name": name,
@@ -45,7 +45,7 @@ def _node_to_json(node: Node, name: str) -> dict[str, Any]:
         out["params"] = {k: P.to_json(k, v) for k, v in node.own_params.items()}
     if isinstance(node, Exec):
         try:
-            out["command"] = node.command_obj.to_json()
+            out["command"] = node.command_obj.to_json(same)
         except Exception as e:  # cloudpickle: a lock, a socket, a generator among the args
             raise SerializationError(
                 f"cannot pickle `{node.command}`: {type(e).__name__}: {e}", path=node.path
@@ -57,7 +57,7 @@ def _node_to_json(node: Node, name: str) -> dict[str, Any]:
     if node.callbacks:
         out["callbacks"] = [[event, cb.to_json()] for event, cb in node.callbacks]
     if node.children:
-        out["children"] = [_node_to_json(c, k) for k, c in node.children.items()]
+        out["children"] = [_node_to_json(c, k, same) for k, c in node.children.items()]
     return out
 
 

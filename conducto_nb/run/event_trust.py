@@ -31,7 +31,7 @@ def check_trust(tree: Node) -> None:
     if not why:
         return
     for node in tree.walk():
-        if isinstance(node, Exec) and node.params.values_only()["requires_docker"]:
+        if isinstance(node, Exec) and node.get_param("requires_docker"):
             raise PipelineError(
                 f"`requires_docker` refused: this run is untrusted ({why}), so no node gets"
                 " the Docker daemon's socket",

@@ -8,6 +8,7 @@ is added to `secret_values`, which the run's output masks.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,13 +30,15 @@ class JobMaker:
         #: How its jobs reach co.data: CONDUCTO_DATA_URL, CONDUCTO_DATA_TOKEN (start_data).
         self.data_env: dict[str, str] = {}
         self._secrets_read: tuple[tuple[int, ...], dict[str, str]] = ((), {})
+        home = secrets_home
+        self._secret_files = [os.path.join(home, n) for n in SCOPES.values()] if home else []
         self._noted_images = False
 
     def job(self, ins: StartExec, resolve_env: bool = True) -> Job:
         """The Job of one attempt; without `resolve_env` (for checks before anything runs) no
         secret is read and the env holds only what the tree says."""
         node: Exec = ins.node
-        p = node.params.values_only()
+        p = node.param_values()
         env = self._stored() if resolve_env else {}  # as Conducto gave every node
         for key, value in p["env"].items() if resolve_env else ():
             if isinstance(value, Secret):
@@ -76,10 +79,7 @@ class JobMaker:
         """co.api.Secrets' values (masked in every log), read again only when a file changed."""
         if self.secrets_home is None:
             return {}
-        stamp = tuple(
-            (f.stat().st_mtime_ns if f.exists() else 0)
-            for f in (self.secrets_home / name for name in SCOPES.values())
-        )
+        stamp = tuple(map(_changed_at, self._secret_files))
         if self._secrets_read[0] != stamp:
             self._secrets_read = (stamp, stored_secrets(self.secrets_home))
             self.secret_values.update(self._secrets_read[1].values())
@@ -100,3 +100,11 @@ class JobMaker:
                 f"[conducto_nb] the {backend} backend runs commands on this "
                 f"machine: image {job.image!r} (and any other image) is not used\n",
             )
+
+
+def _changed_at(file: str) -> int:
+    """When `file` last changed (0: there is none); one system call, once per attempt."""
+    try:
+        return os.stat(file).st_mtime_ns
+    except OSError:
+        return 0

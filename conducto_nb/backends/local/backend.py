@@ -132,7 +132,7 @@ class LocalBackend(Backend):
         assert job.command.shell is not None
         streams = Streams(output)
         try:
-            Path(job.cwd).mkdir(parents=True, exist_ok=True)
+            _make_dir(job.cwd)
             env = {**os.environ, **job.env} if job.env else None
             if env is not None and "CONDUCTO_DATA_URL" in env:  # the conducto-data-* commands
                 env["PATH"] = f"{COMMANDS}{os.pathsep}{env.get('PATH', os.defpath)}"
@@ -167,7 +167,7 @@ class LocalBackend(Backend):
         except Exception as e:  # pickling raises many kinds
             return _cannot("pickle the callable", e)
         try:
-            Path(job.cwd).mkdir(parents=True, exist_ok=True)
+            _make_dir(job.cwd)
         except OSError as e:
             return _cannot("create the working directory", e)
         try:
@@ -198,3 +198,9 @@ def _cannot(what: str, error: Exception) -> Outcome:
     """A job that could not start: an ERROR saying why (the runner adds the reason to the
     node's stderr, as for every outcome with a message)."""
     return Outcome(State.ERROR, message=f"cannot {what}: {type(error).__name__}: {error}")
+
+
+def _make_dir(path: str | os.PathLike[str]) -> None:
+    """The job's working directory, made where missing (one stat when it is there: per node)."""
+    if not os.path.isdir(path):
+        os.makedirs(path, exist_ok=True)
