@@ -556,6 +556,26 @@ def test_writer_applies_writes_in_order_after_flush(store: Store, db: Path):
             assert err == "".join(f"{i}\n" for i in range(0, 2000, 3))
 
 
+def test_writer_keeps_each_paths_last_status_across_interleaved_pipelines(store: Store):
+    """A burst of status rows is written as fewer upserts: what lands is still each path's
+    last row, per pipeline, whatever else was queued between them (a second pipeline's
+    creation among them)."""
+    with StoreWriter(store) as w:
+        for pid in ("abc-def", "ghi-jkl"):
+            w.create_pipeline(
+                pid, name="d", tree=TREE, backend="local", owner=None, statuses=STATUSES
+            )
+            w.set_statuses(pid, [("/a", "queued", False), ("/b", "queued", True)])
+        w.start_attempt("abc-def", "/a", 1, 5.0)
+        w.set_statuses("ghi-jkl", [("/a", "running", False)])
+        w.set_statuses("abc-def", [("/a", "done", False), ("/", "running", False)])
+        w.set_statuses("ghi-jkl", [("/a", "error", False), ("/b", "pending", False)])
+        w.set_statuses("abc-def", [("/b", "running", True)])
+    first, second = store.load("abc-def").statuses, store.load("ghi-jkl").statuses
+    assert first == {"/": ("running", False), "/a": ("done", False), "/b": ("running", True)}
+    assert second == {"/": ("pending", False), "/a": ("error", False), "/b": ("pending", False)}
+
+
 def test_writer_snapshots_the_tree_at_the_call(store: Store):
     root = {"name": "/", "params": MappingProxyType({"cpu": 1})}  # any Mapping will do
     tree = {"format": "conducto_nb/1", "root": root}

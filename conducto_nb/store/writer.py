@@ -19,6 +19,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
+from .batch import Appended, Item, Op, StatusRows, coalesce
 from .db import tree_json
 
 if TYPE_CHECKING:
@@ -34,19 +35,6 @@ BATCH_SECONDS = 0.05  # commit at least this often while busy
 #: close is waiting), so a burst (an attempt's start, its states, its end) is one transaction
 #: instead of one each, and the thread wakes once: it takes the GIL from the runner less.
 GATHER_SECONDS = 0.005
-_AppendKey = tuple[str, str, int, str]
-
-
-class _Op:
-    """One queued write: `count` calls to the writer, applied by `apply` on the writer thread."""
-
-    __slots__ = ("apply", "count", "joined", "what")
-
-    def __init__(
-        self, what: str, apply: Callable[[], None], count: int = 1, joined: bool = False
-    ) -> None:
-        self.what, self.apply, self.count = what, apply, count
-        self.joined = joined  # part of the previous op's run: commit with it
 
 
 class StoreWriter:
@@ -58,7 +46,7 @@ class StoreWriter:
         self._lock = threading.Lock()
         self._work = threading.Condition(self._lock)  # the thread waits for ops
         self._flushed = threading.Condition(self._lock)  # flush() waits for the thread
-        self._queue: deque[_Op | tuple[_AppendKey, str]] = deque()
+        self._queue: deque[Item] = deque()
         self._queued = 0  # calls queued so far
         self._done = 0  # calls applied (committed, or failed and recorded)
         self._error: tuple[str, BaseException] | None = None
@@ -89,10 +77,7 @@ class StoreWriter:
         self._put(pipeline_id, "set_tree", lambda: self._store._set_tree(pipeline_id, text))
 
     def set_statuses(self, pipeline_id: str, changes: Iterable[StatusRow]) -> None:
-        changes = list(changes)
-        self._put(
-            pipeline_id, "set_statuses", lambda: self._store.set_statuses(pipeline_id, changes)
-        )
+        self._enqueue(StatusRows(pipeline_id, list(changes)))
 
     def start_attempt(
         self, pipeline_id: str, path: str, attempt: int, started: float, queued: float | None = None
@@ -131,7 +116,7 @@ class StoreWriter:
     def append_output(
         self, pipeline_id: str, path: str, attempt: int, stream: str, text: str
     ) -> None:
-        self._enqueue(((pipeline_id, path, attempt, stream), text))
+        self._enqueue(Appended((pipeline_id, path, attempt, stream), text))
 
     def set_image(self, pipeline_id: str, image: ImageChanged) -> None:
         self._put(
@@ -160,7 +145,7 @@ class StoreWriter:
     def renew(self, pid: int, boot: str, now: float | None = None) -> None:
         now = time.time() if now is None else now  # the time of the call, not of the write
         self._enqueue(
-            _Op(f"renew the leases of process {pid}", lambda: self._store.renew(pid, boot, now))
+            Op(f"renew the leases of process {pid}", lambda: self._store.renew(pid, boot, now))
         )
 
     # -- control ---------------------------------------------------------------------------
@@ -195,9 +180,9 @@ class StoreWriter:
 
     # -- the queue and the thread ----------------------------------------------------------
     def _put(self, pipeline_id: str, what: str, apply: Callable[[], None]) -> None:
-        self._enqueue(_Op(f"{what} for pipeline `{pipeline_id}`", apply))
+        self._enqueue(Op(f"{what} for pipeline `{pipeline_id}`", apply))
 
-    def _enqueue(self, item: _Op | tuple[_AppendKey, str]) -> None:
+    def _enqueue(self, item: Item) -> None:
         with self._lock:
             if self._closing or self._stopped:
                 raise StoreError(f"the store writer for {self._store.path} is closed")
@@ -232,7 +217,7 @@ class StoreWriter:
                     self._hurry = False
                     items = list(self._queue)
                     self._queue.clear()
-                self._apply(_coalesce(items, self._store))
+                self._apply(coalesce(items, self._store))
         except BaseException as e:  # a bug here must still reach flush(), not hang it
             self._record("the writer thread", e)
         finally:
@@ -240,7 +225,7 @@ class StoreWriter:
                 self._stopped = True
                 self._flushed.notify_all()
 
-    def _apply(self, ops: list[_Op]) -> None:
+    def _apply(self, ops: list[Op]) -> None:
         """Apply ops in transactions of about BATCH_SECONDS each, counting them done."""
         i = 0
         while i < len(ops):
@@ -252,8 +237,7 @@ class StoreWriter:
                     ):
                         op, i = ops[i], i + 1
                         try:
-                            with self._store._tx():  # a savepoint
-                                op.apply()
+                            op.apply()  # (in a savepoint of its own: Store's writes nest)
                         except Exception as e:
                             self._record(op.what, e)
             except Exception as e:  # BEGIN or COMMIT failed: this batch is lost
@@ -262,28 +246,6 @@ class StoreWriter:
             with self._lock:
                 self._done += sum(op.count for op in ops[start:i])
                 self._flushed.notify_all()
-
-
-def _coalesce(items: list[_Op | tuple[_AppendKey, str]], store: Store) -> list[_Op]:
-    """Each run of consecutive appends becomes one op per stream, each writing one chunk
-    (streams are independent: only the order within a stream matters)."""
-    ops: list[_Op] = []
-    run: dict[_AppendKey, list[str]] = {}
-    for item in [*items, None]:
-        if isinstance(item, tuple):
-            run.setdefault(item[0], []).append(item[1])
-            continue
-        for n, (key, texts) in enumerate(run.items()):
-            ops.append(_append_op(store, key, texts, joined=n > 0))
-        run = {}
-        if item is not None:
-            ops.append(item)
-    return ops
-
-
-def _append_op(store: Store, key: _AppendKey, texts: list[str], joined: bool) -> _Op:
-    what = f"append_output {key[1]} for pipeline `{key[0]}`"
-    return _Op(what, lambda: store.append_output(*key, "".join(texts)), len(texts), joined)
 
 
 _open_writers: weakref.WeakSet[StoreWriter] = weakref.WeakSet()
