@@ -17,6 +17,7 @@ before starting any attempt: two attempts of one node never overlap.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import fcntl
@@ -97,8 +98,11 @@ if not wait_gone(float(sys.argv[1])):
     wait_gone(10)  # reaped by init in a moment; then the lock this process holds is released
 """
 
+#: How long a forget may wait for the next line to the guard to go with.
+FORGET_DELAY = 0.05
 _lock = threading.Lock()
 _guard: subprocess.Popen[bytes] | None = None
+_forgotten: list[str] = []  # forget lines not sent yet: they go with the next line
 _closed = False  # this process is exiting: its guard is ending everything, none starts again
 
 
@@ -139,7 +143,7 @@ def watch(pgid: int, grace: float) -> None:
 
 def forget(pgid: int) -> None:
     """The group `pgid` ended: its id may be someone else's soon."""
-    _tell(f"-P {pgid}\n", None)
+    _tell_soon(f"-P {pgid}\n")
 
 
 def watch_container(socket_path: str, cid: str, grace: float) -> None:
@@ -149,7 +153,7 @@ def watch_container(socket_path: str, cid: str, grace: float) -> None:
 
 
 def forget_container(socket_path: str, cid: str) -> None:
-    _tell(f"-C {socket_path} {cid}\n", None)
+    _tell_soon(f"-C {socket_path} {cid}\n")
 
 
 def _tell(line: str, grace: float | None) -> None:
@@ -164,8 +168,24 @@ def _tell(line: str, grace: float | None) -> None:
             os.set_inheritable(_guard.stdin.fileno(), False)  # type: ignore[union-attr]
         assert _guard.stdin is not None
         with contextlib.suppress(OSError):  # a guard killed by hand: the next watch starts one
-            _guard.stdin.write(line.encode())
+            _guard.stdin.write(("".join(_forgotten) + line).encode())
             _guard.stdin.flush()
+        _forgotten.clear()
+
+
+def _tell_soon(line: str) -> None:
+    """A forget waits (FORGET_DELAY at most) for the next line to go with it: the guard
+    wakes once per job, not twice. A group id is not reused within milliseconds."""
+    with _lock:
+        if _closed or _guard is None:
+            return
+        _forgotten.append(line)
+        if len(_forgotten) > 1:
+            return  # already due
+    try:
+        asyncio.get_running_loop().call_later(FORGET_DELAY, _tell, "", None)
+    except RuntimeError:  # not on an event loop (a thread of the Docker backend): now
+        _tell("", None)
 
 
 def _start_guard(grace: float) -> subprocess.Popen[bytes]:
@@ -201,6 +221,7 @@ def _close() -> None:
         guard, _guard, _closed = _guard, None, True
     if guard is not None and guard.stdin is not None:
         with contextlib.suppress(OSError):
+            guard.stdin.write("".join(_forgotten).encode())
             guard.stdin.close()
         with contextlib.suppress(subprocess.TimeoutExpired):
             guard.wait(timeout=30)
