@@ -117,6 +117,33 @@ def test_shell_output_exit_codes_env_and_cwd(tmp_path: Path) -> None:
     in_thread(body)
 
 
+def test_a_shell_job_sees_this_process_environment_as_it_is_when_the_job_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """os.environ changed between jobs (a notebook cell setting a variable) shows in the
+    next job; the job's own env wins over it."""
+
+    async def body() -> None:
+        backend = LocalBackend(2)
+        try:
+            seen = []
+            for value in ("first", "second", None):
+                if value is None:
+                    monkeypatch.delenv("CONDUCTO_NB_TEST_VAR")
+                else:
+                    monkeypatch.setenv("CONDUCTO_NB_TEST_VAR", value)
+                job = shell('echo "${CONDUCTO_NB_TEST_VAR-unset} $OWN"', tmp_path, env={"OWN": "é"})
+                out, sink = await run(backend, job)
+                seen.append(sink.text("stdout"))
+            monkeypatch.setenv("OWN", "from the process")
+            out, sink = await run(backend, shell('echo "$OWN"', tmp_path, env={"OWN": "job"}))
+            assert seen + [sink.text("stdout")] == ["first é\n", "second é\n", "unset é\n", "job\n"]
+        finally:
+            await backend.close()
+
+    in_thread(body)
+
+
 def test_output_streams_as_it_comes_and_keeps_characters_whole(tmp_path: Path) -> None:
     async def body() -> None:
         backend = LocalBackend(2)

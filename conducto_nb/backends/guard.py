@@ -47,12 +47,19 @@ GUARD_SCRIPT = """
 import http.client, os, signal, socket, sys, time
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 groups, containers = set(), set()
-for line in sys.stdin:
-    head, rest = line.strip().split(" ", 1)
-    sign, kind = head[0], head[1]
-    found = groups if kind == "P" else containers
-    item = int(rest) if kind == "P" else tuple(rest.rsplit(" ", 1))  # a path may hold spaces
-    (found.add if sign == "+" else found.discard)(item)
+left = b""
+while True:
+    data = os.read(0, 1 << 16)
+    if not data:
+        break
+    *lines, left = (left + data).split(b"\\n")
+    for line in lines:
+        head, rest = line.decode().split(" ", 1)
+        sign, kind = head[0], head[1]
+        found = groups if kind == "P" else containers
+        item = int(rest) if kind == "P" else tuple(rest.rsplit(" ", 1))  # a path: spaces
+        (found.add if sign == "+" else found.discard)(item)
+    time.sleep(0.05)  # lines gather meanwhile: a busy owner's writes wake no one
 
 def signal_groups(sig):
     for pgid in groups:

@@ -14,7 +14,7 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from .. import guard
@@ -83,7 +83,7 @@ class Child:
         sink: Callable[[str, bytes], None],
         *,
         cwd: Path | None = None,
-        env: dict[str, str] | None = None,
+        env: Mapping[str, str] | Mapping[bytes, bytes] | None = None,
         pass_fds: Sequence[int] = (),
     ) -> None:
         self.loop = asyncio.get_running_loop()
