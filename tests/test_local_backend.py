@@ -133,11 +133,12 @@ def test_a_shell_job_sees_this_process_environment_as_it_is_when_the_job_starts(
                 else:
                     monkeypatch.setenv("CONDUCTO_NB_TEST_VAR", value)
                 job = shell('echo "${CONDUCTO_NB_TEST_VAR-unset} $OWN"', tmp_path, env={"OWN": "é"})
-                out, sink = await run(backend, job)
+                _, sink = await run(backend, job)
                 seen.append(sink.text("stdout"))
             monkeypatch.setenv("OWN", "from the process")
-            out, sink = await run(backend, shell('echo "$OWN"', tmp_path, env={"OWN": "job"}))
-            assert seen + [sink.text("stdout")] == ["first é\n", "second é\n", "unset é\n", "job\n"]
+            _, sink = await run(backend, shell('echo "$OWN"', tmp_path, env={"OWN": "job"}))
+            seen.append(sink.text("stdout"))
+            assert seen == ["first é\n", "second é\n", "unset é\n", "job\n"]
         finally:
             await backend.close()
 
@@ -314,6 +315,17 @@ def env_and_cwd() -> tuple[str | None, str]:
     return os.environ.get("CO_TEST_VAR"), os.getcwd()
 
 
+def meddle_with_env() -> tuple[str | None, str | None]:
+    home = os.environ.pop("HOME", None)
+    os.environ["CO_TEST_LEFT"] = "behind"
+    os.environ["PATH"] = "/nowhere"
+    return home, os.environ.get("CO_TEST_VAR")
+
+
+def env_seen() -> tuple[str | None, str | None, str | None]:
+    return os.environ.get("HOME"), os.environ.get("CO_TEST_LEFT"), os.environ.get("PATH")
+
+
 def test_callables_run_in_warm_workers(tmp_path: Path) -> None:
     async def body() -> None:
         backend = LocalBackend(2)
@@ -337,6 +349,12 @@ def test_callables_run_in_warm_workers(tmp_path: Path) -> None:
             assert out.result == ("set", str(where))
             out, _ = await run(backend, call(env_and_cwd, cwd=tmp_path))
             assert out.result == (None, str(tmp_path))  # restored between jobs
+            out, _ = await run(
+                backend, call(meddle_with_env, cwd=tmp_path, env={"CO_TEST_VAR": "x"})
+            )
+            assert out.result == (os.environ.get("HOME"), "x")
+            out, _ = await run(backend, call(env_seen, cwd=tmp_path))  # what the call changed
+            assert out.result == (os.environ.get("HOME"), None, os.environ.get("PATH"))
 
             out, _ = await run(backend, call(lambda: (i for i in range(3)), cwd=tmp_path))
             assert out.state == State.DONE and out.result.startswith("<generator object")
