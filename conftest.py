@@ -19,4 +19,3 @@ _home = tempfile.mkdtemp(prefix="conducto_nb-test-")
 os.environ["CONDUCTO_NB_HOME"] = _home
 os.environ.setdefault("CONDUCTO_NB_BACKEND", "local")
 atexit.register(shutil.rmtree, _home, ignore_errors=True)
-
