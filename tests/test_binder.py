@@ -36,16 +36,6 @@ def test_the_binder_environment_runs_the_notebooks_without_repo2docker(tmp_path:
     python = env_dir / "bin" / "python"
     _pip(python, "-r", str(ROOT / "binder" / "requirements.txt"))
     _pip(python, "pytest", "nbval")  # the test's own tools, not Binder's
-    where = subprocess.run(
-        [str(python), "-c", "import conducto_nb; print(conducto_nb.__file__)"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert where.stdout.startswith(str(env_dir)), where.stdout + where.stderr  # installed
-    lessons = tmp_path / "notebooks"
-    shutil.copytree(ROOT / "notebooks", lessons)
     env = {
         k: v
         for k, v in os.environ.items()
@@ -57,6 +47,17 @@ def test_the_binder_environment_runs_the_notebooks_without_repo2docker(tmp_path:
         "CONDUCTO_NB_HOME": str(tmp_path / "home"),
         "HOME": str(tmp_path),
     }
+    where = subprocess.run(  # Binder's environment: no PYTHONPATH naming this checkout
+        [str(python), "-c", "import conducto_nb; print(conducto_nb.__file__)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert where.stdout.startswith(str(env_dir)), where.stdout + where.stderr  # installed
+    lessons = tmp_path / "notebooks"
+    shutil.copytree(ROOT / "notebooks", lessons)
     done = subprocess.run(
         [
             *(str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax"),
