@@ -16,7 +16,11 @@ import subprocess
 import venv
 from pathlib import Path
 
+import nbformat
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 
 
 def _pip(python: Path, *args: str) -> None:
@@ -71,3 +75,21 @@ def test_the_binder_environment_runs_the_notebooks_without_repo2docker(tmp_path:
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     assert " passed" in done.stdout and "skipped" not in done.stdout, done.stdout[-2000:]
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
+def test_each_notebook_reads_as_a_lesson_and_checks_what_it_shows(path: Path) -> None:
+    """A Markdown intro first, an exercise at the end (before any clean-up cell), at least one
+    cell whose committed output nbval checks strictly, and a row in the README's table."""
+    nb = nbformat.read(path, as_version=4)
+    intro = nb.cells[0]
+    assert intro.cell_type == "markdown" and intro.source.startswith("# "), intro.source[:80]
+    ending = [c for c in nb.cells[-2:] if c.cell_type == "markdown"]
+    assert any(c.source.startswith("## Exercise") for c in ending), "no exercise at the end"
+    checked = [c for c in nb.cells if "# NBVAL_CHECK_OUTPUT" in c.get("source", "")]
+    assert checked, "no cell's output is checked"
+    for cell in checked:  # nbval compares a fresh run with what is committed: it must be there
+        assert cell.outputs, f"checked cell without a committed output:\n{cell.source[:200]}"
+        assert all(o.output_type != "error" for o in cell.outputs), cell.source[:200]
+    readme = (ROOT / "README.md").read_text()
+    assert f"(notebooks/{path.name})" in readme, "not in the README's table of notebooks"
