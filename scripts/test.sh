@@ -39,11 +39,14 @@ bash scripts/build_lab.sh --check
 ruff check .
 ruff format --check .
 mypy
-# loadfile keeps each notebook's cells together, in order, in one kernel.
-pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile --nbval-lax "$@"
+# loadfile keeps each notebook's cells together, in order, in one kernel. A cell marked
+# `# NBVAL_CHECK_OUTPUT` must print what the committed notebook shows, once the sanitize file has
+# replaced times, ids, addresses and temporary paths on both sides.
+nbval=(--nbval-lax --nbval-sanitize-with notebooks/nbval_sanitize.cfg)
+pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile "${nbval[@]}" "$@"
 # The notebooks ran on the local backend (conftest.py); a lesson must work on Docker too, the
-# default wherever a daemon answers. (Those that need Docker ran on it already.)
+# default wherever a daemon answers, with the same checked outputs.
 if [ $# -eq 0 ] && [ -z "$missing" ]; then
   CONDUCTO_NB_BACKEND=docker CONDUCTO_NB_NOTEBOOKS_ON=docker \
-    pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile --nbval-lax notebooks
+    pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile "${nbval[@]}" notebooks
 fi
