@@ -47,6 +47,6 @@ pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile "${nbval[@]}" "$@"
 # The notebooks ran on the local backend (conftest.py); a lesson must work on Docker too, the
 # default wherever a daemon answers, with the same checked outputs.
 if [ $# -eq 0 ] && [ -z "$missing" ]; then
-  CONDUCTO_NB_BACKEND=docker CONDUCTO_NB_NOTEBOOKS_ON=docker \
+  CONDUCTO_NB_BACKEND=docker \
     pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile "${nbval[@]}" notebooks
 fi
