@@ -1,7 +1,8 @@
 """Soak: many small pipelines in one process, the way a notebook kernel lives for days. Prints
 what the process holds at the start, after a warm-up, and at the end (memory, open fds,
 threads, pipelines held in memory, the store and its WAL, control sockets, containers of this
-process), and the growth per 100 pipelines. Nothing may grow with the count but the store.
+process), the growth per 100 pipelines, and how long a pipeline takes among the first 10 and
+the last 10 after the warm-up. Nothing may grow with the count but the store; nothing slows.
 
 Each pipeline is Serial[a: `true`, b: Parallel[c: `echo hi`, d: a no-op Python callable]],
 started with `root.run()` and its handle dropped, as a cell that runs a pipeline does.
@@ -18,6 +19,7 @@ import argparse
 import gc
 import os
 import resource
+import statistics
 import tempfile
 import threading
 import time
@@ -97,8 +99,11 @@ def main() -> None:
         _tree(image).run(backend=args.backend)  # type: ignore[attr-defined]
     after_warm = _snapshot(home)
     failed = 0
+    each: list[float] = []  # seconds per pipeline, after the warm-up
     for _ in range(args.pipelines - warm):
+        t0 = time.perf_counter()
         run = _tree(image).run(backend=args.backend)  # type: ignore[attr-defined]
+        each.append(time.perf_counter() - t0)
         failed += run.state.value != "done"
         del run
     end = _snapshot(home)
@@ -114,6 +119,11 @@ def main() -> None:
         else:
             growth = f"{(c - b) * 100 / (args.pipelines - warm):+.2f}"
         print(f"{key:18}{a!s:>10}{b!s:>12}{c!s:>10}{growth:>24}")
+    first, last = statistics.median(each[:10]) * 1000, statistics.median(each[-10:]) * 1000
+    print(
+        f"a pipeline (median of 10): the first 10 after warm-up {first:.1f} ms, "
+        f"the last 10 {last:.1f} ms: {last / first:.2f}x"
+    )
 
 
 if __name__ == "__main__":
