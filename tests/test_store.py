@@ -629,12 +629,14 @@ def test_writes_queued_at_exit_are_not_lost(store: Store, db: Path):
 def test_writer_failure_surfaces_from_flush(store: Store):
     create(store)
     w = StoreWriter(store)
+    w.start_attempt("abc-def", "/a", 1, 5.0)
     w.append_output("gone-id", "/a", 1, "stdout", "lost\n")  # no such pipeline
     w.append_output("abc-def", "/a", 1, "stdout", "kept\n")
     w.set_statuses("abc-def", [("/a", "done", False)])
     with pytest.raises(StoreError, match="`gone-id`"):
         w.flush(timeout=30)
     assert store.output("abc-def", "/a", "stdout") == "kept\n"  # the others still landed
+    assert [a.started for a in store.load("abc-def").attempts["/a"]] == [5.0]  # once
     assert store.load("abc-def").statuses["/a"] == ("done", False)
     w.flush(timeout=30)  # reported once
     w.close()

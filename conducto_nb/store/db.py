@@ -103,6 +103,7 @@ class StoreDB:
         self._wlock = threading.RLock()  # the writing connection; held through a batch
         self._rlock = threading.Lock()  # the reading connection: reads never wait on a batch
         self._depth = 0  # nesting of _tx on the writing connection (savepoints inside)
+        self._flat = False  # nested _tx are no savepoints: the whole batch commits or redoes
         self._wconn: sqlite3.Connection | None = None
         self._rconn: sqlite3.Connection | None = None
         try:
@@ -191,6 +192,9 @@ class StoreDB:
         with self._wlock:
             conn = self._open(self._wconn)
             depth, sp = self._depth, f"sp{self._depth}"
+            if depth and self._flat:  # a writer's batch: one failure redoes it (writer.py)
+                yield conn
+                return
             try:
                 conn.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT {sp}")
             except sqlite3.Error as e:

@@ -54,6 +54,7 @@ class StoreWriter:
         self._idle = False  # the thread waits for work: a write wakes it
         self._hurry = False  # a flush waits: no gathering
         self._stopped = False  # the thread has ended
+        self._reached = 0  # how far the transaction being applied got
         self._thread = threading.Thread(target=self._run, name="conducto_nb-store", daemon=True)
         self._thread.start()
         _open_writers.add(self)
@@ -226,26 +227,60 @@ class StoreWriter:
                 self._flushed.notify_all()
 
     def _apply(self, ops: list[Op]) -> None:
-        """Apply ops in transactions of about BATCH_SECONDS each, counting them done."""
+        """Apply ops in transactions of about BATCH_SECONDS each, counting them done. A
+        transaction first runs its writes as they are; if one fails, it is rolled back and
+        run again with each write in a savepoint of its own, so only that write is lost."""
         i = 0
         while i < len(ops):
-            start, deadline = i, time.monotonic() + BATCH_SECONDS
+            start = i
             try:
-                with self._store._tx():
-                    while i < len(ops) and (
-                        i == start or ops[i].joined or time.monotonic() < deadline
-                    ):
-                        op, i = ops[i], i + 1
-                        try:
-                            op.apply()  # (in a savepoint of its own: Store's writes nest)
-                        except Exception as e:
-                            self._record(op.what, e)
+                i = self._transaction(ops, start)
+            except _Failed as failed:
+                try:
+                    i = self._transaction(ops, start, failed.end)
+                except Exception as e:
+                    i = failed.end
+                    self._record(f"{i - start} writes", e)
             except Exception as e:  # BEGIN or COMMIT failed: this batch is lost
-                i = max(i, start + 1)
+                i = max(self._reached, start + 1)
                 self._record(ops[start].what if i == start + 1 else f"{i - start} writes", e)
             with self._lock:
                 self._done += sum(op.count for op in ops[start:i])
                 self._flushed.notify_all()
+
+    def _transaction(self, ops: list[Op], start: int, end: int | None = None) -> int:
+        """One transaction from ops[start]: with `end`, ops[start:end] each in a savepoint;
+        else as many as BATCH_SECONDS allows, none in a savepoint (_Failed if one fails).
+        Returns where the next one starts."""
+        store, i = self._store, start
+        deadline = time.monotonic() + BATCH_SECONDS
+        with store._tx():
+            if end is not None:
+                for op in ops[start:end]:
+                    try:
+                        op.apply()  # (in a savepoint of its own: Store's writes nest)
+                    except Exception as e:
+                        self._record(op.what, e)
+                return end
+            store._flat = True
+            try:
+                while i < len(ops) and (i == start or ops[i].joined or time.monotonic() < deadline):
+                    op, i = ops[i], i + 1
+                    self._reached = i
+                    try:
+                        op.apply()
+                    except Exception:
+                        raise _Failed(i) from None
+            finally:
+                store._flat = False
+        return i
+
+
+class _Failed(Exception):
+    """A write of a transaction failed: it is redone up to `end`, each write on its own."""
+
+    def __init__(self, end: int) -> None:
+        self.end = end
 
 
 _open_writers: weakref.WeakSet[StoreWriter] = weakref.WeakSet()
