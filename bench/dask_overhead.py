@@ -42,7 +42,8 @@ def main() -> None:
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     n = args.nodes
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
-        backend = co.DaskBackend(cluster.scheduler_address)
+        # images="local": the same subprocess call as the raw submit, not a container
+        backend = co.DaskBackend(cluster.scheduler_address, images="local")
         with Client(cluster) as client:
 
             def raw(func: object) -> float:

@@ -1,77 +1,56 @@
-"""What runs on a Dask worker: one Exec attempt, as a subprocess, through the local backend.
+"""What runs on a Dask worker: one Exec attempt, as a subprocess or in a container, through the
+worker process's local or Docker backend (runners.py).
 
 A Dask task is a Python call in a worker thread, and cancelling its future does not stop it;
-so the command does not run in the task. The task hands the Job to the local backend running
-on a loop of its own in this worker process (process groups, a guard that ends them should
-this worker die, callables in warm subprocesses, a co.Image's code and venv) and watches for
-the client's kill (a distributed Event) while the job runs. What the job prints goes back as
-worker events on the client's topic, numbered, so the client knows when it has seen it all.
+so the command does not run in the task. The task hands the Job to a backend running on a
+loop of its own in this worker process (process groups or containers, a guard that ends them
+should this worker die, callables in warm subprocesses, a co.Image's code and venv) and
+watches for the client's kill while the job runs. What the job prints goes back as worker
+events on the client's topic, numbered, so the client knows when it has seen it all.
 
 Dask runs a task again elsewhere when its worker dies. An attempt must never run twice, so
-each task first claims its token (a distributed Event, set); a second run of the same token
-finds the claim and refuses. (Two runs of one key never overlap in Dask: the second starts
-only once the first's worker is gone, so checking then setting is enough.) The client clears
-the claim when the attempt ends, which removes it from the scheduler.
+each task first claims its token on the scheduler (claims.py, one round trip); a second run
+of the same token is refused before anything runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import os
-import threading
+from typing import Any
 
-from distributed import Event, get_worker
+from distributed import get_worker
+from distributed.utils import sync
 
 from ...model.states import State
 from ..base import Job, Outcome
-from ..local.backend import LocalBackend
+from .claims import CLAIM, KILLED
+from .runners import runners
 
-__all__ = ["KILL_EVENT", "REFUSED", "claim_name", "run_job"]
+__all__ = ["REFUSED", "release", "run_job"]
 
 #: How often a running task looks whether the client killed it (one scheduler call each time).
 KILL_POLL = 0.5
-KILL_EVENT = "conducto_nb-kill-{}"
-_CLAIM = "conducto_nb-claim-{}"
 #: A second run's answer; the client names the worker that died, from the first's start.
 REFUSED = "the Dask worker that ran it died; not run a second time"
 
-_LOCK = threading.Lock()
-_RUNNER: tuple[asyncio.AbstractEventLoop, LocalBackend] | None = None
+
+def _ask(worker: Any, op: str, token: str) -> Any:
+    """One call to the claims plugin on the scheduler, from this task's thread."""
+    return sync(worker.loop, lambda: getattr(worker.scheduler, op)(token=token))
 
 
-def claim_name(token: str) -> str:
-    return _CLAIM.format(token)
-
-
-def _runner() -> tuple[asyncio.AbstractEventLoop, LocalBackend]:
-    """This worker process's loop thread and local backend, started on first use. Dask
-    decides how many jobs run here at once; the backend's own CPU budget must not queue them."""
-    global _RUNNER
-    with _LOCK:
-        if _RUNNER is None:
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="conducto_nb-jobs", daemon=True).start()
-            backend = LocalBackend(cpu_budget=max(64, os.cpu_count() or 1))
-            asyncio.run_coroutine_threadsafe(backend.open(), loop).result()
-            _RUNNER = (loop, backend)
-        return _RUNNER
-
-
-def _claim(token: str) -> bool:
-    """Claim `token` for this run; False if an earlier run of it claimed it first."""
-    claim = Event(claim_name(token))
-    if claim.is_set():
-        return False
-    claim.set()
-    return True
-
-
-def run_job(job: Job, topic: str, token: str) -> tuple[Outcome, int]:
+def run_job(
+    job: Job, topic: str, token: str, images: str = "local", tag: str | None = None
+) -> tuple[Outcome, int]:
     """Run `job` here to its end, or until the client kills it; how it ended and how many
-    output events were sent (the client waits for them all before it reports the end)."""
+    output events were sent (the client waits for them all before it reports the end).
+    `images` is DaskBackend's choice; `tag` what a co.Image of the job was built as."""
     worker = get_worker()
-    if not _claim(token):
+    claim = _ask(worker, CLAIM, token)
+    if claim == "killed":
+        return Outcome(State.KILLED, message="killed"), 0
+    if claim != "ok":
         return Outcome(State.WORKER_ERROR, message=REFUSED), 0
     sent = 0
 
@@ -80,24 +59,42 @@ def run_job(job: Job, topic: str, token: str) -> tuple[Outcome, int]:
         sent += 1
         worker.log_event(topic, [token, sent, kind, text])
 
-    loop, backend = _runner()  # (the job's folder is made where missing: a remote worker's)
+    here = runners()  # (the job's folder is made where missing: a remote worker's)
 
-    async def begin() -> asyncio.Task[Outcome]:
+    async def begin() -> asyncio.Task[Outcome] | Outcome:
+        backend, direct, cannot = await here.pick(job, images, tag, worker.address)
+        if backend is None:
+            assert cannot is not None
+            return cannot
+        if direct:
+            emit("direct", direct)  # the client notes it once per run
         started = lambda: emit("started", worker.address)  # noqa: E731
         return asyncio.ensure_future(backend.run(job, emit, started))
 
-    task = asyncio.run_coroutine_threadsafe(begin(), loop).result()
+    task = asyncio.run_coroutine_threadsafe(begin(), here.loop).result()
+    if isinstance(task, Outcome):
+        return task, sent
     finished: concurrent.futures.Future[None] = concurrent.futures.Future()
-    loop.call_soon_threadsafe(task.add_done_callback, lambda _: finished.set_result(None))
-    kill = Event(KILL_EVENT.format(token))
+    here.loop.call_soon_threadsafe(task.add_done_callback, lambda _: finished.set_result(None))
     while True:
         done, _ = concurrent.futures.wait([finished], timeout=KILL_POLL)
         if done:
             break
-        if kill.is_set():
-            loop.call_soon_threadsafe(task.cancel)  # the local backend stops the process group
+        if _ask(worker, KILLED, token):
+            here.loop.call_soon_threadsafe(task.cancel)  # the backend stops the process/container
             finished.result()
             return Outcome(State.KILLED, message="killed"), sent
     if task.cancelled():
         return Outcome(State.KILLED, message="killed"), sent
     return task.result(), sent
+
+
+async def release(pipeline_id: str) -> None:
+    """Run on every worker (on its own loop) when the client's pipeline goes idle: remove its
+    warm containers here, if this worker ever ran any."""
+    from . import runners as module
+
+    here = module._RUNNERS
+    if here is not None:
+        done = asyncio.run_coroutine_threadsafe(here.release(pipeline_id), here.loop)
+        await asyncio.wrap_future(done)
