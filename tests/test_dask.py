@@ -13,12 +13,12 @@ from pathlib import Path
 
 import cloudpickle
 import pytest
+from dask_kit import Spec, dask_cluster
 from wait_kit import wait_for
 
 import conducto_nb as co
 from conducto_nb.model.states import State
 
-BIN = Path(sys.executable).parent
 # This module's functions run on the workers, which cannot import it: send them by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
@@ -26,70 +26,9 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A scheduler and two workers: a big one (CPU=2, MEMORY=4 GiB) and a small one."""
-    where = tmp_path_factory.mktemp("dask")
-    info = where / "scheduler.json"
-    common = ["--no-dashboard"]
-    fds: list[int] = []
-
-    def log(path: Path) -> int:  # each process's log, kept for a failing test's reader
-        fds.append(os.open(path, os.O_WRONLY | os.O_CREAT, 0o644))
-        return fds[-1]
-
-    procs = [
-        subprocess.Popen(
-            [
-                BIN / "dask",
-                "scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--scheduler-file",
-                info,
-                *common,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=log(where / "scheduler.log"),
-        )
-    ]
-    wait_for(info.exists, timeout=60, what="the Dask scheduler wrote its address")
-    for name, cpu, mem in (("big", 2, 4 * 2**30), ("small", 1, 2**30)):
-        procs.append(
-            subprocess.Popen(
-                [
-                    BIN / "dask",
-                    "worker",
-                    "--scheduler-file",
-                    info,
-                    "--name",
-                    name,
-                    "--nthreads",
-                    "2",
-                    "--resources",
-                    f"CPU={cpu},MEMORY={mem}",
-                    *common,
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=log(where / f"{name}.log"),
-            )
-        )
-    from distributed import Client
-
-    with Client(scheduler_file=str(info), timeout=60) as client:
-        client.wait_for_workers(2, timeout=120)
-        address = client.scheduler.address
-    try:
+    workers = [Spec("big", 2, 4 * 2**30), Spec("small", 1, 2**30)]
+    with dask_cluster(tmp_path_factory.mktemp("dask"), workers) as address:
         yield address
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        for fd in fds:
-            os.close(fd)
 
 
 def double(x: int) -> int:
