@@ -60,6 +60,8 @@ class _Watched:
     worker: str | None = None  # where it started
     caught_up: asyncio.Event = field(default_factory=asyncio.Event)
     wanted: int | None = None
+    end: tuple[Outcome, int] | None = None  # the task's result, sent as its last event
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class DaskBackend(Backend):
@@ -123,6 +125,11 @@ class DaskBackend(Backend):
                 watched.started()
         elif kind == "direct":
             self._note_direct(watched.job, text)
+        elif kind == "end":
+            import cloudpickle  # (imported by then: the job's command was pickled with it)
+
+            watched.end = (cloudpickle.loads(text), number)
+            watched.ended.set()
         else:
             watched.output(kind, text)
         if watched.wanted is not None and watched.seen >= watched.wanted:
@@ -173,7 +180,7 @@ class DaskBackend(Backend):
         outcome: Outcome
         sent: int
         try:
-            outcome, sent = await future
+            outcome, sent = await self._result(future, watched)
         except asyncio.CancelledError:
             await self._kill(token, future, watched)
             raise
@@ -182,7 +189,7 @@ class DaskBackend(Backend):
         except Exception as e:  # the scheduler went away, a task that could not unpickle...
             message = f"the Dask task failed: {type(e).__name__}: {e}"
             outcome, sent = Outcome(State.WORKER_ERROR, message=message), 0
-        del future  # the scheduler forgets the task, and its claim with it (claims.py)
+        del future  # the scheduler forgets the task (its result with it)
         if outcome.message == REFUSED:
             where = f" {watched.worker}" if watched.worker else ""
             outcome.message = (
@@ -198,6 +205,19 @@ class DaskBackend(Backend):
         finally:
             del self._watched[token]
         return outcome
+
+    async def _result(self, future: Any, watched: _Watched) -> tuple[Outcome, int]:
+        """The task's (outcome, events sent), from its last event where it came: fetching the
+        result from the worker would cost a gather (two round trips) per task."""
+        await future._state.wait()  # done, as `await future` waits, without the gather
+        if future.status == "finished":
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(OUTPUT_WAIT):
+                    await watched.ended.wait()  # (it comes before the end, in the same stream)
+            if watched.end is not None:
+                return watched.end
+        result: tuple[Outcome, int] = await future  # the task's error, or no last event
+        return result
 
     async def _kill(self, token: str, future: Any, watched: _Watched) -> None:
         """Stop the task's processes: a queued task is cancelled, a running one told through

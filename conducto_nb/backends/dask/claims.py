@@ -1,12 +1,13 @@
-"""Claims and kills of attempts, kept on the Dask scheduler by a small plugin: one round trip
-per task where distributed Events took four (is_set, set, and the client's two clears).
+"""Reruns and kills of attempts, known on the Dask scheduler by a small plugin, so a task
+needs no round trip to start (distributed Events took four per task: is_set, set, and the
+client's two clears).
 
-Dask runs a task again elsewhere when its worker dies; an attempt must never run twice. So a
-task first claims its token: the scheduler answers "ok" once and "again" to any later run of
-it, atomically (handlers run one at a time on the scheduler's loop). A claim goes when the
-scheduler forgets the task's key (the client dropped its future: the attempt ended), so
-nobody clears anything. A kill is remembered longer (`KILL_MEMORY`): Dask may still start a
-queued task the client cancelled, and that start must stop at its claim.
+Dask runs a task again elsewhere when its worker dies; an attempt must never run twice. The
+plugin sees every transition: when an attempt's task leaves `processing` or `memory` for
+`released` (its worker died, or the client cancelled it: then nothing runs it again), it marks
+the task's annotations, which the scheduler sends with the next `compute-task`. A worker
+given a marked task refuses it before anything runs (on_worker.py). Nothing to clear: the
+mark goes with the task. A kill is remembered for `KILL_MEMORY`, for a running task's polls.
 
 This module imports only the standard library and `distributed` at module level, because the
 client sends the plugin to the scheduler by value: the scheduler needs no conducto_nb.
@@ -19,39 +20,33 @@ from typing import Any
 
 from distributed.diagnostics.plugin import SchedulerPlugin
 
-__all__ = ["CLAIM", "KILL", "KILLED", "PREFIX", "Claims"]
+__all__ = ["KILL", "KILLED", "PREFIX", "RERUN", "Claims"]
 
 #: Every attempt's key starts so; the plugin looks only at these keys.
 PREFIX = "conducto_nb-"
-CLAIM, KILLED = "conducto_nb_claim", "conducto_nb_killed"
-KILL = "conducto_nb_kill"
+KILL, KILLED = "conducto_nb_kill", "conducto_nb_killed"
+#: The annotation that marks a task Dask places again after it left a worker.
+RERUN = "conducto_nb_rerun"
+#: Where a task went from when it left its worker (its result lost with it, or never made).
+_LEFT = {"processing", "memory"}
 #: How long a kill is remembered after it was asked (seconds).
 KILL_MEMORY = 3600.0
 
 
 class Claims(SchedulerPlugin):  # type: ignore[misc]  # (distributed is untyped here)
-    """Scheduler-side: which attempts started and which were killed, by token (= task key)."""
+    """Scheduler-side: marks attempts Dask places again; which were killed, by token (= key)."""
 
     name = "conducto_nb-claims"
     idempotent = True  # one per scheduler, whichever client registers it first
 
     def __init__(self) -> None:
-        self.claimed: set[str] = set()
+        self.scheduler: Any = None
         self.killed: dict[str, float] = {}  # token -> when the kill was asked
 
     def start(self, scheduler: Any) -> None:
-        scheduler.handlers[CLAIM] = self.claim
+        self.scheduler = scheduler
         scheduler.handlers[KILL] = self.kill
         scheduler.handlers[KILLED] = self.is_killed
-
-    def claim(self, token: str) -> str:
-        """'ok' for the first run of `token`, 'again' for a later one, 'killed' if killed."""
-        if token in self.killed:
-            return "killed"
-        if token in self.claimed:
-            return "again"
-        self.claimed.add(token)
-        return "ok"
 
     def kill(self, token: str) -> None:
         now = time.monotonic()
@@ -65,5 +60,10 @@ class Claims(SchedulerPlugin):  # type: ignore[misc]  # (distributed is untyped 
     def transition(
         self, key: Any, start: str, finish: str, *args: Any, stimulus_id: str, **kwargs: Any
     ) -> None:
-        if finish == "forgotten" and isinstance(key, str) and key.startswith(PREFIX):
-            self.claimed.discard(key)
+        """Mark an attempt that left its worker before the scheduler places it again (this
+        runs inside the transitions, before the next `compute-task` is made)."""
+        if finish != "released" or start not in _LEFT or not str(key).startswith(PREFIX):
+            return
+        task = self.scheduler.tasks.get(key)
+        if task is not None:  # a new dict: tasks of one graph may share theirs
+            task.annotations = {**(task.annotations or {}), RERUN: True}

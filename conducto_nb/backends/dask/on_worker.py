@@ -8,26 +8,29 @@ should this worker die, callables in warm subprocesses, a co.Image's code and ve
 watches for the client's kill while the job runs. What the job prints goes back as worker
 events on the client's topic, numbered, so the client knows when it has seen it all.
 
-Dask runs a task again elsewhere when its worker dies. An attempt must never run twice, so
-each task first claims its token on the scheduler (claims.py, one round trip); a second run
-of the same token is refused before anything runs.
+Dask runs a task again elsewhere when its worker dies. An attempt must never run twice: the
+scheduler marks such a task (claims.py) and it is refused here before anything runs, as is a
+task the client cancelled that this worker starts anyway.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+from collections.abc import Callable
 from typing import Any
 
+import cloudpickle
 from distributed import get_worker
 from distributed.utils import sync
 
 from ...model.states import State
 from ..base import Job, Outcome
-from .claims import CLAIM, KILLED
+from .claims import KILLED, RERUN
 from .runners import runners
 
-__all__ = ["REFUSED", "release", "run_job"]
+__all__ = ["REFUSED", "pack", "release", "run_job"]
 
 #: How often a running task looks whether the client killed it (one scheduler call each time).
 KILL_POLL = 0.5
@@ -40,24 +43,41 @@ def _ask(worker: Any, op: str, token: str) -> Any:
     return sync(worker.loop, lambda: getattr(worker.scheduler, op)(token=token))
 
 
+def pack(outcome: Outcome) -> bytes:
+    return bytes(cloudpickle.dumps(outcome))
+
+
 def run_job(
     job: Job, topic: str, token: str, images: str = "local", tag: str | None = None
 ) -> tuple[Outcome, int]:
     """Run `job` here to its end, or until the client kills it; how it ended and how many
     output events were sent (the client waits for them all before it reports the end).
-    `images` is DaskBackend's choice; `tag` what a co.Image of the job was built as."""
+    `images` is DaskBackend's choice; `tag` what a co.Image of the job was built as.
+
+    The outcome also goes as the last event: the client reads it there instead of fetching
+    the result (the result stays the fallback, should that event not arrive)."""
     worker = get_worker()
-    claim = _ask(worker, CLAIM, token)
-    if claim == "killed":
-        return Outcome(State.KILLED, message="killed"), 0
-    if claim != "ok":
-        return Outcome(State.WORKER_ERROR, message=REFUSED), 0
     sent = 0
 
-    def emit(kind: str, text: str) -> None:
+    def emit(kind: str, text: str | bytes) -> None:
         nonlocal sent
         sent += 1
         worker.log_event(topic, [token, sent, kind, text])
+
+    outcome = _run(worker, job, token, images, tag, emit)
+    with contextlib.suppress(Exception):  # a result cloudpickle cannot send: the client
+        emit("end", pack(outcome))  # fetches it
+    return outcome, sent
+
+
+def _run(
+    worker: Any, job: Job, token: str, images: str, tag: str | None, emit: Callable[..., None]
+) -> Outcome:
+    task = worker.state.tasks.get(token)  # this worker's view of the task: no round trip
+    if task is None or task.state in ("cancelled", "released", "forgotten"):
+        return Outcome(State.KILLED, message="killed")  # the client cancelled it
+    if (task.annotations or {}).get(RERUN):
+        return Outcome(State.WORKER_ERROR, message=REFUSED)
 
     here = runners()  # (the job's folder is made where missing: a remote worker's)
 
@@ -73,7 +93,7 @@ def run_job(
 
     task = asyncio.run_coroutine_threadsafe(begin(), here.loop).result()
     if isinstance(task, Outcome):
-        return task, sent
+        return task
     finished: concurrent.futures.Future[None] = concurrent.futures.Future()
     here.loop.call_soon_threadsafe(task.add_done_callback, lambda _: finished.set_result(None))
     while True:
@@ -83,10 +103,10 @@ def run_job(
         if _ask(worker, KILLED, token):
             here.loop.call_soon_threadsafe(task.cancel)  # the backend stops the process/container
             finished.result()
-            return Outcome(State.KILLED, message="killed"), sent
+            return Outcome(State.KILLED, message="killed")
     if task.cancelled():
-        return Outcome(State.KILLED, message="killed"), sent
-    return task.result(), sent
+        return Outcome(State.KILLED, message="killed")
+    return task.result()
 
 
 async def release(pipeline_id: str) -> None:
