@@ -166,9 +166,11 @@ class DaskBackend(Backend):
         token = f"{PREFIX}{job.pipeline_id}{job.path}-{job.attempt}-{uuid.uuid4().hex[:12]}"
         watched = self._watched[token] = _Watched(job, output, started)
         tag = None if self.images == "local" else self._owner.tag(job.image)
+        import cloudpickle
+
         future = self._client.submit(
             run_job,
-            job,
+            cloudpickle.dumps(job),  # bytes: the scheduler passes them on without unpickling
             self._topic,
             token,
             self.images,

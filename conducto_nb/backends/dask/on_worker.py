@@ -48,7 +48,7 @@ def pack(outcome: Outcome) -> bytes:
 
 
 def run_job(
-    job: Job, topic: str, token: str, images: str = "local", tag: str | None = None
+    job: Job | bytes, topic: str, token: str, images: str = "local", tag: str | None = None
 ) -> tuple[Outcome, int]:
     """Run `job` here to its end, or until the client kills it; how it ended and how many
     output events were sent (the client waits for them all before it reports the end).
@@ -64,6 +64,9 @@ def run_job(
         sent += 1
         worker.log_event(topic, [token, sent, kind, text])
 
+    if isinstance(job, bytes):
+        job = cloudpickle.loads(job)
+    assert isinstance(job, Job)
     outcome = _run(worker, job, token, images, tag, emit)
     with contextlib.suppress(Exception):  # a result cloudpickle cannot send: the client
         emit("end", pack(outcome))  # fetches it
