@@ -83,8 +83,10 @@ def _run(
         return Outcome(State.WORKER_ERROR, message=REFUSED)
 
     here = runners()  # (the job's folder is made where missing: a remote worker's)
+    running: list[asyncio.Task[Any]] = []
 
-    async def begin() -> asyncio.Task[Outcome] | Outcome:
+    async def whole() -> Outcome:
+        running.append(asyncio.current_task())  # type: ignore[arg-type]
         backend, direct, cannot = await here.pick(job, images, tag, worker.address)
         if backend is None:
             assert cannot is not None
@@ -92,24 +94,26 @@ def _run(
         if direct:
             emit("direct", direct)  # the client notes it once per run
         started = lambda: emit("started", worker.address)  # noqa: E731
-        return asyncio.ensure_future(backend.run(job, emit, started))
+        return await backend.run(job, emit, started)
 
-    task = asyncio.run_coroutine_threadsafe(begin(), here.loop).result()
-    if isinstance(task, Outcome):
-        return task
-    finished: concurrent.futures.Future[None] = concurrent.futures.Future()
-    here.loop.call_soon_threadsafe(task.add_done_callback, lambda _: finished.set_result(None))
+    async def stop() -> None:
+        """Cancel the job (the backend stops its process or container) and wait for it."""
+        running[0].cancel()
+        with contextlib.suppress(BaseException):
+            await running[0]
+
+    # One hop to the loop and one back: the loop thread's future answers when the job ends.
+    future = asyncio.run_coroutine_threadsafe(whole(), here.loop)
     while True:
-        done, _ = concurrent.futures.wait([finished], timeout=KILL_POLL)
-        if done:
-            break
-        if _ask(worker, KILLED, token):
-            here.loop.call_soon_threadsafe(task.cancel)  # the backend stops the process/container
-            finished.result()
+        try:
+            return future.result(timeout=KILL_POLL)
+        except concurrent.futures.TimeoutError:
+            pass
+        except concurrent.futures.CancelledError:
             return Outcome(State.KILLED, message="killed")
-    if task.cancelled():
-        return Outcome(State.KILLED, message="killed")
-    return task.result()
+        if _ask(worker, KILLED, token):
+            asyncio.run_coroutine_threadsafe(stop(), here.loop).result()
+            return Outcome(State.KILLED, message="killed")
 
 
 async def release(pipeline_id: str) -> None:
