@@ -123,3 +123,12 @@ def test_kill_and_max_time_stop_the_command_in_the_worker_container(cluster: str
     assert run["/timed"].state is State.ERROR and "max_time" in run["/timed"].stderr
     wait_for(lambda: _gone(killed), what="the killed command's process ended")
     wait_for(lambda: _gone(timed), what="the timed-out command's process ended")
+
+
+def test_co_data_reaches_the_owner_from_a_container_on_a_worker(cluster: str) -> None:
+    with co.Serial(image=PYTHON) as root:
+        co.Exec("echo 6 | conducto-data-pipeline puts --name n", name="put", **ON_DOCKER)
+        co.Exec("conducto-data-pipeline gets --name n", name="get", **ON_PLAIN)
+    run = root.run(backend=co.DaskBackend(cluster))
+    assert run.state is State.DONE, run["/put"].stderr + run["/get"].stderr
+    assert run["/get"].stdout == "6\n"

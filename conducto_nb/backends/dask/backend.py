@@ -112,6 +112,8 @@ class DaskBackend(Backend):
         self._loop = loop
         self._client.subscribe_topic(self._topic, self._on_event)
         await _register_claims(self._client)
+        if self.images != "local" and self.data_bind is None:
+            self.data_bind = await self._owner.gateway()
 
     def _on_event(self, event: tuple[float, Any]) -> None:
         token, number, kind, text = event[1]

@@ -56,6 +56,15 @@ class OwnerImages:
             )
         return self._docker
 
+    async def gateway(self) -> str | None:
+        """Where this machine's Docker containers reach it (the data service listens there
+        too, for containers of workers on this machine), or None without a daemon."""
+        try:
+            docker = await self._backend()
+        except BackendError:
+            return None
+        return docker.data_bind if docker is not None else None
+
     async def build(self, image: Image, log: Callable[[str], None]) -> str:
         """Build `image` on this machine's daemon (or find it built); its tag."""
         docker = await self._backend()

@@ -87,14 +87,14 @@ def _run(
 
     async def whole() -> Outcome:
         running.append(asyncio.current_task())  # type: ignore[arg-type]
-        backend, direct, cannot = await here.pick(job, images, tag, worker.address)
+        backend, there, direct, cannot = await here.pick(job, images, tag, worker.address)
         if backend is None:
             assert cannot is not None
             return cannot
         if direct:
             emit("direct", direct)  # the client notes it once per run
         started = lambda: emit("started", worker.address)  # noqa: E731
-        return await backend.run(job, emit, started)
+        return await backend.run(there, emit, started)
 
     async def stop() -> None:
         """Cancel the job (the backend stops its process or container) and wait for it."""

@@ -14,14 +14,16 @@ import asyncio
 import os
 import threading
 import time
+from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from ...errors import BackendError
 from ...model.states import State
 from ..base import Backend, Job, Outcome
 from ..local.backend import LocalBackend
 
-__all__ = ["IMAGES", "Runners", "runners"]
+__all__ = ["IMAGES", "Runners", "in_container", "runners"]
 
 IMAGES = ("auto", "docker", "local")
 #: How long a worker trusts "no Docker daemon here" before it asks the daemon again (seconds).
@@ -40,6 +42,18 @@ def runners() -> Runners:
         if _RUNNERS is None:
             _RUNNERS = Runners()
         return _RUNNERS
+
+
+def in_container(job: Job) -> Job:
+    """`job` as a container here runs it: co.data's service at this machine's loopback (the
+    owner's, on this machine) is, from a container, the Docker backend's name for the host."""
+    from ..docker.launch import DATA_HOST, DATA_URL
+
+    url = urlsplit(job.env.get(DATA_URL, ""))
+    if url.hostname not in ("127.0.0.1", "localhost"):
+        return job
+    moved = url._replace(netloc=f"{DATA_HOST}:{url.port}" if url.port else DATA_HOST)
+    return replace(job, env={**job.env, DATA_URL: urlunsplit(moved)})
 
 
 class Runners:
@@ -74,17 +88,18 @@ class Runners:
 
     async def pick(
         self, job: Job, images: str, tag: str | None, where: str
-    ) -> tuple[Backend | None, str, Outcome | None]:
-        """The backend to run `job` with; why it runs without its image (auto, no daemon);
-        or the outcome of a job that cannot run here (a missing daemon or image)."""
+    ) -> tuple[Backend | None, Job, str, Outcome | None]:
+        """The backend to run `job` with and the job as it runs there; why it runs without
+        its image (auto, no daemon); or the outcome of a job that cannot run here (a missing
+        daemon or image)."""
         if images == "local":
-            return self.local, "", None
+            return self.local, job, "", None
         docker, why = await self.docker()
         if docker is None:
             if images == "docker":
                 message = f"the Dask worker {where} has no Docker daemon: {why} (images='docker')"
-                return None, "", Outcome(State.ERROR, message=message)
-            return self.local, why, None
+                return None, job, "", Outcome(State.ERROR, message=message)
+            return self.local, job, why, None
         name = tag or docker.image_name(job.image)
         if name not in self._images:
             if not await docker.daemon.has_image(name):
@@ -94,11 +109,11 @@ class Runners:
                     "build or pull it there (a co.Image is built on the daemon of the machine "
                     "that runs the pipeline)"
                 )
-                return None, "", Outcome(State.ERROR, message=message)
+                return None, job, "", Outcome(State.ERROR, message=message)
             self._images.add(name)
         if tag:
             await docker.use_built(job.image, tag)
-        return docker, "", None
+        return docker, in_container(job), "", None
 
     async def release(self, pipeline_id: str) -> None:
         """The client's pipeline went idle: remove its warm containers here."""
