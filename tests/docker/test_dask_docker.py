@@ -63,6 +63,7 @@ def test_commands_run_in_the_node_image_in_warm_containers_reused_across_tasks(
     assert run["/py"].stdout == "(3, 11)\n"
     assert run["/plain"].stdout == f"{here}\n"
     note = "has no Docker daemon"
+    assert "[conducto_nb] the Dask worker tcp://127.0.0.1:" in run["/plain"].stderr
     assert note in run["/plain"].stderr and "without their image" in run["/plain"].stderr
     assert sum(note in run[p].stderr for p in ("/one", "/two", "/py", "/plain")) == 1
 

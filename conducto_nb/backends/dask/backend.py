@@ -126,7 +126,7 @@ class DaskBackend(Backend):
                 watched.worker = text
                 watched.started()
         elif kind == "direct":
-            self._note_direct(watched.job, text)
+            self._note_direct(watched, text)
         elif kind == "end":
             import cloudpickle  # (imported by then: the job's command was pickled with it)
 
@@ -137,16 +137,15 @@ class DaskBackend(Backend):
         if watched.wanted is not None and watched.seen >= watched.wanted:
             watched.caught_up.set()
 
-    def _note_direct(self, job: Job, why: str) -> None:
-        """Once per run: a worker without Docker ran `job` without its image."""
-        if job.pipeline_id in self._noted:
+    def _note_direct(self, watched: _Watched, text: str) -> None:
+        """Once per run: a worker without Docker runs the job without its image."""
+        if watched.job.pipeline_id in self._noted:
             return
-        self._noted.add(job.pipeline_id)
-        watched = next(w for w in self._watched.values() if w.job is job)
-        where = f" {watched.worker}" if watched.worker else ""
+        self._noted.add(watched.job.pipeline_id)
+        worker, _, why = text.partition(" ")
         watched.output(
             "stderr",
-            f"[conducto_nb] the Dask worker{where} has no Docker daemon ({why}): it runs "
+            f"[conducto_nb] the Dask worker {worker} has no Docker daemon ({why}): it runs "
             "commands directly, without their image (here and on any such worker)\n",
         )
 

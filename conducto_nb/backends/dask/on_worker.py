@@ -92,7 +92,7 @@ def _run(
             assert cannot is not None
             return cannot
         if direct:
-            emit("direct", direct)  # the client notes it once per run
+            emit("direct", f"{worker.address} {direct}")  # the client notes it once per run
         started = lambda: emit("started", worker.address)  # noqa: E731
         return await backend.run(there, emit, started)
 
