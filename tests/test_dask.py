@@ -169,3 +169,17 @@ def test_a_notebook_step_runs_on_a_worker(cluster: str, tmp_path: Path) -> None:
     assert "[cell 2/2]" in node.stdout
     executed = node.notebook
     assert executed is not None and "total 42" in outputs_text(executed.nb)
+
+
+def big(n: int) -> str:
+    return "x" * n
+
+
+def test_a_big_result_comes_back_whole(cluster: str) -> None:
+    """Small outcomes ride the task's last event; a big one is fetched as its result."""
+    with co.Parallel() as root:
+        co.Exec(big, 10, name="small")
+        co.Exec(big, 500_000, name="large")
+    run = root.run(backend=co.DaskBackend(cluster, images="local"))
+    assert run["/small"].result == "x" * 10
+    assert run["/large"].result == "x" * 500_000, run["/large"].stderr

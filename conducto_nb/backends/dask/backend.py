@@ -130,7 +130,8 @@ class DaskBackend(Backend):
         elif kind == "end":
             import cloudpickle  # (imported by then: the job's command was pickled with it)
 
-            watched.end = (cloudpickle.loads(text), number)
+            if text:  # else too big for an event: the result is fetched
+                watched.end = (cloudpickle.loads(text), number)
             watched.ended.set()
         else:
             watched.output(kind, text)

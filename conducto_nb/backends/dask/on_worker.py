@@ -34,6 +34,8 @@ __all__ = ["REFUSED", "pack", "release", "run_job"]
 
 #: How often a running task looks whether the client killed it (one scheduler call each time).
 KILL_POLL = 0.5
+#: The largest outcome (pickled, bytes) sent as the last event; a larger one is fetched.
+END_INLINE = 64 * 1024
 #: A second run's answer; the client names the worker that died, from the first's start.
 REFUSED = "the Dask worker that ran it died; not run a second time"
 
@@ -54,8 +56,9 @@ def run_job(
     output events were sent (the client waits for them all before it reports the end).
     `images` is DaskBackend's choice; `tag` what a co.Image of the job was built as.
 
-    The outcome also goes as the last event: the client reads it there instead of fetching
-    the result (the result stays the fallback, should that event not arrive)."""
+    The outcome also goes as the last event where small: the client reads it there instead
+    of fetching the result (the result stays the way for a big one, or should that event not
+    arrive)."""
     worker = get_worker()
     sent = 0
 
@@ -68,8 +71,11 @@ def run_job(
         job = cloudpickle.loads(job)
     assert isinstance(job, Job)
     outcome = _run(worker, job, token, images, tag, emit)
-    with contextlib.suppress(Exception):  # a result cloudpickle cannot send: the client
-        emit("end", pack(outcome))  # fetches it
+    packed = b""
+    with contextlib.suppress(Exception):  # a result cloudpickle cannot send: fetched instead
+        packed = pack(outcome)
+    # A big result is fetched as the task's result: the scheduler keeps recent events.
+    emit("end", packed if len(packed) <= END_INLINE else b"")
     return outcome, sent
 
 
