@@ -17,9 +17,12 @@ sharing that daemon (or a registry's copy of the tag) find it; a worker whose da
 image fails the node with one error naming the image and the worker. Without a daemon here,
 "auto" leaves a co.Image to each worker (built where it runs in Docker).
 
-Workers need conducto_nb installed (the same version); the scheduler needs only distributed.
+The workers and the scheduler need conducto_nb installed (the same version: the scheduler
+unpickles each task's function and the plugin of claims.py).
 co.data reaches the data service the owner serves: set $CONDUCTO_NB_DATA_ADVERTISE to an
-address workers (and their containers) can reach.
+address workers (and their containers) can reach. Without it, workers on the owner's machine
+reach it on 127.0.0.1, and their containers through the Docker bridge (as on the Docker
+backend).
 """
 
 from __future__ import annotations
@@ -267,13 +270,9 @@ class DaskBackend(Backend):
 
 
 async def _register_claims(client: Any) -> None:
-    """Install the claims plugin on the scheduler (once: it is idempotent), sent by value so
-    the scheduler needs no conducto_nb."""
-    import cloudpickle
-
+    """Install the claims plugin on the scheduler (once: it is idempotent)."""
     from . import claims
 
-    cloudpickle.register_pickle_by_value(claims)
     try:
         await client.register_plugin(claims.Claims())
     except Exception as e:

@@ -9,8 +9,8 @@ the task's annotations, which the scheduler sends with the next `compute-task`. 
 given a marked task refuses it before anything runs (on_worker.py). Nothing to clear: the
 mark goes with the task. A kill is remembered for `KILL_MEMORY`, for a running task's polls.
 
-This module imports only the standard library and `distributed` at module level, because the
-client sends the plugin to the scheduler by value: the scheduler needs no conducto_nb.
+The scheduler imports this module to unpickle the plugin (it imports on_worker.py anyway, to
+unpickle each task's function): it needs conducto_nb installed, as the workers do.
 """
 
 from __future__ import annotations
