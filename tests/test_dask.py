@@ -143,12 +143,13 @@ def test_the_cli_runs_a_script_on_the_cluster(cluster: str, tmp_path: Path) -> N
         "    return root\n"
     )
     cli = [sys.executable, "-m", "conducto_nb.cli", "run", f"{script}:pipeline", "--dask", cluster]
-    out = subprocess.run(cli, capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "CONDUCTO_NB_DASK_IMAGES": "local"}  # no Docker test outside tests/docker
+    out = subprocess.run(cli, capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "on dask" in out.stdout
     cli[-1] = "tcp://127.0.0.1:9"  # nothing listens there
     out = subprocess.run(
-        [*cli[:-2], "--dask", cli[-1]], capture_output=True, text=True, timeout=300
+        [*cli[:-2], "--dask", cli[-1]], capture_output=True, text=True, timeout=300, env=env
     )
     assert out.returncode != 0
     assert "no Dask scheduler answers at tcp://127.0.0.1:9" in out.stdout + out.stderr

@@ -5,6 +5,7 @@ backends; this only runs single Execs (on_worker.py is what a worker does with o
     root.run(backend=co.DaskBackend("tcp://scheduler:8786"))
     root.run(backend=co.DaskBackend(client))      # an existing distributed.Client
     co.DaskBackend(address, images="auto")        # "auto" (the default), "docker" or "local"
+                                                  # (default: $CONDUCTO_NB_DASK_IMAGES or auto)
 
 Where commands run on a worker is `images`:
 - "auto": in the worker's Docker, in the node's image (the Docker backend's warm containers,
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +47,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DaskBackend"]
 
+#: `images` where DaskBackend is not given it (as `conducto-nb run --dask` makes it).
+IMAGES_ENV = "CONDUCTO_NB_DASK_IMAGES"
 #: How long a killed task may take to say its processes are gone (the local backend's
 #: SIGTERM grace, then SIGKILL, plus a scheduler round trip) before the kill gives up waiting.
 KILL_WAIT = 30.0
@@ -72,9 +76,12 @@ class DaskBackend(Backend):
 
     name = "dask"
 
-    def __init__(self, address: Any = None, *, images: str = "auto", timeout: float = 10) -> None:
+    def __init__(
+        self, address: Any = None, *, images: str | None = None, timeout: float = 10
+    ) -> None:
         from .runners import IMAGES
 
+        images = images or os.environ.get(IMAGES_ENV) or "auto"  # (the CLI's --dask reads it)
         if images not in IMAGES:
             raise BackendError(f"DaskBackend `images` must be one of {IMAGES}, not {images!r}")
         scheduler = getattr(address, "scheduler", None)  # a distributed.Client
