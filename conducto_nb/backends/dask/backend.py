@@ -52,6 +52,8 @@ IMAGES_ENV = "CONDUCTO_NB_DASK_IMAGES"
 #: How long a killed task may take to say its processes are gone (the local backend's
 #: SIGTERM grace, then SIGKILL, plus a scheduler round trip) before the kill gives up waiting.
 KILL_WAIT = 30.0
+#: How long a pipeline's end waits for the workers to remove its warm containers.
+RELEASE_WAIT = 30.0
 #: How long the end of a job waits for output events still on their way.
 OUTPUT_WAIT = 10.0
 
@@ -266,7 +268,8 @@ class DaskBackend(Backend):
         from .on_worker import release
 
         with contextlib.suppress(Exception):  # a worker that went away has none left
-            await self._client.run(release, pipeline_id)
+            async with asyncio.timeout(RELEASE_WAIT):  # (their idle timeout removes them too)
+                await self._client.run(release, pipeline_id)
 
     async def close(self) -> None:
         await self._owner.close()
