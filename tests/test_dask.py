@@ -13,12 +13,12 @@ from pathlib import Path
 
 import cloudpickle
 import pytest
+from dask_kit import Spec, dask_cluster
 from wait_kit import wait_for
 
 import conducto_nb as co
 from conducto_nb.model.states import State
 
-BIN = Path(sys.executable).parent
 # This module's functions run on the workers, which cannot import it: send them by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
@@ -26,70 +26,9 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A scheduler and two workers: a big one (CPU=2, MEMORY=4 GiB) and a small one."""
-    where = tmp_path_factory.mktemp("dask")
-    info = where / "scheduler.json"
-    common = ["--no-dashboard"]
-    fds: list[int] = []
-
-    def log(path: Path) -> int:  # each process's log, kept for a failing test's reader
-        fds.append(os.open(path, os.O_WRONLY | os.O_CREAT, 0o644))
-        return fds[-1]
-
-    procs = [
-        subprocess.Popen(
-            [
-                BIN / "dask",
-                "scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--scheduler-file",
-                info,
-                *common,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=log(where / "scheduler.log"),
-        )
-    ]
-    wait_for(info.exists, timeout=60, what="the Dask scheduler wrote its address")
-    for name, cpu, mem in (("big", 2, 4 * 2**30), ("small", 1, 2**30)):
-        procs.append(
-            subprocess.Popen(
-                [
-                    BIN / "dask",
-                    "worker",
-                    "--scheduler-file",
-                    info,
-                    "--name",
-                    name,
-                    "--nthreads",
-                    "2",
-                    "--resources",
-                    f"CPU={cpu},MEMORY={mem}",
-                    *common,
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=log(where / f"{name}.log"),
-            )
-        )
-    from distributed import Client
-
-    with Client(scheduler_file=str(info), timeout=60) as client:
-        client.wait_for_workers(2, timeout=120)
-        address = client.scheduler.address
-    try:
+    workers = [Spec("big", 2, 4 * 2**30), Spec("small", 1, 2**30)]
+    with dask_cluster(tmp_path_factory.mktemp("dask"), workers) as address:
         yield address
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        for fd in fds:
-            os.close(fd)
 
 
 def double(x: int) -> int:
@@ -104,7 +43,7 @@ def test_a_tree_runs_on_the_cluster_with_output_results_and_errors(cluster: str)
                 co.Exec(f"echo out {i}; echo err {i} >&2", name=f"s{i}")
         co.Exec(double, 21, name="call")
         co.Exec("exit 3", name="bad")
-    run = root.run(backend=co.DaskBackend(cluster))
+    run = root.run(backend=co.DaskBackend(cluster, images="local"))
     assert run.state is State.ERROR
     assert [run[f"/fan/s{i}"].stdout for i in range(3)] == ["out 0\n", "out 1\n", "out 2\n"]
     assert run["/fan/s2"].stderr == "err 2\n"
@@ -121,7 +60,7 @@ def test_a_node_no_worker_can_take_fails_at_once_naming_it(cluster: str) -> None
         co.Exec("echo never", name="first")
         co.Exec("true", name="huge", cpu=8)
     with pytest.raises(co.PipelineError, match=r"no Dask worker is big enough for /huge \(cpu=8"):
-        root.run(backend=co.DaskBackend(cluster))
+        root.run(backend=co.DaskBackend(cluster, images="local"))
 
 
 def test_retries_and_mem_follow_the_same_rules(cluster: str, tmp_path: Path) -> None:
@@ -130,7 +69,7 @@ def test_retries_and_mem_follow_the_same_rules(cluster: str, tmp_path: Path) -> 
     with co.Serial() as root:
         co.Exec(flaky, name="flaky", retries=1)
         co.Exec("echo roomy", name="roomy", mem=3)  # only the big worker has 3 GiB
-    run = root.run(backend=co.DaskBackend(cluster))
+    run = root.run(backend=co.DaskBackend(cluster, images="local"))
     assert run.state is State.DONE
     assert run["/flaky"].stdout.endswith("second\n")
     assert run["/roomy"].stdout == "roomy\n"
@@ -145,7 +84,7 @@ def test_kill_stops_the_command_on_the_worker(cluster: str, tmp_path: Path) -> N
     marker = f"sleep 3{os.getpid() % 1000:03d}"
     with co.Serial() as root:
         co.Exec(f"echo started; {marker}", name="long")
-    run = root.start(backend=co.DaskBackend(cluster))
+    run = root.start(backend=co.DaskBackend(cluster, images="local"))
     wait_for(lambda: "started" in run["/long"].stdout, timeout=120, what="the node started")
     assert not _gone(marker)
     run.kill("/long")
@@ -163,7 +102,7 @@ def test_a_worker_that_dies_mid_node_is_a_worker_error_and_never_a_second_run(
     marker = f"sleep 4{os.getpid() % 1000:03d}"
     with co.Serial() as root:
         co.Exec(f"echo x >> {runs}; echo started; {marker}", name="long")
-    run = root.start(backend=co.DaskBackend(cluster))
+    run = root.start(backend=co.DaskBackend(cluster, images="local"))
     wait_for(lambda: "started" in run["/long"].stdout, timeout=120, what="the node started")
     with Client(cluster, timeout=60) as client:
         pids = client.run(os.getpid)
@@ -190,7 +129,7 @@ def test_co_data_passes_bytes_between_nodes_on_different_workers(cluster: str) -
         co.Exec(put, name="put", mem=3)  # the big worker
         co.Exec(total, name="total", mem=0.5, cpu=1)
     with Client(cluster, timeout=60) as client:  # a user's own Client names the cluster too
-        run = root.run(backend=co.DaskBackend(client))
+        run = root.run(backend=co.DaskBackend(client, images="local"))
     assert run["/total"].result == 6, run["/total"].stderr
 
 
@@ -204,12 +143,13 @@ def test_the_cli_runs_a_script_on_the_cluster(cluster: str, tmp_path: Path) -> N
         "    return root\n"
     )
     cli = [sys.executable, "-m", "conducto_nb.cli", "run", f"{script}:pipeline", "--dask", cluster]
-    out = subprocess.run(cli, capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "CONDUCTO_NB_DASK_IMAGES": "local"}  # no Docker test outside tests/docker
+    out = subprocess.run(cli, capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "on dask" in out.stdout
     cli[-1] = "tcp://127.0.0.1:9"  # nothing listens there
     out = subprocess.run(
-        [*cli[:-2], "--dask", cli[-1]], capture_output=True, text=True, timeout=300
+        [*cli[:-2], "--dask", cli[-1]], capture_output=True, text=True, timeout=300, env=env
     )
     assert out.returncode != 0
     assert "no Dask scheduler answers at tcp://127.0.0.1:9" in out.stdout + out.stderr
@@ -224,9 +164,23 @@ def test_a_notebook_step_runs_on_a_worker(cluster: str, tmp_path: Path) -> None:
     )
     with co.Serial() as root:
         co.Notebook(path, total=21)
-    run = root.run(backend=co.DaskBackend(cluster))
+    run = root.run(backend=co.DaskBackend(cluster, images="local"))
     node = run["/report"]
     assert node.state is State.DONE, node.stderr
     assert "[cell 2/2]" in node.stdout
     executed = node.notebook
     assert executed is not None and "total 42" in outputs_text(executed.nb)
+
+
+def big(n: int) -> str:
+    return "x" * n
+
+
+def test_a_big_result_comes_back_whole(cluster: str) -> None:
+    """Small outcomes ride the task's last event; a big one is fetched as its result."""
+    with co.Parallel() as root:
+        co.Exec(big, 10, name="small")
+        co.Exec(big, 500_000, name="large")
+    run = root.run(backend=co.DaskBackend(cluster, images="local"))
+    assert run["/small"].result == "x" * 10
+    assert run["/large"].result == "x" * 500_000, run["/large"].stderr
