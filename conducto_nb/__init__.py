@@ -52,7 +52,10 @@ from .util import env_bool
 
 if _TYPE_CHECKING:
     from . import data  # `co.data.pipeline.puts(...)`, as in Conducto
+    from .backends.choice import default_backend
     from .backends.dask.backend import DaskBackend
+    from .backends.docker.backend import DockerBackend
+    from .backends.local.backend import LocalBackend
     from .data.client import perm_data, temp_data  # Conducto's co.data.pipeline / user
     from .integrations import git, slack
 
@@ -67,6 +70,9 @@ _LAZY = {
     "git": ("conducto_nb.integrations.git", None),
     "slack": ("conducto_nb.integrations.slack", None),
     "DaskBackend": ("conducto_nb.backends.dask.backend", "DaskBackend"),
+    "DockerBackend": ("conducto_nb.backends.docker.backend", "DockerBackend"),
+    "LocalBackend": ("conducto_nb.backends.local.backend", "LocalBackend"),
+    "default_backend": ("conducto_nb.backends.choice", "default_backend"),
 }
 
 __all__ = [
@@ -78,12 +84,14 @@ __all__ = [
     "DaskBackend",
     "DataError",
     "DataNotFound",
+    "DockerBackend",
     "Exec",
     "Image",
     "ImageBuildError",
     "ImageResult",
     "ImageState",
     "Lazy",
+    "LocalBackend",
     "Node",
     "NodeNotFound",
     "NodeResult",
@@ -106,6 +114,7 @@ __all__ = [
     "api",
     "callback",
     "data",
+    "default_backend",
     "env_bool",
     "git",
     "lazy_py",

@@ -11,7 +11,7 @@ from ..errors import PipelineError
 from ..images.docker_sdk import close_sockets_left_in
 from .base import Backend
 
-__all__ = ["backend_named", "default_backend_name", "opened_backends"]
+__all__ = ["backend_named", "default_backend", "default_backend_name", "opened_backends"]
 
 
 _BACKENDS: dict[str, Backend] = {}
@@ -51,6 +51,12 @@ def backend_named(choice: str | Backend | None) -> Backend:
         else:
             raise PipelineError(f"unknown backend `{name}`; one of: local, docker, dask")
     return _BACKENDS[name]
+
+
+def default_backend() -> Backend:
+    """The backend `root.run()` uses when none is given (`.name` says which: docker where a
+    daemon answers, else local, unless $CONDUCTO_NB_BACKEND chose)."""
+    return backend_named(None)
 
 
 def _number_env(name: str) -> float | None:
