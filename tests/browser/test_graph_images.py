@@ -69,7 +69,10 @@ def test_image_chips_open_their_panel_for_a_tree_and_a_local_run(page: Any, lab:
         "?.querySelector('.co-image')?.dataset.state === 'unused'"
     )
     assert chip.inner_text() == f"{LABEL} · unused · 2 nodes"
-    assert float(chip.evaluate("e => getComputedStyle(e).opacity")) < 1  # greyed out
+    page.wait_for_function(  # greyed out (the chip is drawn again as the run's news comes)
+        "parseFloat(getComputedStyle(document.querySelectorAll('.jp-Cell')[1]"
+        ".querySelector('.co-image')).opacity) < 1"
+    )
     chip.click()
     panel = second.locator(".co-panel")
     panel.locator(".co-image-nodes .co-link").first.wait_for()

@@ -206,13 +206,12 @@ def test_the_timeline_shows_each_attempt_and_leads_to_its_node(page: Any, lab: L
     nb.run(0)
     nb.wait_state("/", "done")
     page.click(".co-header .co-timeline-toggle")
-    page.wait_for_selector(".co-timeline .co-tl-row")
-    rows = page.locator(".co-timeline .co-tl-row")
-    paths = [rows.nth(i).get_attribute("data-path") for i in range(rows.count())]
-    assert paths == ["/setup", "/tests/slow", "/tests/quick"]
-    bars = page.locator(".co-timeline .co-tl-run")
-    assert bars.count() == 3
-    assert {bars.nth(i).get_attribute("data-state") for i in range(3)} == {"done"}
+    # (read in one go: a live timeline is drawn again each second, its rows replaced)
+    page.wait_for_function("document.querySelectorAll('.co-timeline .co-tl-row').length >= 3")
+    rows = "[...document.querySelectorAll('.co-timeline .co-tl-row')].map(r => r.dataset.path)"
+    assert page.evaluate(rows) == ["/setup", "/tests/slow", "/tests/quick"]
+    bars = "[...document.querySelectorAll('.co-timeline .co-tl-run')].map(b => b.dataset.state)"
+    assert page.evaluate(bars) == ["done", "done", "done"]
     slow = page.locator(".co-tl-row[data-path='/tests/slow'] .co-tl-run")
     quick = page.locator(".co-tl-row[data-path='/tests/quick'] .co-tl-run")
     assert float(slow.get_attribute("width") or 0) > float(quick.get_attribute("width") or 0)
