@@ -44,7 +44,7 @@ __all__ = [
 # Standard library only; runs as `python -c SCRIPT GRACE`. Lines: "+P PGID", "-P PGID",
 # "+C SOCKET CID", "-C SOCKET CID".
 GUARD_SCRIPT = """
-import http.client, os, signal, socket, sys, time
+import http.client, os, select, signal, socket, sys, time
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 groups, containers = set(), set()
 left = b""
@@ -59,7 +59,9 @@ while True:
         found = groups if kind == "P" else containers
         item = int(rest) if kind == "P" else tuple(rest.rsplit(" ", 1))  # a path: spaces
         (found.add if sign == "+" else found.discard)(item)
-    time.sleep(0.05)  # lines gather meanwhile: a busy owner's writes wake no one
+    # Lines gather meanwhile (a busy owner's writes wake no one), unless the owner is ending:
+    # its end of the second pipe closes (at its exit, or its death) and this wakes at once.
+    select.select([int(sys.argv[2])], [], [], 0.05)
 
 def signal_groups(sig):
     for pgid in groups:
@@ -109,6 +111,7 @@ if not wait_gone(float(sys.argv[1])):
 FORGET_DELAY = 0.05
 _lock = threading.Lock()
 _guard: subprocess.Popen[bytes] | None = None
+_ending = -1  # the write end of the pipe whose closing tells the guard this process ends
 _forgotten: list[str] = []  # forget lines not sent yet: they go with the next line
 _closed = False  # this process is exiting: its guard is ending everything, none starts again
 
@@ -200,20 +203,26 @@ def _start_guard(grace: float) -> subprocess.Popen[bytes]:
     holder: the guard's own exit)."""
     path = lock_path(os.getpid())
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    global _ending
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    ending_r, ending_w = os.pipe()  # only this process holds the write end
+    if _ending >= 0:
+        os.close(_ending)  # a guard before this one died
+    _ending = ending_w
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         return subprocess.Popen(
-            [sys.executable, "-c", GUARD_SCRIPT, str(grace)],
+            [sys.executable, "-c", GUARD_SCRIPT, str(grace), str(ending_r)],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
             cwd="/",
-            pass_fds=[fd],
+            pass_fds=[fd, ending_r],
         )
     finally:
         os.close(fd)  # the guard's copy holds the lock from here on
+        os.close(ending_r)
 
 
 @atexit.register
@@ -230,6 +239,8 @@ def _close() -> None:
         with contextlib.suppress(OSError):
             guard.stdin.write("".join(_forgotten).encode())
             guard.stdin.close()
+        if _ending >= 0:
+            os.close(_ending)  # the guard wakes at once, not at its next look
         with contextlib.suppress(subprocess.TimeoutExpired):
             guard.wait(timeout=30)
             lock_path(os.getpid()).unlink(missing_ok=True)
