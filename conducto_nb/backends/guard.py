@@ -201,9 +201,9 @@ def _tell_soon(line: str) -> None:
 def _start_guard(grace: float) -> subprocess.Popen[bytes]:
     """The guard, holding the lock on `lock_path(this pid)` (the lock goes with its last
     holder: the guard's own exit)."""
+    global _ending
     path = lock_path(os.getpid())
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    global _ending
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     ending_r, ending_w = os.pipe()  # only this process holds the write end
     if _ending >= 0:

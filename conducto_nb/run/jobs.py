@@ -30,8 +30,9 @@ class JobMaker:
         #: How its jobs reach co.data: CONDUCTO_DATA_URL, CONDUCTO_DATA_TOKEN (start_data).
         self.data_env: dict[str, str] = {}
         self._secrets_read: tuple[tuple[int, ...], dict[str, str]] = ((), {})
-        home = secrets_home
-        self._secret_files = [os.path.join(home, n) for n in SCOPES.values()] if home else []
+        self._secret_files = (
+            [str(secrets_home / n) for n in SCOPES.values()] if secrets_home else []
+        )
         self._noted_images = False
 
     def job(self, ins: StartExec, resolve_env: bool = True) -> Job:

@@ -9,7 +9,7 @@ consecutive output chunks of one stream are one append.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from .pipelines import StatusRow, Store
@@ -47,8 +47,8 @@ Item = Op | Appended | StatusRows
 def coalesce(items: list[Item], store: Store) -> list[Op]:
     """The batch as ops, in order, except that each pipeline's status rows are one upsert (the
     last row of each path) where its last rows were queued, and each run of consecutive
-    appends is one op per stream. Moving rows later is safe: only the writer writes them,
-    and the batch commits as a whole."""
+    appends is one op per stream. Moving rows later is safe: only this writer writes them,
+    and a reader sees them at most one transaction (BATCH_SECONDS) late."""
     last_rows = {item.pipeline_id: i for i, item in enumerate(items) if type(item) is StatusRows}
     merged: dict[str, dict[str, StatusRow]] = {pid: {} for pid in last_rows}
     calls = dict.fromkeys(last_rows, 0)
@@ -65,7 +65,8 @@ def coalesce(items: list[Item], store: Store) -> list[Op]:
             merged[item.pipeline_id].update((row[0], row) for row in item.rows)
             calls[item.pipeline_id] += 1
             if last_rows[item.pipeline_id] == i:
-                ops.append(_statuses_op(store, item.pipeline_id, merged, calls))
+                rows = list(merged[item.pipeline_id].values())
+                ops.append(_statuses_op(store, item.pipeline_id, rows, calls[item.pipeline_id]))
         elif item is not None:
             assert isinstance(item, Op)
             ops.append(item)
@@ -77,7 +78,6 @@ def _append_op(store: Store, key: AppendKey, texts: list[str], joined: bool) -> 
     return Op(what, lambda: store.append_output(*key, "".join(texts)), len(texts), joined)
 
 
-def _statuses_op(store: Store, pipeline_id: str, merged: dict[str, Any], calls: Any) -> Op:
-    rows = list(merged[pipeline_id].values())
+def _statuses_op(store: Store, pipeline_id: str, rows: list[StatusRow], calls: int) -> Op:
     apply = lambda: store.set_statuses(pipeline_id, rows)  # noqa: E731
-    return Op(f"set_statuses for pipeline `{pipeline_id}`", apply, calls[pipeline_id])
+    return Op(f"set_statuses for pipeline `{pipeline_id}`", apply, calls)
