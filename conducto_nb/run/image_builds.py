@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 
 from ..errors import ImageBuildError, PipelineError
 from ..images.build import build_step
+from ..images.image import Image
 from ..model.states import ImageChanged, ImageLog, ImageState
 
 if TYPE_CHECKING:
     from ..backends.base import Backend, Job
-    from ..images.image import Image
 
 __all__ = ["ImageBuilds", "describe", "image_key"]
 
@@ -99,8 +99,6 @@ class ImageBuilds:
         """Note every co.Image the Execs use (in order of first use) and publish each as
         pending, or unused where the backend runs no images. Idempotent: a grafted Lazy
         subtree brings its new images."""
-        from ..images.image import Image
-
         users: dict[str, tuple[Image, list[str]]] = {}
         keys: dict[int, str] = {}  # children share their ancestor's Image: hash it once
         for job in jobs:
@@ -160,8 +158,6 @@ class ImageBuilds:
 
     async def ready(self, job: Job) -> None:
         """Wait until the image `job` needs is built; ImageBuildError if it did not build."""
-        from ..images.image import Image
-
         if not isinstance(job.image, Image):
             return
         build = self.builds.get(image_key(job.image))
