@@ -207,11 +207,16 @@ def test_the_timeline_shows_each_attempt_and_leads_to_its_node(page: Any, lab: L
     nb.wait_state("/", "done")
     page.click(".co-header .co-timeline-toggle")
     # (read in one go: a live timeline is drawn again each second, its rows replaced)
-    page.wait_for_function("document.querySelectorAll('.co-timeline .co-tl-row').length >= 3")
+    page.wait_for_function(
+        "document.querySelectorAll('.co-timeline .co-tl-row').length >= 3"
+        " && document.querySelectorAll('.co-timeline .co-tl-run').length >= 3"
+    )
     rows = "[...document.querySelectorAll('.co-timeline .co-tl-row')].map(r => r.dataset.path)"
-    assert page.evaluate(rows) == ["/setup", "/tests/slow", "/tests/quick"]
     bars = "[...document.querySelectorAll('.co-timeline .co-tl-run')].map(b => b.dataset.state)"
-    assert page.evaluate(bars) == ["done", "done", "done"]
+    assert page.evaluate(f"[{rows}, {bars}]") == [
+        ["/setup", "/tests/slow", "/tests/quick"],
+        ["done", "done", "done"],
+    ]
     slow = page.locator(".co-tl-row[data-path='/tests/slow'] .co-tl-run")
     quick = page.locator(".co-tl-row[data-path='/tests/quick'] .co-tl-run")
     assert float(slow.get_attribute("width") or 0) > float(quick.get_attribute("width") or 0)
