@@ -68,7 +68,18 @@ class _BadRequest(PipelineError):
 class PipelinesHandler(_Handler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        await self.answer(views.pipelines)
+        await self.answer(views.pipelines, self._kernel_pids())
+
+    def _kernel_pids(self) -> set[int]:
+        """The processes of this server's kernels: a pipeline one of them owns is a
+        notebook's here, which its own cell shows (the page does not announce its end)."""
+        manager, pids = self.kernel_manager, set()
+        for kernel_id in manager.list_kernel_ids():
+            provisioner = getattr(manager.get_kernel(kernel_id), "provisioner", None)
+            pid = getattr(getattr(provisioner, "process", None), "pid", None)
+            if isinstance(pid, int):
+                pids.add(pid)
+        return pids
 
 
 class PipelineHandler(_Handler):

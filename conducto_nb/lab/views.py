@@ -27,15 +27,16 @@ __all__ = ["graph", "image_detail", "node_detail", "pipeline_summary", "pipeline
 _SETTLED: dict[tuple[str, str], tuple[PipelineSummary, dict[str, Any]]] = {}
 
 
-def pipelines() -> list[dict[str, Any]]:
-    """Every recorded pipeline, newest first, with what the side panel shows of it."""
+def pipelines(kernel_pids: frozenset[int] | set[int] = frozenset()) -> list[dict[str, Any]]:
+    """Every recorded pipeline, newest first, with what the side panel shows of it, and
+    whether one of `kernel_pids` (this server's kernels) runs it (`in_this_lab`)."""
     store = shared_store()
     where = str(store.path)
     out = []
     for summary in store.list_pipelines():
         cached = _SETTLED.get((where, summary.id))
         if cached is not None and cached[0] == summary:
-            out.append(cached[1])
+            out.append(_mark(cached[1], kernel_pids))
             continue
         try:
             rec = store.load(summary.id)
@@ -44,8 +45,12 @@ def pipelines() -> list[dict[str, Any]]:
         row = pipeline_summary(rec)
         if not summary.owner_alive and State(summary.state) not in ACTIVE:
             _SETTLED[where, summary.id] = (summary, row)
-        out.append(row)
+        out.append(_mark(row, kernel_pids))
     return out
+
+
+def _mark(row: dict[str, Any], kernel_pids: frozenset[int] | set[int]) -> dict[str, Any]:
+    return {**row, "in_this_lab": row["owner_pid"] in kernel_pids}
 
 
 def pipeline_summary(rec: PipelineRecord) -> dict[str, Any]:

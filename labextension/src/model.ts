@@ -20,6 +20,7 @@ export interface PipelineSummary {
   backend: string;
   owner_alive: boolean;
   owner_pid: number | null;
+  in_this_lab: boolean; // a kernel of this server runs it: its own cell shows how it ends
 }
 
 export class PipelinesModel {

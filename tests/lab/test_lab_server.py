@@ -235,3 +235,33 @@ async def test_a_run_whose_owner_died_lists_as_interrupted(jp_fetch: Fetch) -> N
     (listed,) = await _get(jp_fetch)
     assert listed["id"] == pipeline_id and listed["state"] == "interrupted"
     assert listed["owner_alive"] is False and listed["ended"] is None
+
+
+async def test_a_pipeline_a_kernel_of_this_server_ran_is_marked_in_this_lab(
+    jp_fetch: Fetch, jp_serverapp: Any, failed_by_cli: str
+) -> None:
+    """The page announces the end of pipelines run elsewhere (the CLI, a webhook), not of
+    those a notebook here runs: its own cell's graph shows that."""
+    response = await jp_fetch("api", "kernels", method="POST", body=json.dumps({}))
+    kernel_id = json.loads(response.body)["id"]
+    client = jp_serverapp.kernel_manager.get_kernel(kernel_id).client()
+    client.start_channels()
+    try:
+        await client.wait_for_ready(timeout=120)
+        code = (
+            "import conducto_nb as co\n"
+            "with co.Serial() as root:\n"
+            "    co.Exec('echo from a notebook', name='step')\n"
+            "print(root.run(backend='local').state)\n"
+        )
+        said: list[str] = []
+        reply = await client.execute_interactive(
+            code, timeout=120, output_hook=lambda m: said.append(str(m["content"].get("text")))
+        )
+        assert reply["content"]["status"] == "ok" and "done\n" in said, said
+        listed = {p["id"]: p["in_this_lab"] for p in await _get(jp_fetch)}
+        assert listed.pop(failed_by_cli) is False
+        assert list(listed.values()) == [True]
+    finally:
+        client.stop_channels()
+        await jp_fetch("api", "kernels", kernel_id, method="DELETE")

@@ -1,5 +1,6 @@
 // The Pipelines side panel and the graph tabs it opens; a notification when a pipeline this
-// page saw running ends (a webhook delivery's, a detached run's, a colleague's kernel's).
+// page saw running ends (a webhook delivery's, a detached run's, a colleague's kernel's), but
+// not one a kernel of this server runs: its notebook's cell shows that already.
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from "@jupyterlab/application";
 import { ILayoutRestorer } from "@jupyterlab/application";
 import { MainAreaWidget, Notification, WidgetTracker } from "@jupyterlab/apputils";
@@ -72,6 +73,7 @@ export const pipelinesPlugin: JupyterFrontEndPlugin<IConductoPipelines> = {
         const before = seen.get(p.id);
         seen.set(p.id, p.state);
         if (before === undefined || !ACTIVE.has(before) || ACTIVE.has(p.state)) continue;
+        if (p.in_this_lab) continue; // a notebook's here: its cell's graph already says so
         const text = `pipeline ${p.name} (${p.id}) ended ${p.state}`;
         const options = { autoClose: 8000, actions: [{ label: "Open", callback: () => open(p.id) }] };
         if (p.state === "done") Notification.success(text, options);
