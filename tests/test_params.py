@@ -320,3 +320,23 @@ def test_a_jobs_values_are_the_params_table_without_sources() -> None:
             assert node.get_param(name) == node.params[name].value, (node.path, name)
     assert root[f"{mid.path}/own"].param_values()["env"] == {"A": "root", "B": "mid", "C": "own"}
     assert root[f"{mid.path}/inherits"].param_values()["cpu"] == 2
+
+
+def test_a_jobs_values_follow_changes_made_after_they_were_read() -> None:
+    """param_values() is kept between attempts; any change to a node's parameters or its
+    place in the tree shows in the next read, wherever in the tree it was made."""
+    with co.Serial(cpu=2) as root:
+        co.Parallel(name="a", env={"A": "1"})
+    step = co.Exec("true")  # in no tree yet
+    assert step.param_values()["env"] == {}
+    root["a/step"] = step  # placed: it inherits from a and the root now
+    assert (step.param_values()["cpu"], step.param_values()["env"]) == (2, {"A": "1"})
+    root.cpu = 4  # an ancestor, through the attribute
+    assert step.param_values()["cpu"] == 4
+    root["a"].update_params({"cpu": 5, "env": {"A": "2"}})
+    assert (step.param_values()["cpu"], step.param_values()["env"]) == (5, {"A": "2"})
+    step.set_param("cpu", 0.5)
+    values = step.param_values()
+    assert values["cpu"] == 0.5 and values == step.params.values_only()
+    values["cpu"] = 99  # a caller's copy: what is kept does not change
+    assert step.param_values()["cpu"] == 0.5

@@ -18,7 +18,7 @@ from . import params as P
 from .building import detached, enter, free_name, innermost, leave, valid_name
 from .callbacks import CallbackHolder
 from .node_compat import ConductoNodeMethods
-from .node_params import ParamHolder, param_property
+from .node_params import CHANGES, ParamHolder, param_property
 from .tree_text import PrettyTree, render_tree
 
 if TYPE_CHECKING:
@@ -162,6 +162,7 @@ class Node(ParamHolder, CallbackHolder, ConductoNodeMethods):
         if name in self._children:
             raise TreeError(f"duplicate child name `{name}`", path=self.path)
         child._name, child._parent = name, self
+        CHANGES[0] += 1  # it inherits from here now
         self._children[name] = child
 
     def __getitem__(self, path: str) -> Node:
@@ -211,6 +212,7 @@ class Node(ParamHolder, CallbackHolder, ConductoNodeMethods):
         if moving and old is not None:
             del old._children[child._name or ""]
             child._parent = None
+            CHANGES[0] += 1
         child._from_block = False
         for part in missing:
             with detached():
