@@ -69,9 +69,10 @@ def resolve(kind: str, chain: Sequence[tuple[str, Mapping[str, Any]]]) -> Effect
     return out
 
 
-#: Bumped whenever any node's own parameters or place in a tree change: what a node
-#: inherits may have changed, so every node's kept `param_values` is stale.
-CHANGES = [0]
+#: A new token whenever any node's own parameters or place in a tree change (after the
+#: change): what a node inherits may have changed, so every node's kept `param_values` is
+#: stale. A fresh object, not a count: two threads' changes cannot land as one.
+CHANGES: list[object] = [object()]
 
 
 def _effective(node: ParamHolder, name: str, param: P.Param) -> Any:
@@ -128,7 +129,7 @@ class ParamHolder:
     _own: dict[str, Any]
     _parent: Node | None
     _ATTRIBUTES: ClassVar[frozenset[str]]
-    _values: tuple[int, dict[str, Any]]
+    _values: tuple[object, dict[str, Any]]
 
     @property
     def path(self) -> str:
@@ -140,7 +141,7 @@ class ParamHolder:
         checked = {self._param_name(k): v for k, v in params.items()}
         staged = {k: self._check(k, v) for k, v in checked.items()}
         self._own.update(staged)
-        CHANGES[0] += 1
+        CHANGES[0] = object()
 
     def _param_name(self, given: str) -> str:
         name = P.ALIASES.get(given, given)
@@ -182,16 +183,16 @@ class ParamHolder:
         """Every parameter's effective value, without where it came from: what a job is
         made of, so worked out without the paths `params` names, and kept until any node's
         parameters or place change (a run asks once before it starts, then per attempt)."""
-        kept = getattr(self, "_values", None)
-        if kept is None or kept[0] != CHANGES[0]:
+        kept, now = getattr(self, "_values", None), CHANGES[0]  # (read before working out)
+        if kept is None or kept[0] is not now:
             values = {name: _effective(self, name, param) for name, param in _taken_by(self.kind)}
-            kept = self._values = (CHANGES[0], values)
+            kept = self._values = (now, values)
         return dict(kept[1])
 
     def set_param(self, name: str, value: Any) -> None:
         name = self._param_name(name)
         self._own[name] = self._check(name, value)
-        CHANGES[0] += 1
+        CHANGES[0] = object()
 
     @property
     def own_params(self) -> Mapping[str, Any]:

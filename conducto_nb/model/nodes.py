@@ -162,7 +162,7 @@ class Node(ParamHolder, CallbackHolder, ConductoNodeMethods):
         if name in self._children:
             raise TreeError(f"duplicate child name `{name}`", path=self.path)
         child._name, child._parent = name, self
-        CHANGES[0] += 1  # it inherits from here now
+        CHANGES[0] = object()  # it inherits from here now
         self._children[name] = child
 
     def __getitem__(self, path: str) -> Node:
@@ -212,7 +212,7 @@ class Node(ParamHolder, CallbackHolder, ConductoNodeMethods):
         if moving and old is not None:
             del old._children[child._name or ""]
             child._parent = None
-            CHANGES[0] += 1
+            CHANGES[0] = object()
         child._from_block = False
         for part in missing:
             with detached():
