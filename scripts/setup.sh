@@ -17,7 +17,10 @@ if ((${#apt_missing[@]})); then
 fi
 
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-stamp="$VENV/.installed-$( (cat pyproject.toml; echo "$EXTRAS") | sha256sum | cut -c1-16)"
+# The lab extension's built files are copied into the venv at install time (shared-data), so
+# a new build (its sources' hash) installs again, as a changed pyproject.toml does.
+stamp="$VENV/.installed-$( (cat pyproject.toml conducto_nb/lab/labextension/sources.sha256
+  echo "$EXTRAS") | sha256sum | cut -c1-16)"
 if [ ! -e "$stamp" ]; then
   echo "setup: installing conducto_nb[$EXTRAS] into $VENV" >&2
   pip_quiet() {  # this machine's pip.conf names absent mirrors: hide only those warnings
