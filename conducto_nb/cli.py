@@ -290,11 +290,8 @@ def gc(older_than: Annotated[str, typer.Option(help="e.g. 7d, 12h, 30m")] = "7d"
         raise typer.Exit(2)
     seconds = int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
     try:
-        store = Store()
-        try:
+        with Store() as store:
             deleted = store.gc(seconds)
-        finally:
-            store.close()
     except PipelineError as e:
         _fail(e)
     for pipeline_id in deleted:  # their files go with them

@@ -77,11 +77,8 @@ def list_deliveries(
     from ...store.pipelines import Store
 
     try:
-        store = Store()
-        try:
+        with Store() as store:
             found = store.deliveries(limit)
-        finally:
-            store.close()
     except PipelineError as e:
         _fail(e)
     table = Table("delivery", "received", "event", "target", "state", "pipelines", "detail")
