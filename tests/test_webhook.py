@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from git_kit import commit, git
 from wait_kit import wait_for
-from webhook_kit import SECRET, Served, create, delete, ping, pull_request, push
+from webhook_kit import SECRET, Served, create, delete, event_home, ping, pull_request, push
 
 from conducto_nb.events.webhook.payload import PayloadError, map_payload
 from conducto_nb.events.webhook.signature import sign
@@ -38,11 +38,7 @@ def ci(branch: str) -> co.Serial:
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A store of its own; commands find this Python (and its conducto-nb) first on PATH."""
-    monkeypatch.setenv("CONDUCTO_NB_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("RUNS", str(tmp_path / "runs.log"))
-    return tmp_path / "home"
+    return event_home(tmp_path, monkeypatch)
 
 
 def runs(tmp_path: Path) -> list[str]:

@@ -3,7 +3,6 @@ served again, and `conducto-nb webhook serve` itself (errors included)."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 from git_kit import commit, git
 from wait_kit import wait_for
-from webhook_kit import SECRET, Served, pull_request, push, send
+from webhook_kit import SECRET, Served, event_home, pull_request, push, send
 
 from conducto_nb.model.secrets import write_scope
 from conducto_nb.run.runs import load
@@ -56,11 +55,9 @@ def secret_ci() -> co.Serial:
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("CONDUCTO_NB_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("RUNS", str(tmp_path / "runs.log"))
-    (tmp_path / "home").mkdir()
-    return tmp_path / "home"
+    home = event_home(tmp_path, monkeypatch)
+    home.mkdir()
+    return home
 
 
 def lines(tmp_path: Path) -> list[str]:

@@ -8,10 +8,14 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import os
+import sys
 import threading
 import uuid
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from conducto_nb.events.webhook.server import Receiver
 from conducto_nb.events.webhook.signature import sign
@@ -232,3 +236,12 @@ def ping() -> dict[str, Any]:
         "repository": _repository(),
         "sender": _user("ada"),
     }
+
+
+def event_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A store of the test's own; cfg commands find this Python (and its conducto-nb) first on
+    PATH and log their runs to $RUNS."""
+    monkeypatch.setenv("CONDUCTO_NB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("RUNS", str(tmp_path / "runs.log"))
+    return tmp_path / "home"
