@@ -98,6 +98,8 @@ export class GraphView {
     } else if (c.what === "header") {
       this.header.setHeader(this.store.header, this.tree);
       this.showFailure(); // the run just ended
+      // The run moved on (or ended: no more asking each second): the timeline shown follows.
+      if (this.ui.timeline) this.send({ type: "timeline" });
     } else if (c.what === "images") {
       const images = this.store.images;
       this.strip.update(images, this.ui.image);
