@@ -177,9 +177,17 @@ class Notebook:
 
     def accept_kernel_dialog(self) -> None:
         """JupyterLab sometimes asks which kernel to start (its kernel specs arrived late on
-        a busy machine) though the notebook names one: take the one it offers."""
+        a busy machine) though the notebook names one: keep the kernel this notebook already
+        has if it lists one, else take the one it offers. (Accepting its default once a
+        kernel had started made a second kernel; the widget's comm then kept a subshell id
+        of the first, so the kernel dropped every message the page sent: "Unknown
+        subshell_id" in the server's log.)"""
         dialog = self.page.locator(KERNEL_DIALOG)
         if dialog.count() and dialog.first.is_visible():
+            own = dialog.first.locator(f"select option:has-text('{self.name} (')")
+            if own.count():
+                value = own.first.get_attribute("value")
+                dialog.first.locator("select").select_option(value=value)
             dialog.first.locator(".jp-mod-accept").click()
             dialog.first.wait_for(state="detached")
 
