@@ -19,6 +19,8 @@ __all__ = ["SCOPES", "Secret", "mask", "read_scope", "secret", "stored_secrets",
 MASK = "***"
 #: Each scope of stored secrets and its file under $CONDUCTO_NB_HOME.
 SCOPES = {"user": "secrets.env", "org": "org-secrets.env"}
+#: Scopes written by this process so far: a running pipeline reads them again at once.
+writes = 0
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -49,6 +51,8 @@ def write_scope(home: Path, scope: str, secrets: dict[str, str]) -> None:
     with os.fdopen(fd, "w") as f:
         f.writelines(f"{k}={v}\n" for k, v in sorted(secrets.items()))
     os.replace(tmp, file)
+    global writes
+    writes += 1
 
 
 def stored_secrets(home: Path | None) -> dict[str, str]:

@@ -9,16 +9,22 @@ is added to `secret_values`, which the run's output masks.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..backends.base import Job
+from ..model import secrets
 from ..model.execs import GENERATE_ENV, Exec
 from ..model.secrets import SCOPES, Secret, stored_secrets
 from .scheduler import StartExec
 
 __all__ = ["JobMaker"]
+
+#: Seconds a check of the secrets' files holds: another process's change shows within this
+#: (this process's own writes at once); the files are not looked at for every node.
+SECRETS_RECHECK = 0.1
 
 
 class JobMaker:
@@ -30,6 +36,7 @@ class JobMaker:
         #: How its jobs reach co.data: CONDUCTO_DATA_URL, CONDUCTO_DATA_TOKEN (start_data).
         self.data_env: dict[str, str] = {}
         self._secrets_read: tuple[tuple[int, ...], dict[str, str]] = ((), {})
+        self._secrets_seen = (-1, 0.0)  # (secrets.writes, monotonic time) of the last check
         self._secret_files = (
             [str(secrets_home / n) for n in SCOPES.values()] if secrets_home else []
         )
@@ -77,9 +84,15 @@ class JobMaker:
         )
 
     def _stored(self) -> dict[str, str]:
-        """co.api.Secrets' values (masked in every log), read again only when a file changed."""
+        """co.api.Secrets' values (masked in every log), read again when a file changed (looked
+        at after this process wrote one, or SECRETS_RECHECK seconds after the last look)."""
         if self.secrets_home is None:
             return {}
+        writes, checked = self._secrets_seen
+        now = time.monotonic()
+        if writes == secrets.writes and now - checked < SECRETS_RECHECK:
+            return dict(self._secrets_read[1])
+        self._secrets_seen = (secrets.writes, now)
         stamp = tuple(map(_changed_at, self._secret_files))
         if self._secrets_read[0] != stamp:
             self._secrets_read = (stamp, stored_secrets(self.secrets_home))
@@ -104,7 +117,7 @@ class JobMaker:
 
 
 def _changed_at(file: str) -> int:
-    """When `file` last changed (0: there is none); one system call, once per attempt."""
+    """When `file` last changed (0: there is none); one system call."""
     try:
         return os.stat(file).st_mtime_ns
     except OSError:

@@ -132,14 +132,20 @@ class LocalBackend(Backend):
         assert job.command.shell is not None
         streams = Streams(output)
         try:
-            _make_dir(job.cwd)
             env = _with_environ(job.env) if job.env else None
             if env is not None and b"CONDUCTO_DATA_URL" in env:  # the conducto-data-* commands
                 path = env.get(b"PATH", os.defpath.encode())
                 env[b"PATH"] = os.fsencode(f"{COMMANDS}{os.pathsep}") + path
                 env.setdefault(b"CONDUCTO_DATA_PYTHON", os.fsencode(sys.executable))
             command = expand_locally(job.command.shell)  # co.relpath(...): the path itself
-            child = Child(["/bin/sh", "-c", command], streams.feed, cwd=job.cwd, env=env)
+            argv = ["/bin/sh", "-c", command]
+            try:
+                child = Child(argv, streams.feed, cwd=job.cwd, env=env)
+            except FileNotFoundError as e:  # the work folder is made when first missing
+                if e.filename is None or os.fspath(e.filename) != os.fspath(job.cwd):
+                    raise
+                os.makedirs(job.cwd, exist_ok=True)
+                child = Child(argv, streams.feed, cwd=job.cwd, env=env)
         except OSError as e:
             return _cannot("start the command", e)
         self._children.add(child)
@@ -168,10 +174,6 @@ class LocalBackend(Backend):
         except Exception as e:  # pickling raises many kinds
             return _cannot("pickle the callable", e)
         try:
-            _make_dir(job.cwd)
-        except OSError as e:
-            return _cannot("create the working directory", e)
-        try:
             worker = await self.pool.take()
         except OSError as e:
             return Outcome(State.WORKER_ERROR, message=f"cannot start a worker process: {e}")
@@ -199,12 +201,6 @@ def _cannot(what: str, error: Exception) -> Outcome:
     """A job that could not start: an ERROR saying why (the runner adds the reason to the
     node's stderr, as for every outcome with a message)."""
     return Outcome(State.ERROR, message=f"cannot {what}: {type(error).__name__}: {error}")
-
-
-def _make_dir(path: str | os.PathLike[str]) -> None:
-    """The job's working directory, made where missing (one stat when it is there: per node)."""
-    if not os.path.isdir(path):
-        os.makedirs(path, exist_ok=True)
 
 
 _environ: dict[bytes, bytes] = {}

@@ -76,7 +76,11 @@ class _State:
         try:
             try:
                 os.environ.update(env)
-                os.chdir(cwd)
+                try:
+                    os.chdir(cwd)
+                except FileNotFoundError:  # the work folder is made when first missing
+                    os.makedirs(cwd, exist_ok=True)
+                    os.chdir(cwd)
             except (OSError, ValueError) as e:
                 print(f"cannot prepare the call: {e}", file=sys.stderr)
                 return 1, f"cannot prepare the call: {e}", None, None
