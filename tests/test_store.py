@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import pytest
 
@@ -574,6 +575,53 @@ def test_writer_keeps_each_paths_last_status_across_interleaved_pipelines(store:
     first, second = store.load("abc-def").statuses, store.load("ghi-jkl").statuses
     assert first == {"/": ("running", False), "/a": ("done", False), "/b": ("running", True)}
     assert second == {"/": ("pending", False), "/a": ("error", False), "/b": ("pending", False)}
+
+
+def test_writer_records_attempts_as_the_calls_one_by_one_would(store: Store, tmp_path: Path):
+    """A node's start and end (taken in one batch, written as one row) and the rest of a burst
+    of attempts land as the same calls made one by one on a store would leave them: a retry,
+    an end without a start (killed while queued), a start not yet ended, two pipelines."""
+    calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+    for pid in ("abc-def", "ghi-jkl"):
+        calls += [
+            ("start_attempt", (pid, "/a", 1, 1.0, 0.5), {}),
+            (
+                "finish_attempt",
+                (pid, "/a", 1),
+                dict(state="error", exit_code=2, ended=2.0, message="boom"),
+            ),
+            ("start_attempt", (pid, "/a", 2, 3.0, 2.5), {}),
+            (
+                "finish_attempt",
+                (pid, "/b", 1),
+                dict(state="killed", exit_code=None, ended=3.5, message="killed"),
+            ),
+            (
+                "finish_attempt",
+                (pid, "/a", 2),
+                dict(state="done", exit_code=0, ended=4.0, message=None, result="42"),
+            ),
+            ("start_attempt", (pid, "/c", 1, 5.0), {}),
+        ]
+    with Store(tmp_path / "one-by-one.db") as direct:
+        for pid in ("abc-def", "ghi-jkl"):
+            create(direct, pid)
+            create(store, pid)
+        for name, args, kw in calls:
+            getattr(direct, name)(*args, **kw)
+        with StoreWriter(store) as w:
+            for name, args, kw in calls:
+                getattr(w, name)(*args, **kw)
+        for pid in ("abc-def", "ghi-jkl"):
+            assert store.load(pid).attempts == direct.load(pid).attempts
+    done = store.load("abc-def").attempts["/a"][1]
+    assert (done.queued, done.started, done.ended, done.state, done.result) == (
+        2.5,
+        3.0,
+        4.0,
+        "done",
+        "42",
+    )
 
 
 def test_writer_snapshots_the_tree_at_the_call(store: Store):

@@ -90,7 +90,8 @@ class Command:
         return text
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Command:
+    def from_json(cls, data: Mapping[str, Any], decoded: dict[str, bytes] | None = None) -> Command:
+        """`decoded` (kept for one tree's reading) decodes a pickle Execs share only once."""
         if not isinstance(data, Mapping):
             raise SerializationError(f"malformed Exec command {data!r}")
         if isinstance(data.get("shell"), str):
@@ -98,7 +99,13 @@ class Command:
                 raise SerializationError("an Exec needs a command, got an empty string")
             return cls.of_shell(data["shell"])
         try:
-            return cls(display=str(data["display"]), _pickled=base64.b64decode(data["call"]))
+            text = data["call"]
+            pickled = None if decoded is None else decoded.get(text)
+            if pickled is None:
+                pickled = base64.b64decode(text)
+                if decoded is not None:
+                    decoded[text] = pickled
+            return cls(display=str(data["display"]), _pickled=pickled)
         except (KeyError, TypeError, ValueError) as e:
             raise SerializationError(f"malformed Exec command {dict(data)!r}") from e
 

@@ -66,10 +66,10 @@ def tree_from_json(data: Mapping[str, Any]) -> Node:
         found = data.get("format") if isinstance(data, Mapping) else type(data).__name__
         raise SerializationError(f"not a {FORMAT} tree (format: {found!r})")
     with detached():
-        return _node_from_json(data.get("root"), "/")
+        return _node_from_json(data.get("root"), "/", {})
 
 
-def _node_from_json(data: Any, path: str) -> Node:
+def _node_from_json(data: Any, path: str, decoded: dict[str, bytes]) -> Node:
     if not isinstance(data, Mapping) or data.get("type") not in _CLASSES:
         raise SerializationError(
             f"expected a node with a type among {sorted(_CLASSES)}, got {data!r}"[:300], path=path
@@ -84,7 +84,7 @@ def _node_from_json(data: Any, path: str) -> Node:
     try:
         node: Node
         if issubclass(cls, Exec):  # an Exec, or a Notebook (its notebook is in the command)
-            node = exe = cls._of(Command.from_json(data.get("command") or {}), **params)
+            node = exe = cls._of(Command.from_json(data.get("command") or {}, decoded), **params)
             exe.generates = bool(data.get("generates"))
         elif cls is Lazy:
             node = Lazy._empty(**params)
@@ -107,7 +107,7 @@ def _node_from_json(data: Any, path: str) -> Node:
         if not isinstance(name, str):
             raise SerializationError(f"child {i} has no `name`: {child!r}"[:300], path=path)
         child_path = f"{path.rstrip('/')}/{name}"
-        kid = _node_from_json(child, child_path)
+        kid = _node_from_json(child, child_path, decoded)
         try:
             node._adopt(kid, name)
         except PipelineError as e:

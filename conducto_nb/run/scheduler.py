@@ -178,7 +178,8 @@ class Scheduler:
                 self._tree.set_exec_state(info, State.RUNNING)
         else:
             self._finished(event)
-        self._advance()
+        if not isinstance(event, ExecStarted):  # queued to running frees nothing to start
+            self._advance()
         self._out.extend(self._tree.end())
         return self._out
 

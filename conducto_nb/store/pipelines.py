@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .attempts import AttemptStore
 from .callbacks import CallbackStore
 from .db import home, tree_json
 from .deliveries import DeliveryStore
@@ -104,7 +105,7 @@ class PipelineSummary:
     owner: Owner | None = None
 
 
-class Store(OutputStore, ImageStore, CallbackStore, DeliveryStore, LeaseStore):
+class Store(AttemptStore, OutputStore, ImageStore, CallbackStore, DeliveryStore, LeaseStore):
     """Pipelines, node statuses, attempts and capped output in sqlite; safe across threads
     (one lock per connection) and processes (WAL, busy timeout)."""
 
@@ -167,42 +168,6 @@ class Store(OutputStore, ImageStore, CallbackStore, DeliveryStore, LeaseStore):
                 for row in changes
             ),
         )
-
-    def start_attempt(
-        self, pipeline_id: str, path: str, attempt: int, started: float, queued: float | None = None
-    ) -> None:
-        with self._tx(pipeline_id) as c:
-            c.execute(
-                "INSERT INTO attempts (pipeline_id, path, attempt, state, started, queued)"
-                " VALUES (?, ?, ?, 'running', ?, ?)"
-                " ON CONFLICT (pipeline_id, path, attempt) DO UPDATE SET state = 'running',"
-                " exit_code = NULL, started = excluded.started, ended = NULL, message = NULL,"
-                " queued = excluded.queued",
-                (pipeline_id, path, attempt, started, queued),
-            )
-
-    def finish_attempt(
-        self,
-        pipeline_id: str,
-        path: str,
-        attempt: int,
-        *,
-        state: str,
-        exit_code: int | None,
-        ended: float,
-        message: str | None,
-        result: str | None = None,
-    ) -> None:
-        """Close an attempt (one that never started, e.g. a worker error, is recorded too)."""
-        with self._tx(pipeline_id) as c:
-            c.execute(
-                "INSERT INTO attempts (pipeline_id, path, attempt, state, exit_code, started,"
-                " ended, message, result) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?)"
-                " ON CONFLICT (pipeline_id, path, attempt) DO UPDATE SET state = excluded.state,"
-                " exit_code = excluded.exit_code, ended = excluded.ended,"
-                " message = excluded.message, result = excluded.result",
-                (pipeline_id, path, attempt, state, exit_code, ended, message, result),
-            )
 
     # -- reads -----------------------------------------------------------------------------
     def load(self, pipeline_id: str) -> PipelineRecord:

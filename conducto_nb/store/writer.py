@@ -15,11 +15,11 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
-from .batch import Appended, Item, Op, StatusRows, coalesce
+from .attempts import AttemptEnd, AttemptStart
+from .batch import Appended, Attempted, Item, Op, StatusRows, coalesce
 from .db import tree_json
 
 if TYPE_CHECKING:
@@ -83,11 +83,7 @@ class StoreWriter:
     def start_attempt(
         self, pipeline_id: str, path: str, attempt: int, started: float, queued: float | None = None
     ) -> None:
-        self._put(
-            pipeline_id,
-            f"start_attempt {path}",
-            lambda: self._store.start_attempt(pipeline_id, path, attempt, started, queued),
-        )
+        self._enqueue(Attempted(pipeline_id, AttemptStart(path, attempt, started, queued), None))
 
     def finish_attempt(
         self,
@@ -101,18 +97,8 @@ class StoreWriter:
         message: str | None,
         result: str | None = None,
     ) -> None:
-        apply = partial(
-            self._store.finish_attempt,
-            pipeline_id,
-            path,
-            attempt,
-            state=state,
-            exit_code=exit_code,
-            ended=ended,
-            message=message,
-            result=result,
-        )
-        self._put(pipeline_id, f"finish_attempt {path}", apply)
+        end = AttemptEnd(path, attempt, state, exit_code, ended, message, result)
+        self._enqueue(Attempted(pipeline_id, None, end))
 
     def append_output(
         self, pipeline_id: str, path: str, attempt: int, stream: str, text: str
