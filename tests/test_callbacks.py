@@ -357,3 +357,21 @@ def test_a_run_adopted_from_a_dead_owner_keeps_counting_its_retries(tmp_path: Pa
     run.wait()
     assert len(run["/flaky"].attempts) == 3  # the first, the retry, this rerun: no 4th
     assert messages(run, "/flaky")[-1] == "1 retries used: not retried"
+
+
+def _flaky_tree(count: str) -> co.Serial:
+    with co.Serial() as tree:
+        flaky = co.Exec(FLAKY.format(count=count, fails=1), name="flaky")
+        flaky.on_error(co.callback.retry(2))
+    return tree
+
+
+def test_a_callback_of_a_generated_tree_fires_though_the_tree_had_none(tmp_path: Path) -> None:
+    """A run whose tree has no callback skips looking for them, until a Lazy node grafts a
+    tree that has one."""
+    with co.Serial() as root:
+        co.Lazy(_flaky_tree, str(tmp_path / "n"), name="gen")
+    run = root.run()
+    assert run.state is State.DONE
+    (path,) = [n.path for n in run.tree.walk() if n.name == "flaky"]
+    assert "retry 1 of 2" in messages(run, path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import itertools
 import pathlib
 from collections.abc import Sequence
 
@@ -10,7 +11,8 @@ import pytest
 
 import conducto_nb as co
 from conducto_nb.errors import ActionError
-from conducto_nb.model.states import NodeStatus, State, StateChanged, TreeChanged
+from conducto_nb.model.execs import Exec
+from conducto_nb.model.states import NodeStatus, State, StateChanged, TreeChanged, child_category
 from conducto_nb.run.scheduler import (
     Action,
     ExecFinished,
@@ -22,6 +24,7 @@ from conducto_nb.run.scheduler import (
     StartExec,
     tree_statuses,
 )
+from conducto_nb.run.status_tree import NodeInfo
 
 NEW = co.ContainerReuseContext.NEW
 GLOBAL = co.ContainerReuseContext.GLOBAL
@@ -1220,3 +1223,14 @@ def test_a_suppressed_failure_blocks_inside_its_serial_only() -> None:
     act(s, "run")
     assert starts(finish(s, "/lenient/a", State.ERROR)) == ["/c"]
     assert labels(s, "/lenient/b", "/lenient", "/c") == ["blocked", "done", "queued"]
+
+
+@pytest.mark.parametrize("state", list(State))
+def test_how_a_node_counts_in_its_parent_is_the_category_of_its_status(state: State) -> None:
+    """NodeInfo.category, worked out without making the status, agrees with child_category."""
+    for skipped, suppress, blocked_by in itertools.product(
+        (False, True), (False, True), (None, "/x")
+    ):
+        info = NodeInfo(Exec("true"), "/a", None, True, False, skipped, suppress, state=state)
+        info.blocked_by = blocked_by
+        assert info.category is child_category(info.status, suppress)

@@ -120,6 +120,10 @@ class Callback:
 _HERE: weakref.WeakValueDictionary[str, Callable[..., Any]] = weakref.WeakValueDictionary()
 
 
+#: Callbacks added to any node so far: a run whose tree had none looks again only when it grew.
+ADDED = [0]
+
+
 class CallbackHolder:
     """The `on_*` methods of every node: (event, Callback) pairs, in the order attached."""
 
@@ -162,6 +166,7 @@ class CallbackHolder:
         if not hasattr(self, "_callbacks"):
             self._callbacks = []
         self._callbacks.append((event, callback))
+        ADDED[0] += 1
 
 
 def _make(name: str, inherited: bool, user_display: bool, **kwargs: Any) -> Callback:

@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from ..errors import NodeNotFound, PipelineError
-from ..model.callbacks import EVENTS, Callback
+from ..model.callbacks import ADDED, EVENTS, Callback
 from ..model.states import FAILED, CallbackFired, NodeStatus, State, StateChanged
 
 if TYPE_CHECKING:
@@ -82,6 +82,7 @@ class CallbackRunner:
         #: in the order they fired (a late "pending" must not follow "success" to GitHub).
         self._last_send: dict[tuple[str, int], asyncio.Future[None]] = {}
         self.firing = False  # between a retry's skip and its run, the run is not idle
+        self._looked = (-1, True)  # (ADDED when the tree was looked at, whether it had any)
 
     @property
     def busy(self) -> bool:
@@ -90,6 +91,8 @@ class CallbackRunner:
     def __call__(self, event: object) -> None:
         """An observer: only notes what fires (it runs inside a scheduler step)."""
         if not isinstance(event, StateChanged) or event.old.state is event.new.state:
+            return
+        if not self._tree_has_callbacks():
             return
         for owner, callback, name in self._matching(event.path, event.new.state):
             self.pending.append((owner, callback, name, event.path, event.new))
@@ -104,6 +107,14 @@ class CallbackRunner:
                 self._fire(*self.pending.pop(0))
         finally:
             self.firing = False
+
+    def _tree_has_callbacks(self) -> bool:
+        """Whether any node of the run's tree has a callback, looked at again only after one
+        was added anywhere (a grafted tree's are added as it is read): most trees have none."""
+        added = ADDED[0]
+        if self._looked[0] != added:
+            self._looked = (added, any(n.callbacks for n in self.ex.scheduler.root.walk()))
+        return self._looked[1]
 
     def _matching(self, path: str, state: State) -> Iterator[tuple[Node, Callback, str]]:
         try:

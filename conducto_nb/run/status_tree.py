@@ -21,7 +21,6 @@ from ..model.states import (
     State,
     StateChanged,
     TreeChanged,
-    child_category,
     count_categories,
     derive_state,
 )
@@ -69,7 +68,13 @@ class NodeInfo:
 
     @property
     def category(self) -> State | None:
-        return child_category(self.status, self.suppress)
+        """child_category(self.status, self.suppress), without making the status: asked for
+        on every change (a blocked node counts as pending there, as its state is)."""
+        if self.skipped:
+            return None
+        if self.suppress and self.state in FAILED:
+            return State.DONE
+        return State.PENDING if self.state is State.BLOCKED else self.state
 
     @property
     def full(self) -> bool:
