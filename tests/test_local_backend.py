@@ -661,3 +661,25 @@ def test_jobs_ended_at_exit_are_reaped_while_the_guard_waits_for_them() -> None:
         [sys.executable, "-c", GUARDED_EXIT], capture_output=True, text=True, check=True
     )
     assert ended.stdout.split("\n")[:2] == ["-15 True", "-15 True"], ended.stdout + ended.stderr
+
+
+NOTHING_LEFT_AT_EXIT = """
+import atexit, os, subprocess
+seen = {}
+atexit.register(lambda: print(seen["guard"].returncode, seen["lock"].exists()))  # runs last
+from conducto_nb.backends import guard
+job = subprocess.Popen(["true"], start_new_session=True)
+guard.watch(job.pid, 5)
+job.wait()
+guard.forget(job.pid)  # sent with the next line, or at exit
+seen.update(guard=guard._guard, lock=guard.lock_path(os.getpid()))
+"""
+
+
+def test_an_exit_with_no_job_left_does_not_wait_for_the_guard() -> None:
+    """Every job ended before the script did: its exit does not wait for the guard (which
+    has nothing to end, and exits on its own); the guard's lock file is gone."""
+    ended = subprocess.run(
+        [sys.executable, "-c", NOTHING_LEFT_AT_EXIT], capture_output=True, text=True, check=True
+    )
+    assert ended.stdout.split() == ["None", "False"], ended.stdout + ended.stderr

@@ -113,6 +113,7 @@ _lock = threading.Lock()
 _guard: subprocess.Popen[bytes] | None = None
 _ending = -1  # the write end of the pipe whose closing tells the guard this process ends
 _forgotten: list[str] = []  # forget lines not sent yet: they go with the next line
+_alive: set[str] = set()  # what the guard would end now: told, not yet forgotten
 _closed = False  # this process is exiting: its guard is ending everything, none starts again
 
 
@@ -166,6 +167,14 @@ def forget_container(socket_path: str, cid: str) -> None:
     _tell_soon(f"-C {socket_path} {cid}\n")
 
 
+def _note(line: str) -> None:
+    """(Under `_lock`.) Keep `_alive` as the guard's sets will be once it reads `line`."""
+    if line.startswith("+"):
+        _alive.add(line[1:])
+    elif line.startswith("-"):
+        _alive.discard(line[1:])
+
+
 def _tell(line: str, grace: float | None) -> None:
     global _guard
     with _lock:
@@ -174,12 +183,15 @@ def _tell(line: str, grace: float | None) -> None:
         if _guard is None or _guard.poll() is not None:
             if grace is None:
                 return  # no guard watches anything: nothing to forget
+            _alive.clear()  # a guard before this one died: what it knew is not this one's
             _guard = _start_guard(grace)
             os.set_inheritable(_guard.stdin.fileno(), False)  # type: ignore[union-attr]
         assert _guard.stdin is not None
         with contextlib.suppress(OSError):  # a guard killed by hand: the next watch starts one
             _guard.stdin.write(("".join(_forgotten) + line).encode())
             _guard.stdin.flush()
+        for told in (*_forgotten, line):
+            _note(told)
         _forgotten.clear()
 
 
@@ -227,7 +239,9 @@ def _start_guard(grace: float) -> subprocess.Popen[bytes]:
 
 @atexit.register
 def _close() -> None:
-    """This process ends: the guard ends what is left, and is waited for (no zombie).
+    """This process ends: the guard ends what is left, and is waited for (no job outlives
+    the script). With nothing left, it is not: it only exits (and init reaps it), so its
+    lock file goes now, as no job of this process needs waiting for.
 
     Not under `_lock`: the loop thread reaps the jobs the guard ends and tells it so; made to
     wait for the lock meanwhile, it left the rest unreaped, zombies the guard took for alive
@@ -235,12 +249,18 @@ def _close() -> None:
     global _guard, _closed
     with _lock:
         guard, _guard, _closed = _guard, None, True
+        for told in _forgotten:
+            _note(told)
+        left = bool(_alive)
     if guard is not None and guard.stdin is not None:
         with contextlib.suppress(OSError):
             guard.stdin.write("".join(_forgotten).encode())
             guard.stdin.close()
         if _ending >= 0:
             os.close(_ending)  # the guard wakes at once, not at its next look
+        if not left:
+            lock_path(os.getpid()).unlink(missing_ok=True)
+            return
         with contextlib.suppress(subprocess.TimeoutExpired):
             guard.wait(timeout=30)
             lock_path(os.getpid()).unlink(missing_ok=True)
