@@ -202,3 +202,21 @@ def test_an_exec_or_lazy_without_a_command_names_the_node() -> None:
     with pytest.raises(co.CommandError, match=r"^/gen/Generate: an Exec needs a command"):
         with co.Serial():
             co.Lazy(name="gen")
+
+
+def test_cloudpickle_is_imported_with_the_first_callable_not_before() -> None:
+    """A tree of shell commands never pays for cloudpickle's imports (~10 ms of a script's
+    start). (A Notebook node's code still travels by value: tests/docker/test_notebook_docker.py
+    runs one in an image without conducto_nb.)"""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\nimport conducto_nb as co\n"
+        "co.Exec('echo shell', name='plain').run(backend='local')\n"
+        "print('cloudpickle' in sys.modules)\n"
+        "co.Exec(print, 'called', name='call').run(backend='local')\n"
+        "print('cloudpickle' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.stdout.split() == ["False", "True"], out.stdout + out.stderr

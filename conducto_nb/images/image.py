@@ -24,11 +24,10 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ImageBuildError, ParameterError
-from . import content_hash, paths
-from .content_hash import Sink, repo_root
+from . import paths
 from .fields import (
     CODE_DIR,
     DEFAULTS,
@@ -49,6 +48,9 @@ from .fields import (
     tag_name,
     words,
 )
+
+if TYPE_CHECKING:
+    from .content_hash import Sink
 
 __all__ = ["DEFAULT_BASE", "Image"]
 
@@ -170,12 +172,12 @@ class Image:
                 "copy_repo", f"must be True or a path in a git repository, not {repo!r}"
             )
         if repo is True:  # the calling code's repository (a `.conducto.cfg`'s: the cwd's)
-            v["copy_repo"] = str(repo_root(base_dir))
+            v["copy_repo"] = str(_repo_root(base_dir))
         elif repo is False or repo is None:
             v["copy_repo"] = None
         else:
             path = absolute(repo, base_dir)
-            v["copy_repo"] = str(repo_root(path)) if resolve else str(path)
+            v["copy_repo"] = str(_repo_root(path)) if resolve else str(path)
         code = [k for k in ("copy_dir", "copy_repo", "copy_url") if v[k] is not None]
         if len(code) > 1:
             raise field_error(
@@ -329,4 +331,12 @@ class Image:
     def snapshot(self, context: Sink | None = None, src: Sink | None = None) -> str:
         """The hash of everything the build reads, feeding those same bytes to the sinks:
         `context` gets the base Dockerfile's context, `src` the code (under `src/`)."""
+        from . import content_hash
+
         return content_hash.snapshot(self, context, src)
+
+
+def _repo_root(path: Path) -> Path:
+    from .content_hash import repo_root  # lazy: hashing's imports (tarfile...) cost ~5 ms
+
+    return repo_root(path)

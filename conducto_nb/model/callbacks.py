@@ -22,7 +22,6 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import ParameterError
-from .pickling import dumps
 
 __all__ = [
     "EVENTS",
@@ -95,6 +94,8 @@ class Callback:
             out["user_display"] = False
         if self.name == "python":
             out["qualname"] = self.qualname
+            from .pickling import dumps  # lazy: cloudpickle
+
             out["pickled"] = self.pickled or base64.b64encode(dumps(self.func)).decode()
             if self.func is not None:
                 # an object that takes no weak reference is called as a copy elsewhere

@@ -14,12 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import cloudpickle
-
 from ..errors import CommandError, SerializationError, suggest
 from ..shared.log import unindent
 from . import params as P
-from . import pickling
 from .nodes import Node, Serial
 
 __all__ = ["GENERATE_ENV", "Command", "Exec", "Lazy"]
@@ -62,12 +59,16 @@ class Command:
         """The function and its arguments, unpickled on first use."""
         if self._call is None:
             assert self._pickled is not None
+            import cloudpickle  # lazy, as pickling: a tree of shell commands never needs it
+
             self._call = cloudpickle.loads(self._pickled)
         assert self._call is not None
         return self._call
 
     def pickled(self) -> bytes:
         if self._pickled is None:
+            from . import pickling  # (cloudpickle: ~10 ms of imports)
+
             self._pickled = pickling.dumps(self.call_parts())  # keeps cells' source lines
         return self._pickled
 

@@ -14,16 +14,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import cloudpickle
-
 from ..errors import CommandError
 from ..notebook import execute
 from ..notebook.source import NotebookSource, read_notebook
 from .execs import Command, Exec
 
 __all__ = ["Notebook"]
-
-cloudpickle.register_pickle_by_value(execute)  # its code travels: images lack conducto_nb
 
 
 class Notebook(Exec):

@@ -21,7 +21,14 @@ from typing import Any
 
 import cloudpickle
 
+from ..notebook import execute
+
 __all__ = ["dumps"]
+
+# A Notebook node's command calls notebook/execute.py's run_notebook: its code travels, as the
+# images that run it lack conducto_nb. (Here, not in model/notebook.py: cloudpickle is
+# imported with the first callable pickled, not by `import conducto_nb`.)
+cloudpickle.register_pickle_by_value(execute)
 
 _RENAMED = "<dynamic-code>"  # what cloudpickle calls code it sends by value
 

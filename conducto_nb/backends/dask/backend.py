@@ -182,6 +182,8 @@ class DaskBackend(Backend):
         tag = None if self.images == "local" else self._owner.tag(job.image)
         import cloudpickle
 
+        from ...model import pickling  # noqa: F401 - what must travel by value is registered
+
         future = self._client.submit(
             run_job,
             cloudpickle.dumps(job),  # bytes: the scheduler passes them on without unpickling
