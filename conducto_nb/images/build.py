@@ -22,7 +22,6 @@ from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import BackendError, ImageBuildError
-from .context import BASE_DOCKERFILE, context_tar
 from .docker_sdk import close_sockets_left_in, import_docker
 
 if TYPE_CHECKING:
@@ -135,6 +134,8 @@ def _short(line: str, width: int = 240) -> str:
 
 def _build_blocking(image: Image, client: Any, emit: Log) -> str:
     """Find or build the image; its tag. Rebuilt when the base image changed since."""
+    from .context import BASE_DOCKERFILE, context_tar  # lazy: tarfile... (build_step is light)
+
     lines = _Lines(emit)
     base_id, user = _base(client, image.image) if image.image else (None, "")
     ctx = context_tar(image, user=user)

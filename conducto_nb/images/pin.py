@@ -13,7 +13,6 @@ import subprocess
 from pathlib import Path
 
 from ..errors import ImageBuildError
-from .content_hash import git, local_commit, pick_ref
 from .fields import is_local_url
 from .image import Image
 
@@ -29,6 +28,8 @@ def pin(image: Image) -> tuple[Image, str | None]:
     branch (the build would fail the same way)."""
     if image.copy_commit is not None or (image.copy_repo is None and image.copy_url is None):
         return image, None
+    from .content_hash import git, local_commit, pick_ref  # lazy: tarfile... for git code only
+
     where = image.copy_repo or image.copy_url or ""
     if image.copy_repo is not None or is_local_url(where):
         repo = where.removeprefix("file://")
@@ -53,6 +54,8 @@ def pin(image: Image) -> tuple[Image, str | None]:
 
 def _main_worktree(repo: Path) -> Path:
     """The repository's main working tree (`repo` itself unless it is a linked worktree)."""
+    from .content_hash import git
+
     common = Path(git(["rev-parse", "--path-format=absolute", "--git-common-dir"], cwd=repo))
     if common.name == ".git" and common.parent.is_dir():
         return common.parent

@@ -5,13 +5,12 @@ CLI and the widget find it with no kernel that ran it; rendered to HTML by nbcon
 
 from __future__ import annotations
 
-import html
 import importlib
 import json
 from pathlib import Path
 from typing import Any
 
-from ..data.store import DataNotFound, scope
+from ..errors import DataNotFound
 from .execute import FORMAT
 
 __all__ = ["ExecutedNotebook", "keep", "kept", "object_name"]
@@ -61,6 +60,8 @@ class ExecutedNotebook:
         return self._html
 
     def _repr_html_(self) -> str:
+        import html
+
         page = html.escape(self.html(), quote=True)
         return (  # sandboxed: the notebook's own scripts and styles stay in its frame
             f'<iframe sandbox="" title="executed notebook {html.escape(self.path)}" '
@@ -90,6 +91,8 @@ def keep(
 ) -> tuple[ExecutedNotebook | None, str | None]:
     """Keep what run_notebook returned for the node at `path`: the executed notebook (None when
     it never ran) and the error that fails the node (None when every cell ran)."""
+    from ..data.store import scope  # lazy: a run without notebooks never reads co.data
+
     text, error = value.get("notebook"), value.get("error")
     where, place = object_name(path), scope("pipeline", pipeline_id, home)
     if not isinstance(text, str):  # an earlier attempt's copy would pass for this one's
@@ -102,6 +105,8 @@ def keep(
 
 def kept(pipeline_id: str, path: str, home: Path | None = None) -> ExecutedNotebook | None:
     """The executed notebook of the node at `path` of a pipeline, if it ran."""
+    from ..data.store import scope
+
     where = object_name(path)
     try:
         with scope("pipeline", pipeline_id, home).open(where) as f:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 
-from ..images.build import build_step
 from ..model.states import IMAGE_LOG_CAP, ImageChanged, ImageState
 from .db import StoreDB
 
@@ -66,8 +65,14 @@ class ImageStore(StoreDB):
                 start,
                 end,
                 # Not stored: the log says it, as it said it to the process building it.
-                step=build_step(log or "") if state == ImageState.BUILDING.value else None,
+                step=_step(log) if state == ImageState.BUILDING.value else None,
             )
             for key, label, state, nodes, tag, message, start, end, log in rows
         ]
         return images, {row[0]: row[-1] for row in rows if row[-1]}
+
+
+def _step(log: str | None) -> str | None:
+    from ..images.build import build_step  # lazy: the build's imports (tarfile...), rarely
+
+    return build_step(log or "")

@@ -18,14 +18,12 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from ...errors import ImageBuildError
-from ...images.context import TarSink
 from ...images.image import Image
 from ...store.db import home
 
@@ -126,6 +124,10 @@ def _not_used_here(image: Image) -> list[str]:
 def _copy_code(image: Image, dest: Path, log: Callable[[str], None]) -> str:
     """The same files a Docker build would COPY (the snapshot's `src/`), extracted here; the
     hash of what was copied."""
+    import tarfile  # lazy, as the image's context: only where a co.Image has code
+
+    from ...images.context import TarSink
+
     with tempfile.TemporaryFile() as f:
         sink = TarSink(f)
         digest = image.snapshot(src=sink)
