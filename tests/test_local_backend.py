@@ -683,3 +683,31 @@ def test_an_exit_with_no_job_left_does_not_wait_for_the_guard() -> None:
         [sys.executable, "-c", NOTHING_LEFT_AT_EXIT], capture_output=True, text=True, check=True
     )
     assert ended.stdout.split() == ["None", "False"], ended.stdout + ended.stderr
+
+
+def test_a_worker_runs_a_plain_callable_without_importing_the_package(tmp_path: Path) -> None:
+    """A worker starts without `import conducto_nb` (its __init__ imports the whole API: a
+    notebook's first callable waited for it); a callable that needs the package imports it.
+    (Both functions are local, so they travel by value, not by importing this module.)"""
+
+    def package_imported() -> bool:
+        import sys
+
+        return "conducto_nb" in sys.modules
+
+    def with_package() -> bool:
+        import conducto_nb  # noqa: F401
+
+        return package_imported()
+
+    async def body() -> None:
+        backend = LocalBackend(1)
+        try:
+            out, _ = await run(backend, call(package_imported, cwd=tmp_path))
+            assert (out.state, out.result) == (State.DONE, False)
+            out, _ = await run(backend, call(with_package, cwd=tmp_path))
+            assert (out.state, out.result) == (State.DONE, True)
+        finally:
+            await backend.close()
+
+    in_thread(body)

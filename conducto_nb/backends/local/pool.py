@@ -22,9 +22,15 @@ __all__ = ["Pool"]
 
 _HEADER = struct.Struct("!I")
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[3])
+# worker.py is loaded by its path, not as conducto_nb.backends.local.worker: importing the
+# package first (its __init__ imports the whole API) made a worker's start ~70 ms slower, felt
+# by a notebook's first callable. The package stays importable (a Lazy node's tree needs it).
+_WORKER = str(Path(__file__).resolve().with_name("worker.py"))
 _BOOT = (
-    f"import sys; sys.path.insert(0, {_PACKAGE_PARENT!r}); "
-    "from conducto_nb.backends.local.worker import main; main(int(sys.argv[1]))"
+    f"import sys; sys.path.insert(0, {_PACKAGE_PARENT!r}); import importlib.util as u; "
+    f"s = u.spec_from_file_location('conducto_nb_local_worker', {_WORKER!r}); "
+    "m = sys.modules[s.name] = u.module_from_spec(s); s.loader.exec_module(m); "
+    "m.main(int(sys.argv[1]))"
 )
 
 
