@@ -188,6 +188,19 @@ def test_fix_a_failed_step_from_the_graph_and_the_pipeline_goes_on(page: Any, la
     shot(page, "fixed-and-went-on")
 
 
+TIMELINE_READ = """() => {
+  const rows = [...document.querySelectorAll('.co-timeline .co-tl-row')];
+  const bars = [...document.querySelectorAll('.co-timeline .co-tl-run')];
+  if (rows.length < 3 || bars.length < 3 || bars.some(b => b.dataset.state === 'running'))
+    return null;
+  const bar = p => document.querySelector(`.co-tl-row[data-path='${p}'] .co-tl-run`);
+  return {rows: rows.map(r => r.dataset.path), states: bars.map(b => b.dataset.state),
+          slow: +bar('/tests/slow').getAttribute('width'),
+          quick: +bar('/tests/quick').getAttribute('width'),
+          title: bar('/tests/slow').querySelector('title').textContent};
+}"""
+
+
 def test_the_timeline_shows_each_attempt_and_leads_to_its_node(page: Any, lab: Lab) -> None:
     """One click from the graph: a row per Exec that ran, a bar per attempt with its state
     and times; a click on a row opens that node's panel."""
@@ -206,21 +219,15 @@ def test_the_timeline_shows_each_attempt_and_leads_to_its_node(page: Any, lab: L
     nb.run(0)
     nb.wait_state("/", "done")
     page.click(".co-header .co-timeline-toggle")
-    # (read in one go: a live timeline is drawn again each second, its rows replaced)
-    page.wait_for_function(
-        "document.querySelectorAll('.co-timeline .co-tl-row').length >= 3"
-        " && document.querySelectorAll('.co-timeline .co-tl-run').length >= 3"
-    )
-    rows = "[...document.querySelectorAll('.co-timeline .co-tl-row')].map(r => r.dataset.path)"
-    bars = "[...document.querySelectorAll('.co-timeline .co-tl-run')].map(b => b.dataset.state)"
-    assert page.evaluate(f"[{rows}, {bars}]") == [
+    # Read in the evaluation that finds it drawn and final: a live timeline is drawn again
+    # each second, and the output is drawn again (a new view) as the run ends.
+    seen = page.wait_for_function(TIMELINE_READ).json_value()
+    assert (seen["rows"], seen["states"]) == (
         ["/setup", "/tests/slow", "/tests/quick"],
         ["done", "done", "done"],
-    ]
-    slow = page.locator(".co-tl-row[data-path='/tests/slow'] .co-tl-run")
-    quick = page.locator(".co-tl-row[data-path='/tests/quick'] .co-tl-run")
-    assert float(slow.get_attribute("width") or 0) > float(quick.get_attribute("width") or 0)
-    assert "attempt 1: done, ran" in (slow.locator("title").text_content() or "")
+    )
+    assert seen["slow"] > seen["quick"]  # bar widths: 0.5 s against an echo
+    assert "attempt 1: done, ran" in seen["title"]
     assert page.locator(".co-graph .co-scroll").is_hidden()
     shot(page, "timeline")
     page.locator(".co-tl-row[data-path='/tests/slow'] .co-tl-label").click()

@@ -1,7 +1,7 @@
 // One per widget model, shared by all its views: the decoded tree with the diffs applied, the
 // header, and the kernel's messages. A view drawn later (a re-rendered output, a second
 // display) starts from the current states, not from the tree the widget was opened with.
-import type { DiffMsg, HeaderMsg, ImageMsg, InMsg, TreeMsg } from "./protocol";
+import type { DiffMsg, HeaderMsg, ImageMsg, InMsg, TimelineMsg, TreeMsg } from "./protocol";
 import { Tree } from "./tree";
 
 export type Change =
@@ -16,6 +16,7 @@ export class Store {
   header: HeaderMsg;
   images: ImageMsg[];
   since: number | undefined; // when the model arrived, until its first view is drawn
+  timeline: TimelineMsg | undefined; // the last one: a view drawn later shows it at once
   private listeners = new Set<(c: Change) => void>();
 
   constructor(tree: TreeMsg, header: HeaderMsg, images: ImageMsg[] | undefined) {
@@ -45,6 +46,7 @@ export class Store {
   }
 
   message(msg: InMsg): void {
+    if (msg.type === "timeline") this.timeline = msg;
     this.emit({ what: "msg", msg });
   }
 

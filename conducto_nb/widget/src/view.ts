@@ -250,6 +250,9 @@ export class GraphView {
     window.clearInterval(this.timelineTimer);
     this.timelineTimer = undefined;
     if (!on) return;
+    // A view drawn again (the output re-rendered as the run ends) shows the last answer at
+    // once, not an empty box until the new one comes.
+    if (this.store.timeline) this.timeline.draw(this.store.timeline, this.store.header.live);
     this.send({ type: "timeline" });
     this.timelineTimer = window.setInterval(() => {
       if (this.store.header.live) this.send({ type: "timeline" });
