@@ -201,6 +201,12 @@ TIMELINE_READ = """() => {
 }"""
 
 
+TIMELINE_SHOWN = """() => [...document.querySelectorAll('.co-timeline')].map(t => ({
+  hidden: t.hidden, text: t.textContent.slice(0, 200),
+  bars: [...t.querySelectorAll('.co-tl-run')].map(b => b.dataset.state),
+  views: document.querySelectorAll('.co-graph').length}))"""
+
+
 def test_the_timeline_shows_each_attempt_and_leads_to_its_node(page: Any, lab: Lab) -> None:
     """One click from the graph: a row per Exec that ran, a bar per attempt with its state
     and times; a click on a row opens that node's panel."""
@@ -221,7 +227,11 @@ def test_the_timeline_shows_each_attempt_and_leads_to_its_node(page: Any, lab: L
     page.click(".co-header .co-timeline-toggle")
     # Read in the evaluation that finds it drawn and final: a live timeline is drawn again
     # each second, and the output is drawn again (a new view) as the run ends.
-    seen = page.wait_for_function(TIMELINE_READ).json_value()
+    try:
+        seen = page.wait_for_function(TIMELINE_READ).json_value()
+    except Exception as e:  # say what the page showed instead (a failure seen once, under load)
+        shown = page.evaluate(TIMELINE_SHOWN)
+        raise AssertionError(f"the timeline never showed three finished attempts: {shown}") from e
     assert (seen["rows"], seen["states"]) == (
         ["/setup", "/tests/slow", "/tests/quick"],
         ["done", "done", "done"],
