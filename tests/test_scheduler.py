@@ -1227,10 +1227,12 @@ def test_a_suppressed_failure_blocks_inside_its_serial_only() -> None:
 
 @pytest.mark.parametrize("state", list(State))
 def test_how_a_node_counts_in_its_parent_is_the_category_of_its_status(state: State) -> None:
-    """NodeInfo.category, worked out without making the status, agrees with child_category."""
+    """NodeInfo.category, worked out from its fields, is how its status counts: a blocked
+    node's status says blocked, its state pending, and both count as pending."""
     for skipped, suppress, blocked_by in itertools.product(
         (False, True), (False, True), (None, "/x")
     ):
         info = NodeInfo(Exec("true"), "/a", None, True, False, skipped, suppress, state=state)
         info.blocked_by = blocked_by
-        assert info.category is child_category(info.status, suppress)
+        status = info.status
+        assert info.category is child_category(status.state, status.skipped, suppress)

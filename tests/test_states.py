@@ -93,8 +93,8 @@ def test_empty_container_is_done_but_awaiting_generation_is_pending() -> None:
 
 @pytest.mark.parametrize("state", list(State))
 def test_skipped_child_does_not_count(state: State) -> None:
-    assert child_category(NodeStatus(state, skipped=True), suppress_errors=False) is None
-    assert child_category(NodeStatus(state, skipped=True), suppress_errors=True) is None
+    assert child_category(state, True, suppress_errors=False) is None
+    assert child_category(state, True, suppress_errors=True) is None
 
 
 @pytest.mark.parametrize("state", list(State))
@@ -102,8 +102,8 @@ def test_a_failed_child_that_suppresses_errors_counts_as_done(state: State) -> N
     expected = State.DONE if state in FAILED else state
     if state is State.BLOCKED:  # pending, held back by an earlier failure: pending to its parent
         expected = State.PENDING
-    assert child_category(NodeStatus(state), suppress_errors=True) is expected
-    assert child_category(NodeStatus(state), suppress_errors=False) is (
+    assert child_category(state, False, suppress_errors=True) is expected
+    assert child_category(state, False, suppress_errors=False) is (
         State.PENDING if state is State.BLOCKED else state
     )
 

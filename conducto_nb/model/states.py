@@ -84,16 +84,17 @@ class TreeChanged:
     tree: Mapping[str, Any] = field(repr=False)
 
 
-def child_category(status: NodeStatus, suppress_errors: bool) -> State | None:
-    """How a child counts in its parent's derivation: skipped children do not count (None), a
-    failure whose node suppresses errors counts as done."""
-    if status.skipped:
+def child_category(state: State, skipped: bool, suppress_errors: bool) -> State | None:
+    """How a child (its status's state and skip) counts in its parent's derivation: skipped
+    children do not count (None), a failure whose node suppresses errors counts as done.
+    Fields, not a NodeStatus: asked for on every change, where making one cost."""
+    if skipped:
         return None
-    if status.state in FAILED and suppress_errors:
+    if state in FAILED and suppress_errors:
         return State.DONE
-    if status.state is State.BLOCKED:  # pending, as far as its parent is concerned
+    if state is State.BLOCKED:  # pending, as far as its parent is concerned
         return State.PENDING
-    return status.state
+    return state
 
 
 def derive_state(

@@ -21,6 +21,7 @@ from ..model.states import (
     State,
     StateChanged,
     TreeChanged,
+    child_category,
     count_categories,
     derive_state,
 )
@@ -68,13 +69,8 @@ class NodeInfo:
 
     @property
     def category(self) -> State | None:
-        """child_category(self.status, self.suppress), without making the status: asked for
-        on every change (a blocked node counts as pending there, as its state is)."""
-        if self.skipped:
-            return None
-        if self.suppress and self.state in FAILED:
-            return State.DONE
-        return State.PENDING if self.state is State.BLOCKED else self.state
+        # (Its state, not its status's: a blocked node's state is pending, as it counts.)
+        return child_category(self.state, self.skipped, self.suppress)
 
     @property
     def full(self) -> bool:
