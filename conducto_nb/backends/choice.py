@@ -37,6 +37,7 @@ def backend_named(choice: str | Backend | None) -> Backend:
                 cpu_budget=budget,
                 mem_budget=_number_env("CONDUCTO_NB_MEM_BUDGET"),
                 idle_timeout=_number_env("CONDUCTO_NB_IDLE_TIMEOUT") or 30.0,
+                spare_timeout=_spare_timeout(),
             )
         elif name == "dask":
             from .dask.backend import DaskBackend
@@ -57,6 +58,12 @@ def default_backend() -> Backend:
     """The backend `root.run()` uses when none is given (`.name` says which: docker where a
     daemon answers, else local, unless $CONDUCTO_NB_BACKEND chose)."""
     return backend_named(None)
+
+
+def _spare_timeout() -> float:
+    """$CONDUCTO_NB_SPARE_TIMEOUT: seconds a spare container waits (0: no spares)."""
+    chosen = _number_env("CONDUCTO_NB_SPARE_TIMEOUT")
+    return 300.0 if chosen is None else chosen
 
 
 def _number_env(name: str) -> float | None:

@@ -3,15 +3,17 @@ resource signature (image, cpu, mem, requires_docker, docker_run_args), one job 
 container, so a job costs about a fork in the container instead of a `docker run`.
 
     root.run(backend=DockerBackend())                  # or backend="docker"
-    DockerBackend(cpu_budget=4, mem_budget=8, idle_timeout=30)
+    DockerBackend(cpu_budget=4, mem_budget=8, idle_timeout=30, spare_timeout=300)
 
 cpu becomes the container's CPU quota and mem its memory limit; a job killed by the kernel's
 OOM killer ends ERROR "out of memory (mem=... GB)". `requires_docker=True` bind-mounts the
 daemon's socket and this machine's docker CLI; no other container gets them. Containers carry
 labels (`conducto_nb.pipeline`, `conducto_nb.pool`, `conducto_nb.owner_pid`) and are removed
 when their pipeline is released or the backend closes; `clean_orphans` removes those whose
-owner died. The pools are pool.py, a container and its worker worker.py, what
-a job's container is launch.py, the check of an image's Python python_check.py.
+owner died. Containers of the kinds a pipeline used are started ahead, unused, for the next
+pipeline (`spare_timeout` seconds unused, 0: none). The pools are pool.py, the spares spares.py,
+a container and its worker worker.py, what a job's container is launch.py, the check of an
+image's Python python_check.py.
 """
 
 from __future__ import annotations
@@ -75,11 +77,12 @@ class DockerBackend(Backend):
         cpu_budget: float | None = None,
         mem_budget: float | None = None,
         idle_timeout: float | None = 30.0,
+        spare_timeout: float | None = 300.0,
         timeout: float = 60,
     ) -> None:
         self.daemon = Daemon(base_url, timeout)
         self.cpu_budget, self.mem_budget = cpu_budget, mem_budget
-        self.idle_timeout = idle_timeout
+        self.idle_timeout, self.spare_timeout = idle_timeout, spare_timeout
         self.id = uuid.uuid4().hex[:12]
         self.pools: Pools | None = None
         self.ncpu = float(os.cpu_count() or 1)
@@ -100,7 +103,9 @@ class DockerBackend(Backend):
         if self.pools is None:
             cpu = self.cpu_budget if self.cpu_budget is not None else self.ncpu
             mem = self.mem_budget if self.mem_budget is not None else info["MemTotal"] / 2**30
-            self.pools = Pools(self.daemon, Capacity(cpu, mem), self.idle_timeout)
+            self.pools = Pools(
+                self.daemon, Capacity(cpu, mem), self.idle_timeout, self.spare_timeout
+            )
         self.closed = False
 
     async def _bridge_gateway(self) -> str | None:
@@ -124,10 +129,15 @@ class DockerBackend(Backend):
         if self._loop is not None and loop is not self._loop and self.pools is not None:
             old = self.pools
             self.pools = Pools(
-                self.daemon, Capacity(old.capacity.cpu, old.capacity.mem), old.idle_timeout
+                self.daemon,
+                Capacity(old.capacity.cpu, old.capacity.mem),
+                old.idle_timeout,
+                old.spares.timeout,
             )
             self._pythons.clear()
-            for cid in [c.id for pool in old.pools.values() for c in pool.containers]:
+            old.spares.closed = True  # those still starting go with the old loop's end
+            gone = [c.id for pool in old.pools.values() for c in pool.containers]
+            for cid in gone + old.spares.ids():
                 self.pools._spawn(self.daemon.remove(cid))
         self._loop = loop
 
@@ -271,8 +281,12 @@ class DockerBackend(Backend):
         )
 
     # -- for tests and notebooks ----------------------------------------------------------------
+    def spares(self) -> list[str]:
+        """Ids of the spare containers started ahead (none yet taken by a pipeline)."""
+        return [] if self.pools is None else self.pools.spares.ids()
+
     def containers(self, pipeline_id: str | None = None) -> list[str]:
-        """Ids of the live containers (of one pipeline), for looking at pools at work."""
+        """Ids of the live containers of pipelines (of one), for looking at pools at work."""
         if self.pools is None:
             return []
         return [

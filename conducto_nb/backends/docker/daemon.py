@@ -54,6 +54,7 @@ class Daemon:
         self.url = base_url or os.environ.get("DOCKER_HOST") or DEFAULT_URL
         self.timeout = timeout
         self.api: Any = None
+        self._info: dict[str, Any] | None = None
         self._threads: ThreadPoolExecutor | None = None
 
     @property
@@ -65,9 +66,11 @@ class Daemon:
         return DaemonGone(f"no Docker daemon answers at {self.url}: {why}")
 
     async def open(self) -> dict[str, Any]:
-        """Connect (negotiating the API version) and return the daemon's `info()`."""
+        """Connect (negotiating the API version) and return the daemon's `info()`; once
+        connected, a ping checks it still answers (`info()` takes the daemon ~30 ms, and its
+        cores and memory do not change while it runs)."""
         docker = import_docker()
-        if self.api is None:
+        if self.api is None or self._info is None:
 
             def connect() -> Any:
                 probe = docker.APIClient(base_url=self.url, version="1.24", timeout=10)
@@ -79,9 +82,13 @@ class Daemon:
                     base_url=self.url, version="auto", timeout=self.timeout, max_pool_size=32
                 )
 
-            self.api = await self._run(connect)
-        info: dict[str, Any] = await self.call(lambda: self.api.info())
-        return info
+            if self.api is None:
+                self.api = await self._run(connect)
+            info: dict[str, Any] = await self.call(lambda: self.api.info())
+            self._info = info
+            return info
+        await self.call(lambda: self.api.ping())
+        return self._info
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """`fn(*args, **kwargs)` on a thread; DaemonGone when the daemon does not answer."""

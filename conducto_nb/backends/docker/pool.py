@@ -6,7 +6,10 @@ holds its cpu and mem for its life, counted against the machine (the daemon's co
 or a configured budget; a container bigger than the whole budget runs alone. When a pool needs
 room that idle containers of other pools hold, those are removed first; a container finishing
 a job while another pool waits for room is removed instead of idling. Idle containers leave
-after `idle_timeout` seconds.
+after `idle_timeout` seconds. A new container is a spare when one of its kind was started
+ahead for it (spares.py), else started then; as a pipeline is released, as many spares as each
+of its pools held containers start for the next pipeline (not before: a start competes for the
+daemon and the cores with the jobs still running).
 
 A reuse group (a `ContainerReuseContext.NEW` subtree) is a pool of exactly one container that
 runs the group's jobs in order and stays until its pipeline is released; it holds capacity
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 
 from ...errors import BackendError
 from .daemon import Daemon, DaemonGone, Launch
+from .spares import Spares, kind_of
 from .worker import Container
 
 __all__ = ["Capacity", "Pool", "Pools", "Spec"]
@@ -89,6 +93,7 @@ class Pool:
         self.starting = 0
         self.closed = False
         self.started: list[str] = []  # ids of every container it started, for tests and notes
+        self.peak = 0  # the most containers it held at once: as many spares for the next
 
     def waiting(self) -> int:
         return sum(1 for f in self.waiters if not f.done())
@@ -192,8 +197,15 @@ class Pool:
 class Pools:
     """Every pool of one backend, and the capacity they share."""
 
-    def __init__(self, daemon: Daemon, capacity: Capacity, idle_timeout: float | None) -> None:
+    def __init__(
+        self,
+        daemon: Daemon,
+        capacity: Capacity,
+        idle_timeout: float | None,
+        spare_timeout: float | None = None,
+    ) -> None:
         self.daemon, self.capacity, self.idle_timeout = daemon, capacity, idle_timeout
+        self.spares = Spares(daemon, spare_timeout)
         self.pools: dict[Hashable, Pool] = {}
         self.hungry: deque[Pool] = deque()
         self.tasks: set[asyncio.Task[None]] = set()
@@ -263,6 +275,26 @@ class Pools:
             self._waking = False
 
     async def _start(self, pool: Pool) -> None:
+        kind = kind_of(pool.launch)
+        container = await self.spares.take(kind, lambda c: self._ended(pool, c))
+        if container is None:
+            container = await self._launch(pool)
+            if container is None:
+                return
+        else:
+            pool.starting -= 1
+            pool.containers.add(container)
+            pool.holding.add(container)
+            pool.started.append(container.id)
+        pool.peak = max(pool.peak, len(pool.containers))
+        if pool.single:
+            if not pool.hand(container):
+                pool.put(container)
+        else:
+            pool.put(container)
+
+    async def _launch(self, pool: Pool) -> Container | None:
+        """A new container for `pool`, connected; None (the pool told why) if it failed."""
         try:
             cid, sock = await self.daemon.launch(pool.launch)
         except Exception as e:
@@ -270,7 +302,7 @@ class Pools:
             self.capacity.give(pool.spec)
             pool.fail(e)
             self.wake()
-            return
+            return None
         for stale in list(self.stale):  # the daemon is back: what we lost track of goes
             self.stale.discard(stale)
             self._spawn(self._remove_id(stale))
@@ -285,12 +317,8 @@ class Pools:
             sock.close()
             self.retire(pool, container)
             pool.fail(e)
-            return
-        if pool.single:
-            if not pool.hand(container):
-                pool.put(container)
-        else:
-            pool.put(container)
+            return None
+        return container
 
     def _ended(self, pool: Pool, container: Container) -> None:
         self.retire(pool, container)  # it crashed or was removed: make sure it is gone
@@ -327,6 +355,8 @@ class Pools:
             p for k, p in self.pools.items() if pipeline_id is None or _pipeline(k) == pipeline_id
         ]
         for pool in chosen:
+            if pipeline_id is not None and pool.peak:  # a pipeline like it may come next
+                self.spares.want(kind_of(pool.launch), pool.launch, pool.peak)
             pool.closed = True
             del self.pools[pool.key]
             with contextlib.suppress(ValueError):
@@ -336,6 +366,8 @@ class Pools:
                 self.retire(pool, container)
         while self.tasks:  # starts under way end (and retire what they started) too
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        if pipeline_id is None:
+            await self.spares.close()
         self.wake()
 
 

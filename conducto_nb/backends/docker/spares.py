@@ -1,0 +1,168 @@
+"""Spare containers: started ahead, never used, for the next pipeline of the same kind.
+
+Starting a container costs a few hundred milliseconds of the daemon's time (`docker run` ~0.25 s
+here, more while others start or go); a notebook runs pipeline after pipeline of the same
+images, and each would pay it again, because a pipeline's containers go when it is released (a
+container a pipeline used keeps its files, processes and caches: it is never given to another).
+So when a pipeline is released, the backend starts as many spares of each kind as its pool
+held: the next pipeline's pool takes them (one still starting is waited for, not started
+twice). A spare has run nothing: to the pipeline that
+takes it, it is a fresh container that was simply started earlier. Only its
+`conducto_nb.pipeline` label is empty, as labels cannot change after a container is created.
+
+Spares hold no capacity (idle, they use none) and leave after `timeout` seconds unused, when
+the backend closes, or with this process (their worker shell reads EOF).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections import deque
+from collections.abc import Callable
+
+from .args import PIPELINE_LABEL
+from .daemon import Daemon, Launch
+from .worker import Container
+
+__all__ = ["MOST", "Spares", "kind_of"]
+
+#: The most spares kept of one kind, however many containers its last pool held.
+MOST = 4
+
+
+def kind_of(launch: Launch) -> str:
+    """What makes two containers interchangeable: everything of their launch but the
+    pipeline's label."""
+    labels = sorted((k, v) for k, v in launch.labels.items() if k != PIPELINE_LABEL)
+    return repr((launch.image, labels, launch.create, launch.host, launch.setup))
+
+
+class _Spare:
+    """One spare: its container once started (None if it could not start)."""
+
+    def __init__(self) -> None:
+        self.ready: asyncio.Future[Container | None] = asyncio.get_running_loop().create_future()
+        self.timer: asyncio.TimerHandle | None = None
+
+
+class Spares:
+    """The spares of one backend, by kind."""
+
+    def __init__(self, daemon: Daemon, timeout: float | None) -> None:
+        self.daemon, self.timeout = daemon, timeout
+        self.kinds: dict[str, deque[_Spare]] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.closed = False
+        self.started: list[str] = []  # ids of every spare it started, for tests and notes
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.timeout) and not self.closed
+
+    async def take(self, kind: str, on_end: Callable[[Container], None]) -> Container | None:
+        """A spare of `kind` (a started one first, else one starting), now `on_end`'s; None
+        when there is none or it did not survive."""
+        spares = self.kinds.get(kind)
+        while spares:
+            ready = [s for s in spares if s.ready.done()]
+            spare = ready[0] if ready else spares[0]
+            spares.remove(spare)
+            if spare.timer is not None:
+                spare.timer.cancel()
+            try:
+                container = await asyncio.shield(spare.ready)
+            except asyncio.CancelledError:  # still starting: it stays a spare
+                spares.appendleft(spare)
+                raise
+            if container is not None and container.alive:
+                container.on_end = on_end
+                return container
+        return None
+
+    def want(self, kind: str, launch: Launch, count: int) -> None:
+        """Have `count` spares of `kind` started or starting (at most MOST)."""
+        if not self.enabled:
+            return
+        spares = self.kinds.setdefault(kind, deque())
+        unlabelled = dataclasses.replace(launch, labels={**launch.labels, PIPELINE_LABEL: ""})
+        for _ in range(min(count, MOST) - len(spares)):
+            spare = _Spare()
+            spares.append(spare)
+            task = asyncio.get_running_loop().create_task(self._start(kind, spare, unlabelled))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _start(self, kind: str, spare: _Spare, launch: Launch) -> None:
+        container: Container | None = None
+        try:
+            cid, sock = await self.daemon.launch(launch)
+            self.started.append(cid)
+            container = Container(self.daemon, cid, lambda c: self._lost(kind, spare))
+            try:
+                await container.connect(sock, launch.setup)
+            except Exception:
+                sock.close()
+                raise
+        except Exception:  # no spare this time: the pool that wanted one starts its own
+            if container is not None:
+                await self._remove(container)
+            container = None
+            self._drop(kind, spare)
+        spare.ready.set_result(container)
+        if container is not None and self.closed:
+            await self._remove(container)
+        elif container is not None and self.timeout:
+            loop = asyncio.get_running_loop()
+            spare.timer = loop.call_later(self.timeout, self._expire, kind, spare)
+
+    def _lost(self, kind: str, spare: _Spare) -> None:
+        """A spare's container ended before anyone took it."""
+        self._drop(kind, spare)
+
+    def _drop(self, kind: str, spare: _Spare) -> None:
+        spares = self.kinds.get(kind)
+        if spares is not None and spare in spares:
+            spares.remove(spare)
+            if spare.timer is not None:
+                spare.timer.cancel()
+
+    def _expire(self, kind: str, spare: _Spare) -> None:
+        spares = self.kinds.get(kind)
+        if spares is not None and spare in spares:
+            spares.remove(spare)
+            task = asyncio.get_running_loop().create_task(self._remove_spare(spare))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _remove_spare(self, spare: _Spare) -> None:
+        container = await asyncio.shield(spare.ready)
+        if container is not None:
+            await self._remove(container)
+
+    async def _remove(self, container: Container) -> None:
+        container.detach()
+        with contextlib.suppress(Exception):
+            await self.daemon.remove(container.id)
+
+    def ids(self) -> list[str]:
+        """The started spares' container ids."""
+        return [
+            c.id
+            for spares in self.kinds.values()
+            for s in spares
+            if s.ready.done() and (c := s.ready.result()) is not None
+        ]
+
+    async def close(self) -> None:
+        """Remove every spare, those still starting once started."""
+        self.closed = True
+        spares = [s for kind in self.kinds.values() for s in kind]
+        self.kinds.clear()
+        for spare in spares:
+            if spare.timer is not None:
+                spare.timer.cancel()
+        await asyncio.gather(*(self._remove_spare(s) for s in spares), return_exceptions=True)
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)

@@ -1,0 +1,105 @@
+"""Spare containers with a real daemon: started as a pipeline is released, taken fresh by the
+next pipeline of the same kind, gone after their timeout, with the backend, or when dead."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backend_kit import in_thread, opened, run, shell
+
+from conducto_nb.backends.docker.args import BACKEND_LABEL
+from conducto_nb.backends.docker.backend import DockerBackend
+from conducto_nb.model.states import State
+from tests.wait_kit import until
+
+
+def ours(docker_client: Any, backend: DockerBackend) -> list[str]:
+    """The backend's containers as `docker ps -a --filter label=...` lists them."""
+    found = docker_client.containers.list(
+        all=True, sparse=True, filters={"label": f"{BACKEND_LABEL}={backend.id}"}
+    )
+    return [c.id for c in found]
+
+
+def spares_of(backend: DockerBackend) -> Any:
+    assert backend.pools is not None
+    return backend.pools.spares
+
+
+def test_the_next_pipeline_takes_a_fresh_spare_started_when_the_last_was_released() -> None:
+    async def body() -> None:
+        async with opened(cpu_budget=2) as backend:
+            mark = "echo dirty > /tmp/mark; sleep 30 & hostname"
+            first, first_sink = await run(backend, shell(mark, pipeline="pipe-a"))
+            assert first.state == State.DONE
+            await backend.release("pipe-a")
+            spares = spares_of(backend)
+            assert [len(k) for k in spares.kinds.values()] == [1]  # as many as pipe-a's pool held
+            probe = "cat /tmp/mark 2>/dev/null || echo fresh; ps -o comm | grep -c sleep; hostname"
+            second, sink = await run(backend, shell(probe, pipeline="pipe-b"))
+            assert second.state == State.DONE
+            assert backend.pools is not None
+            (pool,) = [p for k, p in backend.pools.pools.items() if k[0] == "pipe-b"]  # type: ignore[index]
+            (spare,) = spares.started
+            assert pool.started == [spare]  # taken (waited for if starting), not started anew...
+            fresh, sleeping, host = sink.text("stdout").split()
+            # ...and it ran nothing of pipe-a's: no file, no process left behind
+            assert (fresh, sleeping) == ("fresh", "0")
+            assert host == spare[:12] != first_sink.text("stdout").strip()
+            assert backend.spares() == []  # the next spare starts as pipe-b is released
+            await backend.release("pipe-b")
+            await until(lambda: len(backend.spares()) == 1, what="a spare for the next one")
+
+    in_thread(body)
+
+
+def test_spares_leave_after_their_timeout(docker_client: Any) -> None:
+    async def body() -> None:
+        async with opened(spare_timeout=0.3) as backend:
+            await run(backend, shell("true"))
+            await backend.release("test-pipe")
+            await until(lambda: len(spares_of(backend).started) == 1, what="a spare started")
+            (spare,) = spares_of(backend).started
+            await until(lambda: spare not in ours(docker_client, backend), what="the spare removed")
+            assert backend.spares() == []
+
+    in_thread(body)
+
+
+def test_closing_the_backend_removes_its_spares(docker_client: Any) -> None:
+    async def body() -> DockerBackend:
+        async with opened(cpu_budget=2) as backend:
+            await run(backend, shell("true"))
+            await backend.release("test-pipe")
+            await until(lambda: len(backend.spares()) == 1, what="a spare started")
+        return backend
+
+    backend = in_thread(body)
+    assert ours(docker_client, backend) == []
+
+
+def test_no_spares_when_their_timeout_is_zero(docker_client: Any) -> None:
+    async def body() -> None:
+        async with opened(spare_timeout=0) as backend:
+            await run(backend, shell("true", pipeline="pipe-a"))
+            await backend.release("pipe-a")
+            assert spares_of(backend).started == [] and ours(docker_client, backend) == []
+            out, _ = await run(backend, shell("true", pipeline="pipe-b"))
+            assert out.state == State.DONE and len(backend.containers("pipe-b")) == 1
+
+    in_thread(body)
+
+
+def test_a_spare_that_died_is_replaced_by_a_new_container(docker_client: Any) -> None:
+    async def body() -> None:
+        async with opened() as backend:
+            await run(backend, shell("true", pipeline="pipe-a"))
+            await backend.release("pipe-a")
+            await until(lambda: len(backend.spares()) == 1, what="a spare started")
+            (spare,) = backend.spares()
+            docker_client.api.kill(spare)
+            await until(lambda: backend.spares() == [], what="the dead spare dropped")
+            out, sink = await run(backend, shell("hostname", pipeline="pipe-b"))
+            assert out.state == State.DONE and sink.text("stdout").strip() != spare[:12]
+
+    in_thread(body)
