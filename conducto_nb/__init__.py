@@ -35,6 +35,7 @@ from .errors import (
     StoreError,
     TreeError,
 )
+from .errors import install_excepthook as _install_excepthook
 from .images.image import Image
 from .images.paths import Path, relpath
 from .main import main
@@ -60,6 +61,8 @@ if _TYPE_CHECKING:
     from .integrations import git, slack
 
 __version__ = "0.1.0"
+
+_install_excepthook()  # a script's uncaught PipelineError shows as a notebook shows it
 
 #: Imported on first use: what a pipeline that never touches them should not pay for at
 #: `import conducto_nb` (the data client's HTTP and email modules, the Dask client's...).

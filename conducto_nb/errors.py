@@ -25,8 +25,12 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
+import sysconfig
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any
 
 __all__ = [
     "ActionError",
@@ -43,11 +47,14 @@ __all__ = [
     "SerializationError",
     "StoreError",
     "TreeError",
+    "install_excepthook",
     "suggest",
     "user_traceback",
 ]
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_STDLIB = os.path.realpath(sysconfig.get_paths()["stdlib"]) + os.sep
+_FULL = "CONDUCTO_NB_TRACEBACK"
 
 
 class PipelineError(Exception):
@@ -146,14 +153,46 @@ def suggest(name: str, choices: Iterable[str]) -> str:
 
 def user_traceback(error: BaseException, hide: tuple[str, ...] = ()) -> list[str]:
     """`error`'s traceback as lines, without the frames of conducto_nb (or of the folders in
-    `hide`): what the user's code did, then the one message that says what is wrong."""
-    frames = [
-        frame
-        for frame in traceback.extract_tb(error.__traceback__)
-        if not frame.filename.startswith((_PACKAGE, *hide))
-    ]
+    `hide`), nor the standard library's that carried it within conducto_nb (a thread's
+    future): what the user's code did, then the one message that says what is wrong."""
+    frames, inside = [], False
+    for frame in traceback.extract_tb(error.__traceback__):
+        if frame.filename.startswith((_PACKAGE, *hide)):
+            inside = True
+        elif not (inside and _carrier(frame.filename)):
+            frames.append(frame)
     text = "".join(traceback.format_list(frames))
     if text:
         text = "Traceback (most recent call last):\n" + text
     text += f"{type(error).__name__}: {error}"
     return text.rstrip("\n").split("\n")
+
+
+def _carrier(filename: str) -> bool:
+    """A frame of the standard library or an installed package (the docker SDK...): within
+    conducto_nb it only carried the error; a user's own code called back stays."""
+    return filename.startswith(_STDLIB) or any(
+        part in ("site-packages", "dist-packages") for part in filename.split(os.sep)
+    )
+
+
+def show_briefly(previous: Callable[..., Any]) -> Callable[..., Any]:
+    """A `sys.excepthook` that shows an uncaught PipelineError of a script as IPython shows it
+    (user_traceback: the user's frames and the message) and passes anything else to
+    `previous`; $CONDUCTO_NB_TRACEBACK=full shows every frame."""
+
+    def hook(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> Any:
+        if not isinstance(error, PipelineError) or os.environ.get(_FULL) == "full":
+            return previous(kind, error, tb)
+        print("\n".join(user_traceback(error)), file=sys.stderr)
+        return None
+
+    hook.briefly = True  # type: ignore[attr-defined]
+    return hook
+
+
+def install_excepthook() -> None:
+    """Show uncaught PipelineErrors briefly (show_briefly), unless a program installed a hook
+    of its own (IPython needs none: it asks the error, `_render_traceback_`)."""
+    if sys.excepthook is sys.__excepthook__:
+        sys.excepthook = show_briefly(sys.excepthook)

@@ -3,7 +3,10 @@ own frames and none of conducto_nb's, in a real kernel; and a missing path says 
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -109,3 +112,56 @@ def test_a_callable_from_a_cell_that_fails_shows_the_cells_lines(kernel: Any) ->
     assert "raise ValueError(f'bad total {total}')" in printed, printed
     assert "in build_report" in printed and "<dynamic-code>" not in printed
     assert "ValueError: bad total 42" in printed
+
+
+def _script(tmp_path: Any, code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "pipeline.py"
+    script.write_text(code)
+    return subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+    )
+
+
+def test_a_scripts_uncaught_error_shows_its_own_line_and_the_message(tmp_path: Any) -> None:
+    done = _script(tmp_path, 'import conducto_nb as co\nco.Exec("true", cpus=2)\n')
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "Traceback (most recent call last):",
+        f'  File "{tmp_path / "pipeline.py"}", line 2, in <module>',
+        '    co.Exec("true", cpus=2)',
+        "ParameterError: /: unknown parameter `cpus` (did you mean `cpu`?)",
+    ]
+    full = _script(
+        tmp_path,
+        'import conducto_nb as co\nco.Exec("true", cpus=2)\n',
+        CONDUCTO_NB_TRACEBACK="full",
+    )
+    assert "conducto_nb/model" in full.stderr  # every frame, when asked
+
+
+def test_an_error_from_the_run_thread_hides_the_frames_that_carried_it(tmp_path: Any) -> None:
+    code = (
+        "import conducto_nb as co\n"
+        "with co.Serial() as root:\n"
+        '    co.Exec("true", name="a")\n'
+        'root.run(backend="docker")\n'
+    )
+    done = _script(tmp_path, code, DOCKER_HOST=f"unix://{tmp_path}/no-daemon.sock")
+    lines = done.stderr.splitlines()
+    assert done.returncode == 1 and lines[-2:-1] == ['    root.run(backend="docker")']
+    assert lines[-1].startswith(f"DaemonGone: no Docker daemon answers at unix://{tmp_path}")
+    assert "concurrent/futures" not in done.stderr and "conducto_nb/" not in done.stderr
+
+
+def test_other_errors_keep_pythons_own_display(tmp_path: Any) -> None:
+    code = "import conducto_nb as co\ndef mine():\n    raise ValueError('mine')\nmine()\n"
+    lines = _script(tmp_path, code).stderr.splitlines()
+    assert lines[-2:] == [
+        "    raise ValueError('mine')",
+        "ValueError: mine",
+    ]
+    assert any("in mine" in line for line in lines)
