@@ -25,6 +25,7 @@ from conducto_nb.backends.local.backend import LocalBackend
 from conducto_nb.model.execs import Command
 from conducto_nb.model.states import State
 from tests.async_kit import FAILING_CELL, Sink, cell_function, in_thread
+from tests.wait_kit import wait_for
 
 #: A SIGKILL grace no kill can reach by chance: a kill that ends before it took only SIGTERM.
 LONG_GRACE = 60.0
@@ -671,7 +672,7 @@ from conducto_nb.backends import guard
 job = subprocess.Popen(["true"], start_new_session=True)
 guard.watch(job.pid, 5)
 job.wait()
-guard.forget(job.pid)  # sent with the next line, or at exit
+guard.forget(job.pid)
 seen.update(guard=guard._guard, lock=guard.lock_path(os.getpid()))
 """
 
@@ -683,6 +684,35 @@ def test_an_exit_with_no_job_left_does_not_wait_for_the_guard() -> None:
         [sys.executable, "-c", NOTHING_LEFT_AT_EXIT], capture_output=True, text=True, check=True
     )
     assert ended.stdout.split() == ["None", "False"], ended.stdout + ended.stderr
+
+
+GUARD_KILLED_BY_HAND = """
+import os, signal, subprocess
+from conducto_nb.backends import guard
+quiet = dict(start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+first = subprocess.Popen(["sleep", "300"], **quiet)
+guard.watch(first.pid, 1)
+old = guard._guard
+old.kill()  # someone kills the guard by hand
+old.wait()
+second = subprocess.Popen(["sleep", "300"], **quiet)
+guard.watch(second.pid, 1)
+print(first.pid, second.pid, guard._guard.pid != old.pid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)  # then the owner dies, with no atexit
+"""
+
+
+def test_a_guard_killed_by_hand_is_replaced_by_one_that_knows_every_job() -> None:
+    """The next watch starts a new guard and tells it every job still running, the ones the
+    dead guard knew included: the owner's death then ends them all."""
+    ended = subprocess.run(
+        [sys.executable, "-c", GUARD_KILLED_BY_HAND], capture_output=True, text=True
+    )
+    first, second, replaced = ended.stdout.split()
+    assert replaced == "True", ended.stdout + ended.stderr
+    wait_for(
+        lambda: is_gone(int(first)) and is_gone(int(second)), timeout=60, what="both jobs ended"
+    )
 
 
 def test_a_worker_runs_a_plain_callable_without_importing_the_package(tmp_path: Path) -> None:

@@ -17,7 +17,6 @@ before starting any attempt: two attempts of one node never overlap.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import contextlib
 import fcntl
@@ -107,12 +106,9 @@ if not wait_gone(float(sys.argv[1])):
     wait_gone(10)  # reaped by init in a moment; then the lock this process holds is released
 """
 
-#: How long a forget may wait for the next line to the guard to go with.
-FORGET_DELAY = 0.05
 _lock = threading.Lock()
 _guard: subprocess.Popen[bytes] | None = None
 _ending = -1  # the write end of the pipe whose closing tells the guard this process ends
-_forgotten: list[str] = []  # forget lines not sent yet: they go with the next line
 _alive: set[str] = set()  # what the guard would end now: told, not yet forgotten
 _closed = False  # this process is exiting: its guard is ending everything, none starts again
 
@@ -154,7 +150,7 @@ def watch(pgid: int, grace: float) -> None:
 
 def forget(pgid: int) -> None:
     """The group `pgid` ended: its id may be someone else's soon."""
-    _tell_soon(f"-P {pgid}\n")
+    _tell(f"-P {pgid}\n", None)
 
 
 def watch_container(socket_path: str, cid: str, grace: float) -> None:
@@ -164,7 +160,7 @@ def watch_container(socket_path: str, cid: str, grace: float) -> None:
 
 
 def forget_container(socket_path: str, cid: str) -> None:
-    _tell_soon(f"-C {socket_path} {cid}\n")
+    _tell(f"-C {socket_path} {cid}\n", None)
 
 
 def _note(line: str) -> None:
@@ -176,38 +172,32 @@ def _note(line: str) -> None:
 
 
 def _tell(line: str, grace: float | None) -> None:
+    """Write `line` to the guard: one write to its pipe, which wakes no one (the guard reads
+    at most every 50 ms). A watch (`grace` given) starts the guard if none runs; if it died (a
+    write finds its pipe closed), a watch starts another and tells it all that lives."""
     global _guard
     with _lock:
         if _closed:
             return
-        if _guard is None or _guard.poll() is not None:
-            if grace is None:
-                return  # no guard watches anything: nothing to forget
-            _alive.clear()  # a guard before this one died: what it knew is not this one's
-            _guard = _start_guard(grace)
-            os.set_inheritable(_guard.stdin.fileno(), False)  # type: ignore[union-attr]
-        assert _guard.stdin is not None
-        with contextlib.suppress(OSError):  # a guard killed by hand: the next watch starts one
-            _guard.stdin.write(("".join(_forgotten) + line).encode())
-            _guard.stdin.flush()
-        for told in (*_forgotten, line):
-            _note(told)
-        _forgotten.clear()
+        _note(line)
+        for _ in range(2):  # a guard found dead (killed by hand) is replaced once
+            if _guard is None:
+                if grace is None:
+                    return  # no guard watches anything: nothing to forget
+                _guard = _start_guard(grace)
+                os.set_inheritable(_guard.stdin.fileno(), False)  # type: ignore[union-attr]
+                line = "".join(f"+{item}" for item in _alive)
+            assert _guard.stdin is not None
+            try:
+                _write_all(_guard.stdin.fileno(), line.encode())
+                return
+            except OSError:
+                _guard = None
 
 
-def _tell_soon(line: str) -> None:
-    """A forget waits (FORGET_DELAY at most) for the next line to go with it: the guard
-    wakes once per job, not twice. A group id is not reused within milliseconds."""
-    with _lock:
-        if _closed or _guard is None:
-            return
-        _forgotten.append(line)
-        if len(_forgotten) > 1:
-            return  # already due
-    try:
-        asyncio.get_running_loop().call_later(FORGET_DELAY, _tell, "", None)
-    except RuntimeError:  # not on an event loop (a thread of the Docker backend): now
-        _tell("", None)
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(fd, data) :]
 
 
 def _start_guard(grace: float) -> subprocess.Popen[bytes]:
@@ -249,12 +239,9 @@ def _close() -> None:
     global _guard, _closed
     with _lock:
         guard, _guard, _closed = _guard, None, True
-        for told in _forgotten:
-            _note(told)
         left = bool(_alive)
     if guard is not None and guard.stdin is not None:
         with contextlib.suppress(OSError):
-            guard.stdin.write("".join(_forgotten).encode())
             guard.stdin.close()
         if _ending >= 0:
             os.close(_ending)  # the guard wakes at once, not at its next look
