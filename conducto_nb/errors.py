@@ -23,10 +23,9 @@ Each message names the node path and the parameter in backticks, e.g.
 
 from __future__ import annotations
 
-import difflib
+import functools
 import os
 import sys
-import sysconfig
 import traceback
 from collections.abc import Callable, Iterable
 from types import TracebackType
@@ -53,7 +52,6 @@ __all__ = [
 ]
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
-_STDLIB = os.path.realpath(sysconfig.get_paths()["stdlib"]) + os.sep
 _FULL = "CONDUCTO_NB_TRACEBACK"
 
 
@@ -147,6 +145,8 @@ class DataNotFound(DataError, FileNotFoundError):
 
 def suggest(name: str, choices: Iterable[str]) -> str:
     """' (did you mean `cpu`?)' for a near miss, else ''."""
+    import difflib  # only for a mistake: not at every import
+
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return f" (did you mean `{close[0]}`?)" if close else ""
 
@@ -171,9 +171,16 @@ def user_traceback(error: BaseException, hide: tuple[str, ...] = ()) -> list[str
 def _carrier(filename: str) -> bool:
     """A frame of the standard library or an installed package (the docker SDK...): within
     conducto_nb it only carried the error; a user's own code called back stays."""
-    return filename.startswith(_STDLIB) or any(
+    return filename.startswith(_stdlib()) or any(
         part in ("site-packages", "dist-packages") for part in filename.split(os.sep)
     )
+
+
+@functools.cache
+def _stdlib() -> str:
+    import sysconfig  # only when an error is shown: ~2 ms of every import otherwise
+
+    return os.path.realpath(sysconfig.get_paths()["stdlib"]) + os.sep
 
 
 def show_briefly(previous: Callable[..., Any]) -> Callable[..., Any]:
