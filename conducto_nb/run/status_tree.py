@@ -29,6 +29,11 @@ from .blocking import failed_child_changed, reblock
 
 __all__ = ["NodeInfo", "StatusTree"]
 
+#: The statuses of nodes not blocked, made once: a run asks for several per state change.
+_PLAIN = {
+    (state, skipped): NodeStatus(state, skipped) for state in State for skipped in (False, True)
+}
+
 
 @dataclass(eq=False, slots=True)
 class NodeInfo:
@@ -65,7 +70,7 @@ class NodeInfo:
     def status(self) -> NodeStatus:
         if self.blocked_by is not None and self.state is State.PENDING and not self.skipped:
             return NodeStatus(State.BLOCKED, False, self.blocked_by)
-        return NodeStatus(self.state, self.skipped)
+        return _PLAIN[self.state, self.skipped]
 
     @property
     def category(self) -> State | None:
@@ -172,8 +177,8 @@ class StatusTree:
         out = []
         for path, before in self._before.items():
             info = self.infos.get(path)
-            if info is not None and info.status != before:
-                out.append(StateChanged(path, before, info.status))
+            if info is not None and (now := info.status) != before:
+                out.append(StateChanged(path, before, now))
         return out
 
     # -- updates -----------------------------------------------------------------------------
