@@ -3,14 +3,19 @@ next pipeline of the same kind, gone after their timeout, with the backend, or w
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
-from backend_kit import in_thread, opened, run, shell
+import cloudpickle
+from backend_kit import call, in_thread, opened, run, shell
 
 from conducto_nb.backends.docker.args import BACKEND_LABEL
 from conducto_nb.backends.docker.backend import DockerBackend
 from conducto_nb.model.states import State
 from tests.wait_kit import until
+
+# The callables run in containers, which cannot import this module: send them by value.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 def ours(docker_client: Any, backend: DockerBackend) -> list[str]:
@@ -101,5 +106,40 @@ def test_a_spare_that_died_is_replaced_by_a_new_container(docker_client: Any) ->
             await until(lambda: backend.spares() == [], what="the dead spare dropped")
             out, sink = await run(backend, shell("hostname", pipeline="pipe-b"))
             assert out.state == State.DONE and sink.text("stdout").strip() != spare[:12]
+
+    in_thread(body)
+
+
+def forked_from() -> str:
+    """The command line of the process that forked this callable's."""
+    import os
+
+    with open(f"/proc/{os.getppid()}/cmdline") as f:
+        return f.read().replace("\0", " ")
+
+
+def test_a_spare_for_callables_has_its_warm_python_started(docker_client: Any) -> None:
+    """The last pipeline ran Python callables in that image: its spare starts the warm Python
+    before any job asks, and the next pipeline's first callable is forked from it."""
+
+    async def body() -> None:
+        async with opened() as backend:
+            first, _ = await run(backend, call(forked_from, path="/a"))
+            assert first.state == State.DONE
+            await backend.release("test-pipe")
+            await until(lambda: len(backend.spares()) == 1, what="a spare started")
+            (spare,) = backend.spares()
+
+            def servers() -> list[str]:
+                """The warm Pythons (not the children they forked ahead)."""
+                top = docker_client.api.top(spare, ps_args="-eo pid,ppid,args")["Processes"]
+                pythons = {pid: ppid for pid, ppid, args in top if "--serve" in args}
+                return [pid for pid, ppid in pythons.items() if ppid not in pythons]
+
+            await until(servers, what="the spare's warm Python started before any job")
+            before = servers()
+            second, _ = await run(backend, call(forked_from, path="/b"))
+            assert second.state == State.DONE and backend.containers("test-pipe") == [spare]
+            assert "--serve" in second.result and servers() == before
 
     in_thread(body)

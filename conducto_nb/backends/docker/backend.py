@@ -229,6 +229,7 @@ class DockerBackend(Backend):
             pool = self._pool(job)
             if job.command.is_call:
                 job.command.pickled()
+                pool.calls = True
         except PathNotInImage as e:
             return _cannot(str(e))
         except BackendError as e:

@@ -94,6 +94,7 @@ class Pool:
         self.closed = False
         self.started: list[str] = []  # ids of every container it started, for tests and notes
         self.peak = 0  # the most containers it held at once: as many spares for the next
+        self.calls = False  # it ran Python callables: its spares start their warm Python
 
     def waiting(self) -> int:
         return sum(1 for f in self.waiters if not f.done())
@@ -356,7 +357,7 @@ class Pools:
         ]
         for pool in chosen:
             if pipeline_id is not None and pool.peak:  # a pipeline like it may come next
-                self.spares.want(kind_of(pool.launch), pool.launch, pool.peak)
+                self.spares.want(kind_of(pool.launch), pool.launch, pool.peak, pool.calls)
             pool.closed = True
             del self.pools[pool.key]
             with contextlib.suppress(ValueError):

@@ -10,6 +10,9 @@ twice). A spare has run nothing: to the pipeline that
 takes it, it is a fresh container that was simply started earlier. Only its
 `conducto_nb.pipeline` label is empty, as labels cannot change after a container is created.
 
+A spare of a kind whose last pool ran Python callables starts its warm Python too (the
+first callable in a new container otherwise waits for Python's start-up and imports).
+
 Spares hold no capacity (idle, they use none) and leave after `timeout` seconds unused, when
 the backend closes, or with this process (their worker shell reads EOF).
 """
@@ -30,6 +33,8 @@ __all__ = ["MOST", "Spares", "kind_of"]
 
 #: The most spares kept of one kind, however many containers its last pool held.
 MOST = 4
+#: Starts the worker shell's warm Python (script.py) before any callable asks for it.
+WARM_PYTHON = "__co_pystart\n"
 
 
 def kind_of(launch: Launch) -> str:
@@ -81,12 +86,17 @@ class Spares:
                 return container
         return None
 
-    def want(self, kind: str, launch: Launch, count: int) -> None:
-        """Have `count` spares of `kind` started or starting (at most MOST)."""
+    def want(self, kind: str, launch: Launch, count: int, python: bool = False) -> None:
+        """Have `count` spares of `kind` started or starting (at most MOST); with `python`
+        (the last pool ran callables), each starts its warm Python too."""
         if not self.enabled:
             return
         spares = self.kinds.setdefault(kind, deque())
-        unlabelled = dataclasses.replace(launch, labels={**launch.labels, PIPELINE_LABEL: ""})
+        unlabelled = dataclasses.replace(
+            launch,
+            labels={**launch.labels, PIPELINE_LABEL: ""},
+            setup=launch.setup + (WARM_PYTHON if python else ""),
+        )
         for _ in range(min(count, MOST) - len(spares)):
             spare = _Spare()
             spares.append(spare)
