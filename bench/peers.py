@@ -95,6 +95,13 @@ BARE = {
     """,
 }
 
+#: W3's bare loop with each `true` run as a shell node runs it: through `sh -c` (a shell's
+#: start is part of every shell node, on any backend).
+BARE_SHELL = BARE["W3"].replace(
+    'create_subprocess_exec("true")', 'create_subprocess_exec("sh", "-c", "true")'
+)
+assert BARE["W3"] != BARE_SHELL
+
 DASK = {
     "W1": """
         import subprocess
@@ -167,10 +174,12 @@ def main() -> None:
     if not args.no_dask:
         tools.append(("dask LocalCluster 2x1", DASK, None))
     results: dict[str, dict[str, list[float]]] = {name: {} for name, _, _ in tools}
+    shell: list[float] = []
     for _ in range(args.rounds):  # the tools alternate: the machine's noise falls on all
         for name, codes, backend in tools:
             for w, code in codes.items():
                 results[name].setdefault(w, []).append(once(code, backend))
+        shell.append(once(BARE_SHELL))
     medians = {n: {w: statistics.median(v) for w, v in r.items()} for n, r in results.items()}
     bare = medians["bare"]
     print(f"median of {args.rounds} fresh processes each; ratio to bare in brackets")
@@ -181,6 +190,11 @@ def main() -> None:
             for w in ("W1", "W2", "W3")
         ]
         print(f"{name:24}" + "".join(f"{c:>22}" for c in cells))
+    sh, ours = statistics.median(shell), medians["conducto_nb local"]["W3"]
+    print(
+        f"W3's bare loop through `sh -c true`, as a shell node runs it: {sh * 1e3:.2f} ms per "
+        f"node; conducto_nb local {ours / sh:.2f}x that"
+    )
 
 
 if __name__ == "__main__":

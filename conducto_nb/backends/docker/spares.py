@@ -4,11 +4,12 @@ Starting a container costs a few hundred milliseconds of the daemon's time (`doc
 here, more while others start or go); a notebook runs pipeline after pipeline of the same
 images, and each would pay it again, because a pipeline's containers go when it is released (a
 container a pipeline used keeps its files, processes and caches: it is never given to another).
-So when a pipeline is released, the backend starts as many spares of each kind as its pool
-held: the next pipeline's pool takes them (one still starting is waited for, not started
-twice). A spare has run nothing: to the pipeline that
-takes it, it is a fresh container that was simply started earlier. Only its
-`conducto_nb.pipeline` label is empty, as labels cannot change after a container is created.
+So half a second after a pipeline is released (a script that ends with its pipeline has exited
+by then, and starts none), the backend starts as many spares of each kind as its pool held:
+the next pipeline's pool takes them (one still starting is waited for, not started twice; one
+waiting out the delay starts at once). A spare has run nothing: to the pipeline that takes it,
+it is a fresh container that was simply started earlier. Only its `conducto_nb.pipeline` label
+is empty, as labels cannot change after a container is created.
 
 A spare of a kind whose last pool ran Python callables starts its warm Python too (the
 first callable in a new container otherwise waits for Python's start-up and imports).
@@ -33,6 +34,9 @@ __all__ = ["MOST", "Spares", "kind_of"]
 
 #: The most spares kept of one kind, however many containers its last pool held.
 MOST = 4
+#: Seconds after a release before its spares start: a script that ends with its pipeline
+#: exits first and starts none (its exit would wait for them, to remove them).
+DELAY = 0.5
 #: Starts the worker shell's warm Python (script.py) before any callable asks for it.
 WARM_PYTHON = "__co_pystart\n"
 
@@ -50,6 +54,9 @@ class _Spare:
     def __init__(self) -> None:
         self.ready: asyncio.Future[Container | None] = asyncio.get_running_loop().create_future()
         self.timer: asyncio.TimerHandle | None = None
+        self.wanted = asyncio.Event()  # a pipeline took it: start now, not after DELAY
+        self.begun = False  # its start was asked of the daemon
+        self.task: asyncio.Task[None] | None = None
 
 
 class Spares:
@@ -76,6 +83,7 @@ class Spares:
             spares.remove(spare)
             if spare.timer is not None:
                 spare.timer.cancel()
+            spare.wanted.set()
             try:
                 container = await asyncio.shield(spare.ready)
             except asyncio.CancelledError:  # still starting: it stays a spare
@@ -101,10 +109,17 @@ class Spares:
             spare = _Spare()
             spares.append(spare)
             task = asyncio.get_running_loop().create_task(self._start(kind, spare, unlabelled))
+            spare.task = task
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
     async def _start(self, kind: str, spare: _Spare, launch: Launch) -> None:
+        with contextlib.suppress(TimeoutError):  # (close cancels it while it waits)
+            await asyncio.wait_for(spare.wanted.wait(), DELAY)
+        if self.closed and not spare.wanted.is_set():
+            spare.ready.set_result(None)
+            return
+        spare.begun = True
         container: Container | None = None
         try:
             cid, sock = await self.daemon.launch(launch)
@@ -166,13 +181,16 @@ class Spares:
         ]
 
     async def close(self) -> None:
-        """Remove every spare, those still starting once started."""
+        """Remove every spare, those still starting once started; those not begun, never."""
         self.closed = True
         spares = [s for kind in self.kinds.values() for s in kind]
         self.kinds.clear()
         for spare in spares:
             if spare.timer is not None:
                 spare.timer.cancel()
-        await asyncio.gather(*(self._remove_spare(s) for s in spares), return_exceptions=True)
+            if not spare.begun and spare.task is not None:
+                spare.task.cancel()
+        begun = [s for s in spares if s.begun]
+        await asyncio.gather(*(self._remove_spare(s) for s in begun), return_exceptions=True)
         while self.tasks:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
