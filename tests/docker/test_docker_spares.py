@@ -143,3 +143,17 @@ def test_a_spare_for_callables_has_its_warm_python_started(docker_client: Any) -
             assert "--serve" in second.result and servers() == before
 
     in_thread(body)
+
+
+def test_a_backend_closed_right_after_a_release_starts_no_spare(docker_client: Any) -> None:
+    """As a script ends with its pipeline: its exit does not wait for spares to start and go."""
+
+    async def body() -> DockerBackend:
+        async with opened() as backend:
+            await run(backend, shell("true"))
+            await backend.release("test-pipe")
+        assert spares_of(backend).started == []
+        return backend
+
+    backend = in_thread(body)
+    assert ours(docker_client, backend) == []

@@ -37,9 +37,10 @@ from .args import (
     BACKEND_LABEL,
     parse_run_args,
 )
+from .capacity import Capacity
 from .daemon import Daemon, clean_orphans
 from .launch import ContainerPlan, docker_binds
-from .pool import Capacity, Pool, Pools
+from .pool import Pool, Pools
 from .python_check import PythonChecks
 from .worker import Container, outcome_of
 

@@ -24,8 +24,8 @@ from .args import (
     signature_hash,
 )
 from .boot import PACKAGE_MOUNT
+from .capacity import Spec
 from .daemon import Launch
-from .pool import Spec
 
 __all__ = ["ContainerPlan", "docker_binds"]
 

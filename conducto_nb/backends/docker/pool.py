@@ -22,61 +22,14 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import Hashable
-from dataclasses import dataclass
 
 from ...errors import BackendError
+from .capacity import Capacity, Spec
 from .daemon import Daemon, DaemonGone, Launch
 from .spares import Spares, kind_of
 from .worker import Container
 
-__all__ = ["Capacity", "Pool", "Pools", "Spec"]
-
-_EPS = 1e-9
-
-
-@dataclass(frozen=True)
-class Spec:
-    """A resource signature: jobs with equal ones can share containers."""
-
-    image: str
-    cpu: float
-    mem: float
-    requires_docker: bool = False
-    run_args: tuple[str, ...] = ()
-    gpu: int = 0
-
-
-class Capacity:
-    """Cores and GB shared by every container of the backend."""
-
-    def __init__(self, cpu: float, mem: float) -> None:
-        self.cpu, self.mem = float(cpu), float(mem)
-        self.used_cpu = self.used_mem = 0.0
-        self.holders = 0
-
-    def amount(self, spec: Spec) -> tuple[float, float]:
-        return min(spec.cpu, self.cpu), min(spec.mem, self.mem)
-
-    def fits(self, spec: Spec) -> bool:
-        cpu, mem = self.amount(spec)
-        return self.holders == 0 or (
-            self.used_cpu + cpu <= self.cpu + _EPS and self.used_mem + mem <= self.mem + _EPS
-        )
-
-    def take(self, spec: Spec) -> None:
-        cpu, mem = self.amount(spec)
-        self.used_cpu += cpu
-        self.used_mem += mem
-        self.holders += 1
-
-    def give(self, spec: Spec) -> None:
-        cpu, mem = self.amount(spec)
-        self.holders -= 1
-        if self.holders == 0:
-            self.used_cpu = self.used_mem = 0.0
-        else:
-            self.used_cpu -= cpu
-            self.used_mem -= mem
+__all__ = ["Pool", "Pools"]
 
 
 class Pool:
@@ -352,6 +305,8 @@ class Pools:
         """Remove the containers of one pipeline's pools (all pools: None) and wait until
         they are gone; jobs waiting for those pools fail."""
         why = why or "the pipeline's containers were released"
+        if pipeline_id is None:
+            self.spares.stop()  # first: none starts while the rest goes
         chosen = [
             p for k, p in self.pools.items() if pipeline_id is None or _pipeline(k) == pipeline_id
         ]

@@ -68,6 +68,7 @@ class Spares:
         self.tasks: set[asyncio.Task[None]] = set()
         self.closed = False
         self.started: list[str] = []  # ids of every spare it started, for tests and notes
+        self.leaving: list[_Spare] = []  # begun when the backend closed: removed once started
 
     @property
     def enabled(self) -> bool:
@@ -180,17 +181,23 @@ class Spares:
             if s.ready.done() and (c := s.ready.result()) is not None
         ]
 
+    def stop(self) -> None:
+        """Start no more spares: those not begun never will; begun ones wait for `close`."""
+        self.closed = True
+        for spares in self.kinds.values():
+            for spare in spares:
+                if spare.timer is not None:
+                    spare.timer.cancel()
+                if spare.begun:
+                    self.leaving.append(spare)
+                elif spare.task is not None:
+                    spare.task.cancel()
+        self.kinds.clear()
+
     async def close(self) -> None:
         """Remove every spare, those still starting once started; those not begun, never."""
-        self.closed = True
-        spares = [s for kind in self.kinds.values() for s in kind]
-        self.kinds.clear()
-        for spare in spares:
-            if spare.timer is not None:
-                spare.timer.cancel()
-            if not spare.begun and spare.task is not None:
-                spare.task.cancel()
-        begun = [s for s in spares if s.begun]
-        await asyncio.gather(*(self._remove_spare(s) for s in begun), return_exceptions=True)
+        self.stop()
+        leaving, self.leaving = self.leaving, []
+        await asyncio.gather(*(self._remove_spare(s) for s in leaving), return_exceptions=True)
         while self.tasks:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
