@@ -31,6 +31,14 @@ def spares_of(backend: DockerBackend) -> Any:
     return backend.pools.spares
 
 
+async def spare_after_a_run(backend: DockerBackend, pipeline: str = "test-pipe") -> str:
+    """Run a node of `pipeline`, release it, and wait until the one spare it leaves started."""
+    await run(backend, shell("true", pipeline=pipeline))
+    await backend.release(pipeline)
+    await until(lambda: len(spares_of(backend).started) == 1, what="a spare started")
+    return str(spares_of(backend).started[0])
+
+
 def test_the_next_pipeline_takes_a_fresh_spare_started_when_the_last_was_released() -> None:
     async def body() -> None:
         async with opened(cpu_budget=2) as backend:
@@ -61,10 +69,7 @@ def test_the_next_pipeline_takes_a_fresh_spare_started_when_the_last_was_release
 def test_spares_leave_after_their_timeout(docker_client: Any) -> None:
     async def body() -> None:
         async with opened(spare_timeout=0.3) as backend:
-            await run(backend, shell("true"))
-            await backend.release("test-pipe")
-            await until(lambda: len(spares_of(backend).started) == 1, what="a spare started")
-            (spare,) = spares_of(backend).started
+            spare = await spare_after_a_run(backend)
             await until(lambda: spare not in ours(docker_client, backend), what="the spare removed")
             assert backend.spares() == []
 
@@ -74,9 +79,8 @@ def test_spares_leave_after_their_timeout(docker_client: Any) -> None:
 def test_closing_the_backend_removes_its_spares(docker_client: Any) -> None:
     async def body() -> DockerBackend:
         async with opened(cpu_budget=2) as backend:
-            await run(backend, shell("true"))
-            await backend.release("test-pipe")
-            await until(lambda: len(backend.spares()) == 1, what="a spare started")
+            spare = await spare_after_a_run(backend)
+            assert backend.spares() == [spare]
         return backend
 
     backend = in_thread(body)
@@ -98,10 +102,7 @@ def test_no_spares_when_their_timeout_is_zero(docker_client: Any) -> None:
 def test_a_spare_that_died_is_replaced_by_a_new_container(docker_client: Any) -> None:
     async def body() -> None:
         async with opened() as backend:
-            await run(backend, shell("true", pipeline="pipe-a"))
-            await backend.release("pipe-a")
-            await until(lambda: len(backend.spares()) == 1, what="a spare started")
-            (spare,) = backend.spares()
+            spare = await spare_after_a_run(backend, "pipe-a")
             docker_client.api.kill(spare)
             await until(lambda: backend.spares() == [], what="the dead spare dropped")
             out, sink = await run(backend, shell("hostname", pipeline="pipe-b"))
