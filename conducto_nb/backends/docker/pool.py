@@ -7,9 +7,9 @@ or a configured budget; a container bigger than the whole budget runs alone. Whe
 room that idle containers of other pools hold, those are removed first; a container finishing
 a job while another pool waits for room is removed instead of idling. Idle containers leave
 after `idle_timeout` seconds. A new container is a spare when one of its kind was started
-ahead for it (spares.py), else started then; as a pipeline is released, as many spares as each
-of its pools held containers start for the next pipeline (not before: a start competes for the
-daemon and the cores with the jobs still running).
+ahead for it (spares.py), else started then; once a pipeline is released, as many spares as
+each of its pools held containers start for the next pipeline (not before: a start competes for
+the daemon and the cores with the jobs still running).
 
 A reuse group (a `ContainerReuseContext.NEW` subtree) is a pool of exactly one container that
 runs the group's jobs in order and stays until its pipeline is released; it holds capacity
