@@ -10,10 +10,33 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.wait_kit import wait_for
 
 BIN = Path(sys.executable).parent
+#: The backends tests made on a cluster, closed before it stops: a Client left connected tries
+#: to reconnect for 10 s in a background thread, drawing from `random` meanwhile (which a
+#: Hypothesis test running then in the same process takes for its own strategy's doing).
+_backends: list[Any] = []
+
+
+def dask_backend(address: Any, **kw: Any) -> Any:
+    """`co.DaskBackend(address, **kw)`, closed when its cluster stops."""
+    import conducto_nb as co
+
+    backend = co.DaskBackend(address, **kw)
+    _backends.append(backend)
+    return backend
+
+
+def _close_backends() -> None:
+    from conducto_nb.run.loop import background_loop
+
+    while _backends:
+        backend = _backends.pop()
+        with contextlib.suppress(Exception):
+            background_loop().submit(backend.close()).result(60)
 
 
 @dataclass
@@ -66,6 +89,7 @@ def dask_cluster(where: Path, workers: list[Spec]) -> Iterator[str]:
             address: str = client.scheduler.address
         yield address
     finally:
+        _close_backends()
         for proc in reversed(procs):
             proc.terminate()
         for proc in procs:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import cloudpickle
 import pytest
-from dask_kit import Spec, dask_cluster
+from dask_kit import Spec, dask_backend, dask_cluster
 from wait_kit import wait_for
 
 import conducto_nb as co
@@ -43,7 +43,7 @@ def test_a_tree_runs_on_the_cluster_with_output_results_and_errors(cluster: str)
                 co.Exec(f"echo out {i}; echo err {i} >&2", name=f"s{i}")
         co.Exec(double, 21, name="call")
         co.Exec("exit 3", name="bad")
-    run = root.run(backend=co.DaskBackend(cluster, images="local"))
+    run = root.run(backend=dask_backend(cluster, images="local"))
     assert run.state is State.ERROR
     assert [run[f"/fan/s{i}"].stdout for i in range(3)] == ["out 0\n", "out 1\n", "out 2\n"]
     assert run["/fan/s2"].stderr == "err 2\n"
@@ -60,7 +60,7 @@ def test_a_node_no_worker_can_take_fails_at_once_naming_it(cluster: str) -> None
         co.Exec("echo never", name="first")
         co.Exec("true", name="huge", cpu=8)
     with pytest.raises(co.PipelineError, match=r"no Dask worker is big enough for /huge \(cpu=8"):
-        root.run(backend=co.DaskBackend(cluster, images="local"))
+        root.run(backend=dask_backend(cluster, images="local"))
 
 
 def test_retries_and_mem_follow_the_same_rules(cluster: str, tmp_path: Path) -> None:
@@ -69,7 +69,7 @@ def test_retries_and_mem_follow_the_same_rules(cluster: str, tmp_path: Path) -> 
     with co.Serial() as root:
         co.Exec(flaky, name="flaky", retries=1)
         co.Exec("echo roomy", name="roomy", mem=3)  # only the big worker has 3 GiB
-    run = root.run(backend=co.DaskBackend(cluster, images="local"))
+    run = root.run(backend=dask_backend(cluster, images="local"))
     assert run.state is State.DONE
     assert run["/flaky"].stdout.endswith("second\n")
     assert run["/roomy"].stdout == "roomy\n"
@@ -84,7 +84,7 @@ def test_kill_stops_the_command_on_the_worker(cluster: str, tmp_path: Path) -> N
     marker = f"sleep 3{os.getpid() % 1000:03d}"
     with co.Serial() as root:
         co.Exec(f"echo started; {marker}", name="long")
-    run = root.start(backend=co.DaskBackend(cluster, images="local"))
+    run = root.start(backend=dask_backend(cluster, images="local"))
     wait_for(lambda: "started" in run["/long"].stdout, timeout=120, what="the node started")
     assert not _gone(marker)
     run.kill("/long")
@@ -102,7 +102,7 @@ def test_a_worker_that_dies_mid_node_is_a_worker_error_and_never_a_second_run(
     marker = f"sleep 4{os.getpid() % 1000:03d}"
     with co.Serial() as root:
         co.Exec(f"echo x >> {runs}; echo started; {marker}", name="long")
-    run = root.start(backend=co.DaskBackend(cluster, images="local"))
+    run = root.start(backend=dask_backend(cluster, images="local"))
     wait_for(lambda: "started" in run["/long"].stdout, timeout=120, what="the node started")
     with Client(cluster, timeout=60) as client:
         pids = client.run(os.getpid)
@@ -129,7 +129,7 @@ def test_co_data_passes_bytes_between_nodes_on_different_workers(cluster: str) -
         co.Exec(put, name="put", mem=3)  # the big worker
         co.Exec(total, name="total", mem=0.5, cpu=1)
     with Client(cluster, timeout=60) as client:  # a user's own Client names the cluster too
-        run = root.run(backend=co.DaskBackend(client, images="local"))
+        run = root.run(backend=dask_backend(client, images="local"))
     assert run["/total"].result == 6, run["/total"].stderr
 
 
@@ -164,7 +164,7 @@ def test_a_notebook_step_runs_on_a_worker(cluster: str, tmp_path: Path) -> None:
     )
     with co.Serial() as root:
         co.Notebook(path, total=21)
-    run = root.run(backend=co.DaskBackend(cluster, images="local"))
+    run = root.run(backend=dask_backend(cluster, images="local"))
     node = run["/report"]
     assert node.state is State.DONE, node.stderr
     assert "[cell 2/2]" in node.stdout
@@ -181,6 +181,6 @@ def test_a_big_result_comes_back_whole(cluster: str) -> None:
     with co.Parallel() as root:
         co.Exec(big, 10, name="small")
         co.Exec(big, 500_000, name="large")
-    run = root.run(backend=co.DaskBackend(cluster, images="local"))
+    run = root.run(backend=dask_backend(cluster, images="local"))
     assert run["/small"].result == "x" * 10
     assert run["/large"].result == "x" * 500_000, run["/large"].stderr

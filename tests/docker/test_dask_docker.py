@@ -18,7 +18,7 @@ from backend_kit import BUSYBOX, PYTHON
 
 import conducto_nb as co
 from conducto_nb.model.states import State
-from tests.dask_kit import Spec, dask_cluster
+from tests.dask_kit import Spec, dask_backend, dask_cluster
 from tests.wait_kit import wait_for
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -54,7 +54,7 @@ def test_commands_run_in_the_node_image_in_warm_containers_reused_across_tasks(
         co.Exec(in_docker(), name="two", **ON_DOCKER)
         co.Exec("python -c 'import sys; print(sys.version_info[:2])'", name="py", image=PYTHON)
         co.Exec(in_docker(), name="plain", **ON_PLAIN)
-    backend = co.DaskBackend(cluster, images="auto")
+    backend = dask_backend(cluster, images="auto")
     run = root.run(backend=backend)
     assert run.state is State.DONE, [run[p].stderr for p in ("/one", "/two", "/py", "/plain")]
     here = socket.gethostname()
@@ -71,7 +71,7 @@ def test_commands_run_in_the_node_image_in_warm_containers_reused_across_tasks(
 def test_images_docker_fails_a_node_on_a_worker_without_a_daemon(cluster: str) -> None:
     with co.Serial(image=BUSYBOX) as root:
         co.Exec("echo never", name="plain", **ON_PLAIN)
-    run = root.run(backend=co.DaskBackend(cluster, images="docker"))
+    run = root.run(backend=dask_backend(cluster, images="docker"))
     node = run["/plain"]
     assert node.state is State.ERROR and "never" not in node.stdout
     assert "has no Docker daemon" in node.stderr and "images='docker'" in node.stderr
@@ -82,7 +82,7 @@ def test_an_image_the_worker_daemon_lacks_is_one_error_naming_it_and_the_worker(
 ) -> None:
     with co.Serial() as root:
         co.Exec("echo never", name="x", image="conducto-nb/no-such-image:1", **ON_DOCKER)
-    run = root.run(backend=co.DaskBackend(cluster))
+    run = root.run(backend=dask_backend(cluster))
     node = run["/x"]
     assert node.state is State.ERROR, node.stderr
     assert "image conducto-nb/no-such-image:1 is not on the Docker daemon" in node.stderr
@@ -96,7 +96,7 @@ def test_a_co_image_built_by_the_owner_runs_on_a_worker_sharing_its_daemon(
     image = co.Image(BUSYBOX, copy_dir=str(tmp_path), name=repo_name)
     with co.Serial(image=image) as root:
         co.Exec("cat hello.txt", name="read", **ON_DOCKER)
-    run = root.run(backend=co.DaskBackend(cluster, images="docker"))
+    run = root.run(backend=dask_backend(cluster, images="docker"))
     assert run.state is State.DONE, run["/read"].stderr
     assert run["/read"].stdout == "from the image\n"
     [built] = run.images
@@ -115,7 +115,7 @@ def test_kill_and_max_time_stop_the_command_in_the_worker_container(cluster: str
     with co.Parallel(image=BUSYBOX) as root:
         co.Exec(f"echo started; {killed}", name="killed", **ON_DOCKER)
         co.Exec(f"echo started; {timed}", name="timed", max_time=1, **ON_DOCKER)
-    run = root.start(backend=co.DaskBackend(cluster, images="docker"))
+    run = root.start(backend=dask_backend(cluster, images="docker"))
     wait_for(lambda: "started" in run["/killed"].stdout, timeout=120, what="the node started")
     assert not _gone(killed)  # the container's processes are this machine's too
     run.kill("/killed")
@@ -130,6 +130,6 @@ def test_co_data_reaches_the_owner_from_a_container_on_a_worker(cluster: str) ->
     with co.Serial(image=PYTHON) as root:
         co.Exec("echo 6 | conducto-data-pipeline puts --name n", name="put", **ON_DOCKER)
         co.Exec("conducto-data-pipeline gets --name n", name="get", **ON_PLAIN)
-    run = root.run(backend=co.DaskBackend(cluster))
+    run = root.run(backend=dask_backend(cluster))
     assert run.state is State.DONE, run["/put"].stderr + run["/get"].stderr
     assert run["/get"].stdout == "6\n"
