@@ -3,15 +3,19 @@ next pipeline of the same kind, gone after their timeout, with the backend, or w
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
 from typing import Any
 
 import cloudpickle
-from backend_kit import call, in_thread, opened, run, shell
+from backend_kit import call, in_thread, opened, printed, run, shell
 
 from conducto_nb.backends.docker.args import BACKEND_LABEL
 from conducto_nb.backends.docker.backend import DockerBackend
+from conducto_nb.backends.docker.spares import DELAY
 from conducto_nb.model.states import State
+from tests.async_kit import Sink
 from tests.wait_kit import until
 
 # The callables run in containers, which cannot import this module: send them by value.
@@ -31,11 +35,16 @@ def spares_of(backend: DockerBackend) -> Any:
     return backend.pools.spares
 
 
-async def spare_after_a_run(backend: DockerBackend, pipeline: str = "test-pipe") -> str:
-    """Run a node of `pipeline`, release it, and wait until the one spare it leaves started."""
+async def spare_after_a_run(
+    backend: DockerBackend, pipeline: str = "test-pipe", ready: bool = True
+) -> str:
+    """Run a node of `pipeline`, release it, and wait until the one spare it leaves started
+    (and, if `ready`, is connected: a spare waiting for a pipeline)."""
     await run(backend, shell("true", pipeline=pipeline))
     await backend.release(pipeline)
     await until(lambda: len(spares_of(backend).started) == 1, what="a spare started")
+    if ready:
+        await until(lambda: len(backend.spares()) == 1, what="the spare ready")
     return str(spares_of(backend).started[0])
 
 
@@ -69,7 +78,7 @@ def test_the_next_pipeline_takes_a_fresh_spare_started_when_the_last_was_release
 def test_spares_leave_after_their_timeout(docker_client: Any) -> None:
     async def body() -> None:
         async with opened(spare_timeout=0.3) as backend:
-            spare = await spare_after_a_run(backend)
+            spare = await spare_after_a_run(backend, ready=False)  # (it may be gone already)
             await until(lambda: spare not in ours(docker_client, backend), what="the spare removed")
             assert backend.spares() == []
 
@@ -158,3 +167,25 @@ def test_a_backend_closed_right_after_a_release_starts_no_spare(docker_client: A
 
     backend = in_thread(body)
     assert ours(docker_client, backend) == []
+
+
+def test_spares_wait_while_other_containers_run_jobs() -> None:
+    """A start competes with running jobs for the daemon and the cores: spares wait for the
+    backend's containers to be idle."""
+
+    async def body() -> None:
+        async with opened(cpu_budget=4) as backend:
+            await run(backend, shell("true", pipeline="pipe-a"))
+            busy = Sink()
+            job = shell("echo started; sleep 60", pipeline="pipe-b", cpu=0.5)  # another kind
+            long = asyncio.create_task(backend.run(job, busy, busy.started))
+            await printed(busy, "started")
+            await backend.release("pipe-a")
+            await asyncio.sleep(3 * DELAY)  # however long: none starts while a job runs
+            assert spares_of(backend).started == []
+            long.cancel()  # the job is killed: the backend is idle
+            with contextlib.suppress(asyncio.CancelledError):
+                await long
+            await until(lambda: len(spares_of(backend).started) == 1, what="the spare started")
+
+    in_thread(body)

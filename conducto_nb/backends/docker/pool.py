@@ -7,9 +7,9 @@ or a configured budget; a container bigger than the whole budget runs alone. Whe
 room that idle containers of other pools hold, those are removed first; a container finishing
 a job while another pool waits for room is removed instead of idling. Idle containers leave
 after `idle_timeout` seconds. A new container is a spare when one of its kind was started
-ahead for it (spares.py), else started then; once a pipeline is released, as many spares as
-each of its pools held containers start for the next pipeline (not before: a start competes for
-the daemon and the cores with the jobs still running).
+ahead for it (spares.py), else started then; once a released pipeline's containers are gone,
+as many spares as each of its pools held start for the next pipeline (not before: a start
+competes for the daemon and the cores with jobs still running and containers going).
 
 A reuse group (a `ContainerReuseContext.NEW` subtree) is a pool of exactly one container that
 runs the group's jobs in order and stays until its pipeline is released; it holds capacity
@@ -159,7 +159,7 @@ class Pools:
         spare_timeout: float | None = None,
     ) -> None:
         self.daemon, self.capacity, self.idle_timeout = daemon, capacity, idle_timeout
-        self.spares = Spares(daemon, spare_timeout)
+        self.spares = Spares(daemon, spare_timeout, self.busy)
         self.pools: dict[Hashable, Pool] = {}
         self.hungry: deque[Pool] = deque()
         self.tasks: set[asyncio.Task[None]] = set()
@@ -171,6 +171,13 @@ class Pools:
         if pool is None or pool.closed:
             pool = self.pools[key] = Pool(self, key, spec, launch, single)
         return pool
+
+    def busy(self) -> bool:
+        """Whether a container runs a job or starts."""
+        return any(
+            p.starting or any(c.current is not None for c in p.containers)
+            for p in self.pools.values()
+        )
 
     def someone_starving(self, other_than: Pool) -> bool:
         """Whether a pool waits for room and has no container at all (so every signature gets
@@ -311,8 +318,6 @@ class Pools:
             p for k, p in self.pools.items() if pipeline_id is None or _pipeline(k) == pipeline_id
         ]
         for pool in chosen:
-            if pipeline_id is not None and pool.peak:  # a pipeline like it may come next
-                self.spares.want(kind_of(pool.launch), pool.launch, pool.peak, pool.calls)
             pool.closed = True
             del self.pools[pool.key]
             with contextlib.suppress(ValueError):
@@ -324,6 +329,9 @@ class Pools:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
         if pipeline_id is None:
             await self.spares.close()
+        for pool in chosen if pipeline_id is not None else ():
+            if pool.peak:  # a pipeline like it may come next (its containers gone: no crowd)
+                self.spares.want(kind_of(pool.launch), pool.launch, pool.peak, pool.calls)
         self.wake()
 
 

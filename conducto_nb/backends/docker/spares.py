@@ -4,12 +4,13 @@ Starting a container costs a few hundred milliseconds of the daemon's time (`doc
 here, more while others start or go); a notebook runs pipeline after pipeline of the same
 images, and each would pay it again, because a pipeline's containers go when it is released (a
 container a pipeline used keeps its files, processes and caches: it is never given to another).
-So half a second after a pipeline is released (a script that ends with its pipeline has exited
-by then, and starts none), the backend starts as many spares of each kind as its pool held:
-the next pipeline's pool takes them (one still starting is waited for, not started twice; one
-waiting out the delay starts at once). A spare has run nothing: to the pipeline that takes it,
-it is a fresh container that was simply started earlier. Only its `conducto_nb.pipeline` label
-is empty, as labels cannot change after a container is created.
+So half a second after a released pipeline's containers are gone (a script that ends with its
+pipeline has exited by then, and starts none), the backend starts as many spares of each kind
+as its pool held: the next pipeline's pool takes them (one still starting is waited for, not
+started twice; one waiting out the delay starts at once). While other containers of the
+backend run jobs, spares wait: they would slow those jobs down. A spare has run nothing: to the
+pipeline that takes it, it is a fresh container that was simply started earlier. Only its
+`conducto_nb.pipeline` label is empty, as labels cannot change after a container is created.
 
 A spare of a kind whose last pool ran Python callables starts its warm Python too (the
 first callable in a new container otherwise waits for Python's start-up and imports).
@@ -37,6 +38,9 @@ MOST = 4
 #: Seconds after a release before its spares start: a script that ends with its pipeline
 #: exits first and starts none (its exit would wait for them, to remove them).
 DELAY = 0.5
+#: While the backend's containers run jobs (or start), a spare waits, looking this often: a start
+#: competes with them for the daemon and the cores.
+BUSY_LOOK = 0.1
 #: Starts the worker shell's warm Python (script.py) before any callable asks for it.
 WARM_PYTHON = "__co_pystart\n"
 
@@ -62,8 +66,10 @@ class _Spare:
 class Spares:
     """The spares of one backend, by kind."""
 
-    def __init__(self, daemon: Daemon, timeout: float | None) -> None:
-        self.daemon, self.timeout = daemon, timeout
+    def __init__(
+        self, daemon: Daemon, timeout: float | None, busy: Callable[[], bool] = lambda: False
+    ) -> None:
+        self.daemon, self.timeout, self.busy = daemon, timeout, busy
         self.kinds: dict[str, deque[_Spare]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self.closed = False
@@ -115,8 +121,11 @@ class Spares:
             task.add_done_callback(self.tasks.discard)
 
     async def _start(self, kind: str, spare: _Spare, launch: Launch) -> None:
-        with contextlib.suppress(TimeoutError):  # (close cancels it while it waits)
-            await asyncio.wait_for(spare.wanted.wait(), DELAY)
+        wait = DELAY  # (close cancels it while it waits)
+        while not spare.wanted.is_set() and (wait == DELAY or self.busy()):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(spare.wanted.wait(), wait)
+            wait = BUSY_LOOK
         if self.closed and not spare.wanted.is_set():
             spare.ready.set_result(None)
             return
