@@ -35,8 +35,8 @@ __all__ = ["MOST", "Spares", "kind_of"]
 
 #: The most spares kept of one kind, however many containers its last pool held.
 MOST = 4
-#: Seconds after a release before its spares start: a script that ends with its pipeline
-#: exits first and starts none (its exit would wait for them, to remove them).
+#: Seconds from a released pipeline's containers being gone to its spares' start: a script that
+#: ends with its pipeline exits first and starts none (its exit would wait for them to go).
 DELAY = 0.5
 #: While the backend's containers run jobs (or start), a spare waits, looking this often: a start
 #: competes with them for the daemon and the cores.
