@@ -52,24 +52,24 @@ def test_the_next_pipeline_takes_a_fresh_spare_started_when_the_last_was_release
     async def body() -> None:
         async with opened(cpu_budget=2) as backend:
             mark = "echo dirty > /tmp/mark; sleep 30 & hostname"
-            first, first_sink = await run(backend, shell(mark, pipeline="pipe-a"))
+            first, first_sink = await run(backend, shell(mark, pipeline="spare-a"))
             assert first.state == State.DONE
-            await backend.release("pipe-a")
+            await backend.release("spare-a")
             spares = spares_of(backend)
-            assert [len(k) for k in spares.kinds.values()] == [1]  # as many as pipe-a's pool held
+            assert [len(k) for k in spares.kinds.values()] == [1]  # as many as spare-a's pool held
             probe = "cat /tmp/mark 2>/dev/null || echo fresh; ps -o comm | grep -c sleep; hostname"
-            second, sink = await run(backend, shell(probe, pipeline="pipe-b"))
+            second, sink = await run(backend, shell(probe, pipeline="spare-b"))
             assert second.state == State.DONE
             assert backend.pools is not None
-            (pool,) = [p for k, p in backend.pools.pools.items() if k[0] == "pipe-b"]  # type: ignore[index]
+            (pool,) = [p for k, p in backend.pools.pools.items() if k[0] == "spare-b"]  # type: ignore[index]
             (spare,) = spares.started
             assert pool.started == [spare]  # taken (waited for if starting), not started anew...
             fresh, sleeping, host = sink.text("stdout").split()
-            # ...and it ran nothing of pipe-a's: no file, no process left behind
+            # ...and it ran nothing of spare-a's: no file, no process left behind
             assert (fresh, sleeping) == ("fresh", "0")
             assert host == spare[:12] != first_sink.text("stdout").strip()
-            assert backend.spares() == []  # the next spare starts as pipe-b is released
-            await backend.release("pipe-b")
+            assert backend.spares() == []  # the next spare starts as spare-b is released
+            await backend.release("spare-b")
             await until(lambda: len(backend.spares()) == 1, what="a spare for the next one")
 
     in_thread(body)
@@ -99,11 +99,11 @@ def test_closing_the_backend_removes_its_spares(docker_client: Any) -> None:
 def test_no_spares_when_their_timeout_is_zero(docker_client: Any) -> None:
     async def body() -> None:
         async with opened(spare_timeout=0) as backend:
-            await run(backend, shell("true", pipeline="pipe-a"))
-            await backend.release("pipe-a")
+            await run(backend, shell("true", pipeline="spare-a"))
+            await backend.release("spare-a")
             assert spares_of(backend).started == [] and ours(docker_client, backend) == []
-            out, _ = await run(backend, shell("true", pipeline="pipe-b"))
-            assert out.state == State.DONE and len(backend.containers("pipe-b")) == 1
+            out, _ = await run(backend, shell("true", pipeline="spare-b"))
+            assert out.state == State.DONE and len(backend.containers("spare-b")) == 1
 
     in_thread(body)
 
@@ -111,10 +111,10 @@ def test_no_spares_when_their_timeout_is_zero(docker_client: Any) -> None:
 def test_a_spare_that_died_is_replaced_by_a_new_container(docker_client: Any) -> None:
     async def body() -> None:
         async with opened() as backend:
-            spare = await spare_after_a_run(backend, "pipe-a")
+            spare = await spare_after_a_run(backend, "spare-a")
             docker_client.api.kill(spare)
             await until(lambda: backend.spares() == [], what="the dead spare dropped")
-            out, sink = await run(backend, shell("hostname", pipeline="pipe-b"))
+            out, sink = await run(backend, shell("hostname", pipeline="spare-b"))
             assert out.state == State.DONE and sink.text("stdout").strip() != spare[:12]
 
     in_thread(body)
@@ -175,12 +175,12 @@ def test_spares_wait_while_other_containers_run_jobs() -> None:
 
     async def body() -> None:
         async with opened(cpu_budget=4) as backend:
-            await run(backend, shell("true", pipeline="pipe-a"))
+            await run(backend, shell("true", pipeline="spare-a"))
             busy = Sink()
-            job = shell("echo started; sleep 60", pipeline="pipe-b", cpu=0.5)  # another kind
+            job = shell("echo started; sleep 60", pipeline="spare-b", cpu=0.5)  # another kind
             long = asyncio.create_task(backend.run(job, busy, busy.started))
             await printed(busy, "started")
-            await backend.release("pipe-a")
+            await backend.release("spare-a")
             await asyncio.sleep(3 * DELAY)  # however long: none starts while a job runs
             assert spares_of(backend).started == []
             long.cancel()  # the job is killed: the backend is idle

@@ -146,6 +146,8 @@ class Daemon:
             host_config=host,
             **spec.create,
         )["Id"]
+        if self.socket_path is not None:  # from its creation: it goes if this process dies
+            guard.watch_container(self.socket_path, cid, grace=1.5)
         try:
             sock = self._attach(cid)
             try:
@@ -155,10 +157,8 @@ class Daemon:
                 raise
         except BaseException:
             with contextlib.suppress(Exception):
-                api.remove_container(cid, force=True)
+                self._remove(cid)
             raise
-        if self.socket_path is not None:  # it goes at once if this process dies
-            guard.watch_container(self.socket_path, cid, grace=1.5)
         return cid, sock
 
     def _attach(self, cid: str) -> socket.socket:
