@@ -194,7 +194,6 @@ def show_briefly(previous: Callable[..., Any]) -> Callable[..., Any]:
         print("\n".join(user_traceback(error)), file=sys.stderr)
         return None
 
-    hook.briefly = True  # type: ignore[attr-defined]
     return hook
 
 
