@@ -243,10 +243,7 @@ class Pools:
             if container is None:
                 return
         else:
-            pool.starting -= 1
-            pool.containers.add(container)
-            pool.holding.add(container)
-            pool.started.append(container.id)
+            self._join(pool, container)
         pool.peak = max(pool.peak, len(pool.containers))
         if pool.single:
             if not pool.hand(container):
@@ -268,10 +265,7 @@ class Pools:
             self.stale.discard(stale)
             self._spawn(self._remove_id(stale))
         container = Container(self.daemon, cid, lambda c: self._ended(pool, c))
-        pool.starting -= 1
-        pool.containers.add(container)
-        pool.holding.add(container)
-        pool.started.append(cid)
+        self._join(pool, container)
         try:
             await container.connect(sock, pool.launch.setup)
         except Exception as e:
@@ -280,6 +274,14 @@ class Pools:
             pool.fail(e)
             return None
         return container
+
+    @staticmethod
+    def _join(pool: Pool, container: Container) -> None:
+        """`container`, started (or taken from the spares) for `pool`, is one of its own."""
+        pool.starting -= 1
+        pool.containers.add(container)
+        pool.holding.add(container)
+        pool.started.append(container.id)
 
     def _ended(self, pool: Pool, container: Container) -> None:
         self.retire(pool, container)  # it crashed or was removed: make sure it is gone
@@ -329,9 +331,10 @@ class Pools:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
         if pipeline_id is None:
             await self.spares.close()
-        for pool in chosen if pipeline_id is not None else ():
-            if pool.peak:  # a pipeline like it may come next (its containers gone: no crowd)
-                self.spares.want(kind_of(pool.launch), pool.launch, pool.peak, pool.calls)
+        else:  # a pipeline like it may come next (its containers gone: no crowd)
+            for pool in chosen:
+                if pool.peak:
+                    self.spares.want(kind_of(pool.launch), pool.launch, pool.peak, pool.calls)
         self.wake()
 
 

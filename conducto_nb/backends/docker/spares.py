@@ -66,9 +66,7 @@ class _Spare:
 class Spares:
     """The spares of one backend, by kind."""
 
-    def __init__(
-        self, daemon: Daemon, timeout: float | None, busy: Callable[[], bool] = lambda: False
-    ) -> None:
+    def __init__(self, daemon: Daemon, timeout: float | None, busy: Callable[[], bool]) -> None:
         self.daemon, self.timeout, self.busy = daemon, timeout, busy
         self.kinds: dict[str, deque[_Spare]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
@@ -134,7 +132,7 @@ class Spares:
         try:
             cid, sock = await self.daemon.launch(launch)
             self.started.append(cid)
-            container = Container(self.daemon, cid, lambda c: self._lost(kind, spare))
+            container = Container(self.daemon, cid, lambda c: self._drop(kind, spare))
             try:
                 await container.connect(sock, launch.setup)
             except Exception:
@@ -152,11 +150,8 @@ class Spares:
             loop = asyncio.get_running_loop()
             spare.timer = loop.call_later(self.timeout, self._expire, kind, spare)
 
-    def _lost(self, kind: str, spare: _Spare) -> None:
-        """A spare's container ended before anyone took it."""
-        self._drop(kind, spare)
-
     def _drop(self, kind: str, spare: _Spare) -> None:
+        """`spare` is no more (it ended before anyone took it, or never started)."""
         spares = self.kinds.get(kind)
         if spares is not None and spare in spares:
             spares.remove(spare)
