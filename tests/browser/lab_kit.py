@@ -177,19 +177,41 @@ class Notebook:
 
     def accept_kernel_dialog(self) -> None:
         """JupyterLab sometimes asks which kernel to start (its kernel specs arrived late on
-        a busy machine) though the notebook names one: keep the kernel this notebook already
-        has if it lists one, else take the one it offers. (Accepting its default once a
-        kernel had started made a second kernel; the widget's comm then kept a subshell id
-        of the first, so the kernel dropped every message the page sent: "Unknown
-        subshell_id" in the server's log.)"""
+        a busy machine) though the notebook names one. A kernel this notebook already has
+        is kept: chosen if the dialog lists it, else the dialog is cancelled (the page is
+        using it). Only with no kernel yet is the offered one taken. (Accepting the default
+        once a kernel had started made a second kernel; the widget's comm then kept a
+        subshell id of the first, so the kernel dropped every message the page sent:
+        "Unknown subshell_id" in the server's log, seen twice in CI.)"""
         dialog = self.page.locator(KERNEL_DIALOG)
-        if dialog.count() and dialog.first.is_visible():
-            own = dialog.first.locator(f"select option:has-text('{self.name} (')")
-            if own.count():
-                value = own.first.get_attribute("value")
-                dialog.first.locator("select").select_option(value=value)
+        if not (dialog.count() and dialog.first.is_visible()):
+            return
+        kernel = self.running_kernel()
+        if kernel is None or self.page.evaluate(
+            """id => { const s = document.querySelector('.jp-Dialog select');
+              const ours = o => { try { return JSON.parse(o.value).id === id; }
+                                  catch { return false; } };
+              const o = s && [...s.options].find(ours);
+              if (!o) return false;
+              s.value = o.value; s.dispatchEvent(new Event('change')); return true; }""",
+            kernel,
+        ):
             dialog.first.locator(".jp-mod-accept").click()
-            dialog.first.wait_for(state="detached")
+        else:
+            dialog.first.locator(".jp-mod-reject").click()
+        dialog.first.wait_for(state="detached")
+
+    def running_kernel(self) -> str | None:
+        """The id of the kernel the server runs for this notebook, if any (asked from the
+        page, so with its credentials)."""
+        found = self.page.evaluate(
+            """name => fetch('/api/sessions', {credentials: 'same-origin'})
+                 .then(r => r.ok ? r.json() : [])
+                 .then(ss => ss.find(s => s.path === name && s.kernel))
+                 .then(s => s ? s.kernel.id : null)""",
+            self.name,
+        )
+        return None if found is None else str(found)
 
     def wait_idle(self, timeout: float = 180) -> None:
         self.page.wait_for_selector(IDLE, timeout=timeout * 1000)
