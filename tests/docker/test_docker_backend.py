@@ -68,6 +68,37 @@ def test_env_is_per_node_in_one_warm_container() -> None:
     in_thread(body)
 
 
+def test_a_simple_command_gives_what_the_shell_gives() -> None:
+    """A command that needs no shell (simple_command.py) runs without one in the container:
+    the same output, exit code, message and environment (but SHLVL, which only shells
+    count) as through `sh -c`."""
+
+    def env(text: str) -> dict[str, str]:
+        found = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+        return {k: v for k, v in found.items() if k not in ("SHLVL", "CONDUCTO_NB_NODE")}
+
+    async def body() -> None:
+        async with opened() as backend:
+            for plain in (
+                "ls -d /etc /no/such",
+                "no-such-program-4711 x",
+                "/etc/passwd",
+                "__co_oom",
+            ):  # the last, the worker shell's own function: not here
+                by_shell = f"sh -c '{plain}'"
+                ours, sink = await run(backend, shell(plain))
+                theirs, their_sink = await run(backend, shell(by_shell))
+                assert ours.exit_code == theirs.exit_code, plain
+                assert sink.text("stdout") == their_sink.text("stdout")
+                assert sink.text("stderr") == their_sink.text("stderr")
+            _, sink = await run(backend, shell("env", env={"OWN": "x"}))
+            _, their_sink = await run(backend, shell("sh -c env", env={"OWN": "x"}))
+            assert env(sink.text("stdout")) == env(their_sink.text("stdout"))
+            assert env(sink.text("stdout"))["OWN"] == "x"
+
+    in_thread(body)
+
+
 def test_a_warm_container_is_reused_and_pools_differ_by_signature(docker_client: Any) -> None:
     async def body() -> None:
         async with opened() as backend:

@@ -21,6 +21,7 @@ import json
 from pathlib import Path
 
 from ..base import Job
+from ..simple_command import simple_words
 
 __all__ = ["INIT", "KILL_ALL", "init_script", "job_script"]
 
@@ -136,7 +137,13 @@ def job_script(mark: str, job: Job, python: str = "python3") -> bytes:
             start = f"__co_x='{payload}'\n{fresh}\n__co_x=\n"
     else:
         assert job.command.shell is not None
-        start = f"( {exports}exec sh -c {_quote(job.command.shell)} ) </dev/null 8>&- 9<&- &\n"
+        run = f"exec sh -c {_quote(job.command.shell)}"
+        words = simple_words(job.command.shell)
+        if words is not None and "/" not in words[0] and not words[0].startswith("__co_"):
+            # No shell started where it would only run the program (found on PATH first:
+            # what is not there still gets the shell's own message).
+            run = f"command -v {words[0]} >/dev/null && exec {' '.join(words)}; {run}"
+        start = f"( {exports}{run} ) </dev/null 8>&- 9<&- &\n"
         start += "__co_p=$!\n"
     return (
         "__co_oom; __co_a=$__co_n\n"

@@ -1,5 +1,6 @@
 """The local backend, the embedded default where no Docker daemon answers (Binder, a laptop):
-shell commands run as subprocesses, Python callables in warm worker processes.
+shell commands run as subprocesses (a command that needs no shell, such as `pytest tests`,
+exec'd without one), Python callables in warm worker processes.
 
 Every process runs in its own session, so a kill reaches everything it started: SIGTERM to the
 whole process group, SIGKILL after `GRACE` seconds. When a command exits, what it left running
@@ -31,6 +32,7 @@ from ...images.paths import expand_locally
 from ...model.states import State
 from ..base import Backend, Job, Outcome, OutputSink
 from ..cpu_budget import CpuBudget
+from ..simple_command import simple_words
 from .code import build_locally, code_copy, is_complete, job_env, uses_code
 from .pool import Pool
 from .process import GRACE, Child, Streams, describe_exit
@@ -138,14 +140,13 @@ class LocalBackend(Backend):
                 env[b"PATH"] = os.fsencode(f"{COMMANDS}{os.pathsep}") + path
                 env.setdefault(b"CONDUCTO_DATA_PYTHON", os.fsencode(sys.executable))
             command = expand_locally(job.command.shell)  # co.relpath(...): the path itself
-            argv = ["/bin/sh", "-c", command]
             try:
-                child = Child(argv, streams.feed, cwd=job.cwd, env=env)
+                child = _start_command(command, streams.feed, job.cwd, env)
             except FileNotFoundError as e:  # the work folder is made when first missing
-                if e.filename is None or os.fspath(e.filename) != os.fspath(job.cwd):
+                if not _names(e, job.cwd):
                     raise
                 os.makedirs(job.cwd, exist_ok=True)
-                child = Child(argv, streams.feed, cwd=job.cwd, env=env)
+                child = _start_command(command, streams.feed, job.cwd, env)
         except OSError as e:
             return _cannot("start the command", e)
         self._children.add(child)
@@ -195,6 +196,31 @@ class LocalBackend(Backend):
             child.terminate()
         if children:
             await asyncio.gather(*(asyncio.shield(c.finished) for c in children))
+
+
+def _start_command(
+    command: str, sink: Callable[[str, bytes], None], cwd: Path, env: dict[bytes, bytes] | None
+) -> Child:
+    """`command` running in `cwd`: its words exec'd directly where the shell would only have
+    run them (simple_command.py), else through `/bin/sh -c`. A program the words cannot
+    start (not on PATH, not executable, a script without `#!`) is left to the shell, whose
+    message and exit code (127, 126) the user knows; the environment is the shell's (it
+    sets PWD)."""
+    words = simple_words(command)
+    if words is not None:
+        direct = _with_environ({}) if env is None else dict(env)
+        if b"PATH" in direct:  # where PATH is unset, the shell's default is not Python's
+            direct[b"PWD"] = os.fsencode(os.path.realpath(cwd))
+            try:
+                return Child(words, sink, cwd=cwd, env=direct)
+            except OSError as e:
+                if isinstance(e, FileNotFoundError) and _names(e, cwd):
+                    raise
+    return Child(["/bin/sh", "-c", command], sink, cwd=cwd, env=env)
+
+
+def _names(error: OSError, path: Path) -> bool:
+    return error.filename is not None and os.fspath(error.filename) == os.fspath(path)
 
 
 def _cannot(what: str, error: Exception) -> Outcome:
