@@ -53,6 +53,8 @@ from .util import env_bool
 
 if _TYPE_CHECKING:
     from . import data  # `co.data.pipeline.puts(...)`, as in Conducto
+    from . import integrations as integrations
+    from . import nb as nb  # `with co.nb.cell():`, as in Conducto
     from .backends.choice import default_backend
     from .backends.dask.backend import DaskBackend
     from .backends.docker.backend import DockerBackend
@@ -71,6 +73,8 @@ _LAZY = {
     "temp_data": ("conducto_nb.data.client", "temp_data"),
     "perm_data": ("conducto_nb.data.client", "perm_data"),
     "git": ("conducto_nb.integrations.git", None),
+    "integrations": ("conducto_nb.integrations", None),
+    "nb": ("conducto_nb.nb", None),
     "slack": ("conducto_nb.integrations.slack", None),
     "DaskBackend": ("conducto_nb.backends.dask.backend", "DaskBackend"),
     "DockerBackend": ("conducto_nb.backends.docker.backend", "DockerBackend"),

@@ -26,7 +26,7 @@ PACKAGE = "conducto_nb"
 # Lowest first. Each name is a subpackage or a top-level module of the package.
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "shared"),
-    ("data",),  # co.data's client runs alone in containers: it needs errors at most
+    ("data", "nb"),  # co.data's client and co.nb run alone in containers: errors at most
     ("notebook",),  # co.Notebook's runner travels alone into images; its result is co.data's
     ("images",),
     ("model",),

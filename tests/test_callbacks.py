@@ -316,6 +316,23 @@ def test_co_slack_posts_text_and_blocks_through_the_webhook(
         co.slack.text("#deploys", "shipped")
 
 
+def test_conductos_slack_class_posts_text_blocks_and_thread_replies(
+    http_server: tuple[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, received = http_server
+    monkeypatch.setenv("CONDUCTO_NB_SLACK_WEBHOOK", f"{url}/hooks/T1/B1")
+    slack = co.integrations.slack.Slack()
+    divider = [{"type": "divider"}]
+    assert slack.message("#signals", text="found one", blocks=divider) == {}
+    slack.message("#signals", text="more", thread_info={"thread_ts": "1.5"})
+    assert [p["json"] for p in received] == [
+        {"text": "found one", "blocks": divider, "channel": "#signals"},
+        {"text": "more", "thread_ts": "1.5", "channel": "#signals"},
+    ]
+    with pytest.raises(co.ConfigError, match=r"Slack\(\)\.message: give text, blocks or both"):
+        slack.message("#signals")
+
+
 def test_co_git_apply_status_reports_every_node_for_the_events_commit(
     http_server: tuple[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..nb import CLOSE, OPEN
+
 __all__ = ["BlockScanner", "blocks", "rendered", "to_html"]
 
-OPEN, CLOSE = "<ConductoMarkdown>", "</ConductoMarkdown>"
 MAX_BLOCK = 1_000_000  # characters of an unclosed block kept waiting for its end
 _md: Any = None
 

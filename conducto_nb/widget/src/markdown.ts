@@ -29,10 +29,15 @@ export function segments(text: string): Segment[] {
   return out;
 }
 
-/** The output of one stream into `into`: <pre> for text, the HTML for Markdown blocks. */
+/** The output of one stream into `into`: <pre> for text, the HTML for Markdown blocks (the
+ * blank lines around a block, which a command prints to start its tag on a line of its own,
+ * make no empty box). */
 export function renderOutput(into: HTMLElement, text: string, html: Map<string, string>): void {
   into.replaceChildren();
-  for (const seg of segments(text)) {
+  const all = segments(text);
+  const blocks = all.some((seg) => seg.markdown);
+  for (const seg of all) {
+    if (blocks && !seg.markdown && seg.text.trim() === "") continue;
     const done = seg.markdown ? html.get(seg.text) : undefined;
     if (done !== undefined) {
       const div = document.createElement("div");
