@@ -7,12 +7,11 @@ node (~1 ms here, more than the rest of a local node's overhead). `simple_words`
 words alone say everything the shell would do: only characters no POSIX shell treats
 specially, one line, no variable assignment, and a first word that is no shell builtin or
 reserved word (a builtin such as `echo` can differ from the program of the same name) nor
-looks like an option. What it
-returns the shell would have run exactly so; the backend still falls back to the shell
-wherever running the words fails (a program not on PATH, a script without `#!`), so the
-shell's own message and exit code stay what the user sees. The program's environment is the
-one the shell would pass on (the local backend sets PWD as dash does), but for SHLVL, which
-shells such as busybox ash count up and a program does not.
+looks like an option. What it returns the shell would have run exactly so; the backend still
+falls back to the shell wherever running the words fails (a program not on PATH, a script
+without `#!`), so the shell's own message and exit code stay what the user sees. The
+program's environment is the one the shell would pass on (the local backend sets PWD as dash
+does), but for SHLVL, which shells such as busybox ash count up and a program does not.
 """
 
 from __future__ import annotations
