@@ -6,6 +6,7 @@ backend (tests/docker/test_widget_images.py builds images for real)."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import itertools
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -495,6 +497,63 @@ def test_markdown_blocks_in_a_stream_and_their_safe_html() -> None:
         and 'href="javascript' not in html
         and '<img src="https://e/x.png"' in html
     )
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(40))
+
+
+def show_from_data(go: str) -> None:
+    """A step as Conducto's examples wrote it: an image put in co.data, shown by its url()
+    (once the file `go` says the panel is open; running until `go`.end says the block came,
+    so it streams to the panel rather than coming in the detail of a step that ended)."""
+    import os
+    import time
+
+    import conducto_nb as co
+
+    def wait(path: str) -> None:
+        while not os.path.exists(path):
+            time.sleep(0.02)
+
+    wait(go)
+    co.data.pipeline.puts("plots/signal.png", PNG)
+    co.data.pipeline.puts("notes.txt", b"text")
+    print("<ConductoMarkdown>")
+    print(f"![signal]({co.data.pipeline.url('plots/signal.png')})")
+    print(f"![notes]({co.data.pipeline.url('notes.txt')})")
+    print(f"![gone]({co.data.pipeline.url('plots/missing.png')})")
+    print("</ConductoMarkdown>", flush=True)
+    wait(go + ".end")
+
+
+def test_an_image_a_step_shows_from_co_data_is_in_the_panels_html(
+    recording: None, tmp_path: Path
+) -> None:
+    """Its URL names the data service, which a browser cannot ask (it wants the pipeline's
+    token): the panel gets the image itself, streamed or in a whole detail; other links stay
+    as printed."""
+    go = tmp_path / "go"
+    with co.Serial() as root:
+        co.Exec(show_from_data, str(go), name="plot")
+    w, sent = widget_of(root)
+    w.act("run", "/")
+    sent.receive({"type": "watch", "path": "/plot"})
+    wait_for(lambda: sent.custom("detail"))
+    go.touch()
+    wait_for(lambda: any(m.get("md") for m in sent.custom("out")), 60)
+    streamed = next(m for m in sent.custom("out") if m.get("md"))["md"][0][1]
+    (tmp_path / "go.end").touch()
+    assert isinstance(w.subject, co.Run)
+    w.subject.wait(60)
+    sent.receive({"type": "watch", "path": "/plot"})  # opened again: the whole detail
+    wait_for(lambda: any(m.get("md") for m in sent.custom("detail")))
+    detail = [m for m in sent.custom("detail") if m.get("md")][-1]["md"][0][1]
+    inline = base64.b64encode(PNG).decode()
+    for html in (streamed, detail):
+        assert f'<img src="data:image/png;base64,{inline}" alt="signal"' in html
+        assert 'alt="notes"' in html and "name=notes.txt" in html  # not an image: as printed
+        assert "name=plots%2Fmissing.png" in html  # no such object: as printed
+    w.close()
 
 
 def test_the_static_svg_has_the_states_colours() -> None:

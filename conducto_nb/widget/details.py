@@ -102,7 +102,7 @@ def detail(
         for stream in ("stdout", "stderr"):
             text = output[stream] if output is not None else record.output(path, stream)
             out[stream] = tail(text)
-        out["md"] = rendered(blocks(out["stdout"]) + blocks(out["stderr"]))
+        out["md"] = rendered(blocks(out["stdout"]) + blocks(out["stderr"]), record.id)
         if isinstance(node, Notebook):
             out.update(_executed(record, path))
     return out
@@ -151,7 +151,9 @@ class OutputStreams:
                 scanner = self._scanners[path, atts[-1]["attempt"], stream] = BlockScanner()
                 scanner.feed(message.get(stream, ""))
 
-    def messages(self, chunks: list[tuple[str, int, str, str]]) -> list[dict[str, Any]]:
+    def messages(
+        self, chunks: list[tuple[str, int, str, str]], pipeline_id: str | None = None
+    ) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for path, attempt, stream, text in chunks:
             last = out[-1] if out else None
@@ -166,7 +168,7 @@ class OutputStreams:
             )
             found = scanner.feed(m["text"])
             if found:
-                m["md"] = rendered(found)
+                m["md"] = rendered(found, pipeline_id)
             if len(m["text"]) > CHUNK_SHOWN:
                 skipped = len(m["text"]) - CHUNK_SHOWN
                 m["text"] = f"[... {skipped} characters skipped ...]\n" + m["text"][-CHUNK_SHOWN:]

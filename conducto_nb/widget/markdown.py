@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..nb import CLOSE, OPEN
+from .data_images import inline_data_images
 
 __all__ = ["BlockScanner", "blocks", "rendered", "to_html"]
 
@@ -34,8 +35,10 @@ def blocks(text: str) -> list[str]:
     return found
 
 
-def rendered(sources: list[str]) -> list[list[str]]:
-    return [[s, to_html(s)] for s in dict.fromkeys(sources)]
+def rendered(sources: list[str], pipeline_id: str | None = None) -> list[list[str]]:
+    """`[source, html]` pairs; images the blocks show from co.data (of `pipeline_id`) are
+    put in the HTML itself (data_images.py)."""
+    return [[s, to_html(inline_data_images(s, pipeline_id))] for s in dict.fromkeys(sources)]
 
 
 def _scan(text: str) -> tuple[list[str], str]:

@@ -250,7 +250,8 @@ class PipelineWidget(anywidget.AnyWidget):
         for message in details:
             if message["type"] == "detail":
                 self._streams.restart(message)
-        outs = [*self._streams.messages(chunks), *log_messages(logs)]
+        shown = getattr(src, "run", None)  # the run whose co.data a block's images are in
+        outs = [*self._streams.messages(chunks, shown and shown.id), *log_messages(logs)]
         for message in [*replies, *details, *outs]:
             self.send(message)
         idle = src.idle
