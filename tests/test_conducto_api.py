@@ -369,6 +369,74 @@ def test_main_options_read_lists_optionals_and_no_flags_as_conducto_did() -> Non
         co.main(default=build, argv=["--projects=a", "--shards=x"])
 
 
+def test_reqs_py_conducto_asks_for_nothing_every_node_has_the_library() -> None:
+    image = co.Image(
+        "python:3.11-slim", reqs_py=["conducto", "Conducto==0.1.28", "conducto_nb", "boto3"]
+    )
+    assert image.install_pip == ("boto3",)
+    assert co.Image(reqs_py=["conductor", "conducto-extras"]).install_pip == (
+        "conductor",
+        "conducto-extras",
+    )
+
+
+def test_a_script_a_local_node_runs_imports_conducto_nb(tmp_path: Path) -> None:
+    """`python pipeline.py step`, as Conducto's examples ran it: the node's Python (here
+    without any site-packages, -S) imports the package this pipeline runs with."""
+    script = tmp_path / "pipeline.py"
+    script.write_text("import conducto_nb as co\nprint(co.Serial.__name__, co.__file__)\n")
+    with co.Serial() as root:
+        co.Exec(f"{sys.executable} -S {script}", name="step")
+    run = root.run(backend="local")
+    assert run["/step"].state is State.DONE, run["/step"].stderr
+    name, file = run["/step"].stdout.split()
+    assert name == "Serial"
+    lent = Path(file).parent.parent  # the folder the node's Python found it in
+    assert sorted(p.name for p in Path(lent).iterdir()) == ["conducto_nb"]  # nothing else
+
+
+def test_a_lazy_shell_command_runs_the_script_in_the_node_as_in_conducto(tmp_path: Path) -> None:
+    """`co.Lazy("python pipeline.py shards --n=3")`, Conducto's way to build part of a tree
+    in the node (its image asked for `reqs_py=["conducto"]`): the command's co.main prints
+    the subtree, which is grafted and runs."""
+    (tmp_path / "pipeline.py").write_text(
+        textwrap.dedent(
+            f"""
+            import conducto_nb as co
+
+            def main() -> co.Serial:
+                image = co.Image(copy_dir=".", reqs_py=["conducto"])
+                with co.Serial(image=image) as root:
+                    co.Lazy("{sys.executable} -S pipeline.py shards --n=3", name="gen")
+                return root
+
+            def shards(n: int) -> co.Parallel:
+                with co.Parallel() as p:
+                    for i in range(int(n)):
+                        co.Exec(f"echo shard {{i}}", name=f"s{{i}}")
+                return p
+
+            if __name__ == "__main__":
+                co.main(default=main)
+            """
+        )
+    )
+    env = {**os.environ, "CONDUCTO_NB_BACKEND": "local"}
+    done = subprocess.run(
+        [sys.executable, "pipeline.py", "--local", "--no-shell"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    pipeline_id = done.stdout.split()[1]
+    run = co.load(pipeline_id)
+    assert [run[f"/gen/Execute/s{i}"].stdout for i in range(3)] == [
+        f"shard {i}\n" for i in range(3)
+    ]
+
+
 @pytest.mark.parametrize("name", ["profile", "schedule"])
 def test_service_only_modules_say_what_to_use_instead(name: str) -> None:
     with pytest.raises(AttributeError, match=f"co.{name} .* which is gone; "):

@@ -120,11 +120,9 @@ def test_its_environment_is_the_shells_own_pwd_included(tmp_path: Path) -> None:
             ours = dict(line.split("=", 1) for line in sink.text("stdout").splitlines())
             assert ours["PWD"] == str(real) == os.path.realpath(where)
             assert ours["OWN"] == "job"
-            env = {**os.environ, "OWN": "job"}
-            theirs = subprocess.run(
-                ["/bin/sh", "-c", "env"], cwd=where, env=env, text=True, capture_output=True
-            ).stdout
-            assert sorted(ours) == sorted(line.split("=", 1)[0] for line in theirs.splitlines())
+            _, through_shell = await run(backend, shell("env | sort", where, env={"OWN": "job"}))
+            theirs = dict(line.split("=", 1) for line in through_shell.text("stdout").splitlines())
+            assert ours == theirs  # the same job through `sh -c`: the same environment
         finally:
             await backend.close()
 

@@ -205,6 +205,15 @@ def words(f: Mapping[str, Any], key: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+_CONDUCTO = re.compile(r"\s*conducto([-_.]nb)?\s*(\[[^\]]*\])?\s*([<>=!~;@].*)?", re.IGNORECASE)
+
+
+def is_conducto(requirement: str) -> bool:
+    """Whether a pip requirement is the pipeline library: Conducto's ("conducto==0.1.28"), as
+    its scripts asked for it, or this one ("conducto_nb")."""
+    return _CONDUCTO.fullmatch(requirement) is not None
+
+
 def str_map(f: Mapping[str, Any], key: str) -> dict[str, str]:
     value = f[key]
     if value is None:

@@ -40,6 +40,7 @@ from .fields import (
     fold_aliases,
     git_url,
     image_name,
+    is_conducto,
     opt_path,
     opt_str,
     path_map,
@@ -73,7 +74,8 @@ class Image:
     (`git archive`: no submodules, `export-ignore` honoured); `copy_url` is anything git
     clones (a path, file://, https://) and refuses a password in the URL, which would be
     stored with the pipeline: use a git credential helper. `copy_repo` reads back from JSON
-    as the repository root it found."""
+    as the repository root it found. Every node's Python imports conducto_nb (the backend
+    lends it), so `install_pip` drops Conducto's "conducto", which its scripts listed."""
 
     #: Conducto's `shell=co.Image.AUTO` (its default): the shell is chosen for you.
     AUTO = "__auto__"
@@ -194,6 +196,9 @@ class Image:
         v["install_docker"] = flag(f, "install_docker")
         for key in ("install_pip", "install_packages", "install_npm"):
             v[key] = words(f, key)
+        # Conducto's scripts asked for the library itself ("conducto"): every node has
+        # conducto_nb, lent by the backend (the version this pipeline runs with).
+        v["install_pip"] = tuple(w for w in v["install_pip"] if not is_conducto(w))
         if "." in v["install_pip"] and not code:
             raise field_error(
                 "install_pip",

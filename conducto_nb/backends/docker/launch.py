@@ -35,8 +35,13 @@ _PACKAGE = Path(__file__).resolve().parents[2]
 # The docker CLI is mounted at /usr/local/bin/docker: make sure it is on the PATH.
 _ON_PATH = 'case ":$PATH:" in *:/usr/local/bin:*) ;; *) PATH=$PATH:/usr/local/bin ;; esac\n'
 
-#: co.data's shell commands, in the package lent to the container (they need its python3).
-_DATA_COMMANDS = f"PATH=$PATH:{PACKAGE_MOUNT}/conducto_nb/data/bin\n"
+#: co.data's shell commands, in the package lent to the container (they need its python3), and
+#: the package itself for any Python there (`python pipeline.py step` imports conducto_nb), after
+#: the image's own PYTHONPATH.
+_LENT = (
+    f"PATH=$PATH:{PACKAGE_MOUNT}/conducto_nb/data/bin\n"
+    f"export PYTHONPATH=${{PYTHONPATH:+$PYTHONPATH:}}{PACKAGE_MOUNT}\n"
+)
 #: The name containers reach this machine's data service by, and the variable with its URL.
 DATA_HOST, DATA_URL = "host.docker.internal", "CONDUCTO_DATA_URL"
 
@@ -83,7 +88,7 @@ class ContainerPlan:
             host["device_requests"] = [device]
         setup = _ON_PATH if job.requires_docker else ""
         if self.socket_path is not None:  # conducto-data-pipeline / -user, in the lent package
-            setup += _DATA_COMMANDS
+            setup += _LENT
         return spec, Launch(spec.image, labels, args.create, host, setup)
 
 

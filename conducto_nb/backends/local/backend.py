@@ -34,6 +34,7 @@ from ..base import Backend, Job, Outcome, OutputSink
 from ..cpu_budget import CpuBudget
 from ..simple_command import simple_words
 from .code import build_locally, code_copy, is_complete, job_env, uses_code
+from .lent import with_lent_package
 from .pool import Pool
 from .process import GRACE, Child, Streams, describe_exit
 
@@ -134,8 +135,9 @@ class LocalBackend(Backend):
         assert job.command.shell is not None
         streams = Streams(output)
         try:
-            env = _with_environ(job.env) if job.env else None
-            if env is not None and b"CONDUCTO_DATA_URL" in env:  # the conducto-data-* commands
+            env = _with_environ(job.env)
+            with_lent_package(env)  # `python pipeline.py step` imports conducto_nb there too
+            if b"CONDUCTO_DATA_URL" in env:  # the conducto-data-* commands
                 path = env.get(b"PATH", os.defpath.encode())
                 env[b"PATH"] = os.fsencode(f"{COMMANDS}{os.pathsep}") + path
                 env.setdefault(b"CONDUCTO_DATA_PYTHON", os.fsencode(sys.executable))
@@ -199,7 +201,7 @@ class LocalBackend(Backend):
 
 
 def _start_command(
-    command: str, sink: Callable[[str, bytes], None], cwd: Path, env: dict[bytes, bytes] | None
+    command: str, sink: Callable[[str, bytes], None], cwd: Path, env: dict[bytes, bytes]
 ) -> Child:
     """`command` running in `cwd`: its words exec'd directly where the shell would only have
     run them (simple_command.py), else through `/bin/sh -c`. A program the words cannot
@@ -208,7 +210,7 @@ def _start_command(
     sets PWD)."""
     words = simple_words(command)
     if words is not None:
-        direct = _with_environ({}) if env is None else dict(env)
+        direct = dict(env)
         if b"PATH" in direct:  # where PATH is unset, the shell's default is not Python's
             direct[b"PWD"] = os.fsencode(os.path.realpath(cwd))
             try:
