@@ -65,6 +65,32 @@ def test_install_pip_dot_installs_the_copied_project_into_a_venv_of_its_own(
     assert tool.returncode != 0
 
 
+def imported_word() -> str:
+    import hello_conducto_nb  # only the image's venv has it
+
+    return str(hello_conducto_nb.WORD)
+
+
+def finds_hello() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("hello_conducto_nb") is not None
+
+
+def test_a_callable_of_an_image_with_pip_packages_imports_them(tmp_path: Path) -> None:
+    """As a container of the image would: the callable finds the image's venv first; a
+    callable of no image, in the same pipeline, does not see it (workers of its own)."""
+    project = hello_project(tmp_path)
+    image = co.Image(copy_dir=project, install_pip=["."])
+    with co.Serial() as root:
+        co.Exec(imported_word, name="in-image", image=image)
+        co.Exec(finds_hello, name="elsewhere")
+    run = root.run(backend="local")
+    assert run.state is State.DONE, run.images[0].log + run["/in-image"].stderr
+    assert run["/in-image"].result == "installed"
+    assert run["/elsewhere"].result is False
+
+
 def test_a_rerun_uses_the_image_its_run_built_even_after_copy_dir_changes(
     tmp_path: Path,
 ) -> None:

@@ -11,7 +11,8 @@ about that of its fork and exec, and it works from any thread's loop.
 
 This module is the backend and its shell jobs; process.py watches one process,
 pool.py keeps the warm workers for callables, and code.py makes a co.Image's code and pip
-packages (a job of such an image runs in its pipeline's copy of that code).
+packages (a job of such an image runs in its pipeline's copy of that code, its callables in
+workers of their own that find the image's venv first).
 """
 
 from __future__ import annotations
@@ -54,11 +55,18 @@ class LocalBackend(Backend):
         self._built: dict[Image, Path] = {}
         self.budget = CpuBudget(cpu_budget)
         self.pool = Pool(max(1, math.ceil(self.budget.total)))
+        #: Callables of an image with pip packages: workers of their own that find the
+        #: image's venv first (the same Python), so no package leaks between images.
+        self._venv_pools: dict[Path, Pool] = {}
         self._children: set[Child] = set()
+
+    def _pools(self) -> list[Pool]:
+        return [self.pool, *self._venv_pools.values()]
 
     async def open(self) -> None:
         self._on_this_loop()
-        self.pool.closed = False
+        for pool in self._pools():
+            pool.closed = False
 
     def _on_this_loop(self) -> None:
         """Everything here is bound to one event loop. Should the caller move to a new one (the
@@ -67,7 +75,7 @@ class LocalBackend(Backend):
         if loop is self._loop:
             return
         if self._loop is not None:
-            for worker in self.pool.workers:
+            for worker in [w for pool in self._pools() for w in pool.workers]:
                 worker.orphan()
             for child in self._children:
                 child.orphan()
@@ -176,8 +184,9 @@ class LocalBackend(Backend):
             payload = job.command.pickled()
         except Exception as e:  # pickling raises many kinds
             return _cannot("pickle the callable", e)
+        pool = self._pool_for(job)
         try:
-            worker = await self.pool.take()
+            worker = await pool.take()
         except OSError as e:
             return Outcome(State.WORKER_ERROR, message=f"cannot start a worker process: {e}")
         try:
@@ -186,14 +195,28 @@ class LocalBackend(Backend):
         except BaseException:
             await worker.stop()
             raise
-        self.pool.give_back(worker)
+        pool.give_back(worker)
         return outcome
+
+    def _pool_for(self, job: Job) -> Pool:
+        """The pool whose workers see the job's venv (code.py's `job_env` names it), if any."""
+        venv = job.env.get("VIRTUAL_ENV")
+        if not venv:
+            return self.pool
+        key = Path(venv)
+        if key not in self._venv_pools:
+            found = sorted(str(p) for p in key.glob("lib/python*/site-packages"))
+            self._venv_pools[key] = Pool(self.pool.size, tuple(found))
+            self._venv_pools[key].closed = self.pool.closed
+        return self._venv_pools[key]
 
     async def close(self) -> None:
         """Kill every job and worker (SIGTERM, then SIGKILL) and wait until they are gone."""
         self._on_this_loop()
-        self.pool.closed = True
-        children = [*self._children, *(w.child for w in self.pool.workers)]
+        pools = self._pools()
+        for pool in pools:
+            pool.closed = True
+        children = [*self._children, *(w.child for pool in pools for w in pool.workers)]
         for child in children:
             child.terminate()
         if children:

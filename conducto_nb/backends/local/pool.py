@@ -81,8 +81,9 @@ class _Worker:
         if not self.alive:
             return Outcome(State.WORKER_ERROR, message="the worker process died before the job")
         path = None
-        if sys.path != self.sent_path:
-            self.sent_path = list(sys.path)
+        wanted = [*self.pool.first, *sys.path] if self.pool.first else sys.path
+        if wanted != self.sent_path:
+            self.sent_path = list(wanted)
             path = [_absolute(p) for p in self.sent_path]
         request = (path, payload, job.env, str(job.cwd), job.generates)
         data = pickle.dumps(request, pickle.HIGHEST_PROTOCOL)
@@ -177,10 +178,12 @@ class _Worker:
 
 
 class Pool:
-    """Warm workers, at most `size`: jobs take an idle one, start one, or wait in order."""
+    """Warm workers, at most `size`: jobs take an idle one, start one, or wait in order.
+    `first`: folders each call finds before this process's sys.path (an image's venv)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, first: tuple[str, ...] = ()) -> None:
         self.size = size
+        self.first = first
         self.workers: set[_Worker] = set()
         self.idle: list[_Worker] = []
         self.starting = 0
