@@ -437,6 +437,19 @@ def test_a_lazy_shell_command_runs_the_script_in_the_node_as_in_conducto(tmp_pat
     ]
 
 
+def test_a_nodes_command_is_set_as_conducto_scripts_set_it() -> None:
+    """`root.children["find primes"].command = "cat sieve_fixed.txt"`, as Conducto's
+    examples fix a step; a bad command raises and the node keeps its own."""
+    with co.Serial() as root:
+        co.Exec("cat sieve.txt", name="find primes")
+    root.children["find primes"].command = "cat sieve_fixed.txt"
+    with pytest.raises(co.CommandError, match="an Exec needs a command, got an empty string"):
+        root["find primes"].command = "   "
+    assert root["find primes"].command == "cat sieve_fixed.txt"
+    run = root.run(backend="local")
+    assert "sieve_fixed.txt" in run["/find primes"].stderr  # what ran: no such file here
+
+
 @pytest.mark.parametrize("name", ["profile", "schedule"])
 def test_service_only_modules_say_what_to_use_instead(name: str) -> None:
     with pytest.raises(AttributeError, match=f"co.{name} .* which is gone; "):

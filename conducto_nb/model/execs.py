@@ -224,6 +224,16 @@ class Exec(Node):
         """The shell command, or how the callable is called, e.g. `build_report('out.html')`."""
         return self.command_obj.display
 
+    @command.setter
+    def command(self, command: str | Callable[..., Any]) -> None:
+        """Conducto's `node.command = "python fixed.py"`: a new command, checked as one given
+        to the constructor is; a bad one raises and leaves the node's own in place."""
+        self._pending = (command, (), {})
+        try:
+            self._validate()
+        finally:
+            self._pending = None
+
     def _describe(self) -> str:
         lines = [line for line in self.command.strip().splitlines() if line.strip()]
         shown = (lines[0] + " …") if len(lines) > 1 else (lines[0] if lines else "")
