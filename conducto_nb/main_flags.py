@@ -86,6 +86,14 @@ def parse_options(func: Callable[..., Any], options: Sequence[str]) -> dict[str,
             kwargs[name] = [_convert(v, kind[0], key) for v in value.split(",") if v]
         else:
             kwargs[name] = _convert(value, kind, key)
+    required = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    missing = [
+        f"--{p.name.replace('_', '-')}=..."
+        for p in sig.parameters.values()
+        if p.default is p.empty and p.kind in required and p.name not in kwargs
+    ]
+    if missing:
+        raise CommandError(f"`{func.__name__}` needs {' and '.join(missing)}")
     return kwargs
 
 

@@ -189,6 +189,9 @@ SCRIPT = textwrap.dedent('''
     def count(n: int = 3):
         return list(range(n))
 
+    def greet(name, times: int):
+        return [name] * times
+
     if __name__ == "__main__":
         co.main(default=hello)
 ''')
@@ -240,6 +243,10 @@ def test_main_bad_input_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     assert out.stderr.strip().splitlines() == [
         "pipeline.py: `hello` has no option --whom (options: --who)"
     ]
+    out = script_run(tmp_path, "greet", "--times=2")  # as Conducto's demo runs `no_types`
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == ["pipeline.py: `greet` needs --name=..."]
+    assert script_run(tmp_path, "greet", "--name=x", "--times=2").stdout == "['x', 'x']\n"
     out = script_run(tmp_path, "--help")
     assert out.returncode == 0 and "usage: pipeline.py COMMAND" in out.stderr
     assert "  count --n" in out.stderr
