@@ -80,6 +80,19 @@ def test_a_missing_object_fails_the_node_naming_scope_and_name() -> None:
     assert "no object 'nothing-here' in the pipeline" in run["/reads"].stderr
 
 
+def test_help_is_an_answer_and_no_command_an_error() -> None:
+    """`conducto-data-pipeline --help`, a step of Conducto's own demo, succeeds and prints
+    the commands; run with nothing, it fails saying how to use it."""
+    with co.Parallel() as root:
+        co.Exec("conducto-data-pipeline --help", name="help")
+        co.Exec("conducto-data-user", name="nothing")
+    run = root.run(backend="local")
+    assert run["/help"].state is co.State.DONE
+    assert run["/help"].stdout.startswith("usage: conducto-data-pipeline COMMAND")
+    assert run["/nothing"].attempts[-1].exit_code == 2
+    assert run["/nothing"].stderr.startswith("usage: conducto-data-user COMMAND")
+
+
 # -- the notebook process, outside any pipeline -----------------------------------------------
 def test_the_notebook_uses_the_store_directly(data_home: Path) -> None:
     co.perm_data.puts("notes/a", b"one")

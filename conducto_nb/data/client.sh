@@ -2,7 +2,12 @@
 # client.py's, spoken to the data service as HTTP/1.0 through `nc` (busybox's wget crashes and
 # it has no curl). Sourced by bin/conducto-data-*: `$1` is the scope, the rest the command.
 # A request body is a file (stdin is spooled to one first): its length must be known.
-scope=$1; cmd=$2; shift 2
+scope=$1; cmd=$2
+case $cmd in
+  -h|--help) echo "usage: conducto-data-$scope puts|put|gets|get|exists|size|list|delete --name N" \
+    "[--file F] [--prefix P] [--byte-range B,E] [--recursive] (the rest needs Python)"; exit 0 ;;
+esac
+shift 2
 name=; file=; prefix=; recursive=; range=
 while [ $# -gt 0 ]; do
   case $1 in

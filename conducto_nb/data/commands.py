@@ -39,9 +39,11 @@ _USAGE = """usage: conducto-data-{scope} COMMAND [--name NAME] [--file FILE] [..
 
 def main(argv: list[str]) -> int:
     """`client.py SCOPE COMMAND --option value...`, as Conducto's `conducto-data-*`."""
-    if len(argv) < 2 or argv[1] in ("-h", "--help"):
-        print(_USAGE.format(scope=argv[0] if argv else "pipeline"), file=sys.stderr)
-        return 2
+    if len(argv) < 2 or argv[1] in ("-h", "--help"):  # asked for: to stdout, and no error
+        asked = len(argv) >= 2
+        usage = _USAGE.format(scope=argv[0] if argv else "pipeline")
+        print(usage, file=sys.stdout if asked else sys.stderr)
+        return 0 if asked else 2
     kinds: dict[str, type[_Data]] = {"pipeline": pipeline, "user": user}
     data, command, opts = kinds[argv[0]], argv[1], _options(argv[2:])
     name = opts.get("name", "")

@@ -116,3 +116,11 @@ def test_busybox_shell_nodes_use_the_commands_without_python(
     assert (data_home / "data" / "pipelines" / run.id / "out").read_bytes() == (
         b"LINE ONE\nLINE TWO\n"
     )
+
+
+def test_help_without_python_is_an_answer_too(backend: DockerBackend) -> None:
+    with co.Serial(image=BUSYBOX) as root:
+        co.Exec("conducto-data-pipeline --help", name="help")
+    run = root.run(backend=backend)
+    assert run.state is co.State.DONE, run["/help"].stderr
+    assert run["/help"].stdout.startswith("usage: conducto-data-pipeline puts|put|gets|get")
