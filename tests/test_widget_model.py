@@ -517,9 +517,11 @@ def show_from_data(go: str) -> None:
 
     wait(go)
     co.data.pipeline.puts("plots/signal.png", PNG)
+    co.data.pipeline.puts("demo_plot", PNG)  # Conducto's demo names its plot so
     co.data.pipeline.puts("notes.txt", b"text")
     print("<ConductoMarkdown>")
     print(f"![signal]({co.data.pipeline.url('plots/signal.png')})")
+    print(f'![plot]({co.data.pipeline.url(name="demo_plot")} "a neat plot")')
     print(f"![notes]({co.data.pipeline.url('notes.txt')})")
     print(f"![gone]({co.data.pipeline.url('plots/missing.png')})")
     print("</ConductoMarkdown>", flush=True)
@@ -551,6 +553,7 @@ def test_an_image_a_step_shows_from_co_data_is_in_the_panels_html(
     inline = base64.b64encode(PNG).decode()
     for html in (streamed, detail):
         assert f'<img src="data:image/png;base64,{inline}" alt="signal"' in html
+        assert f'<img src="data:image/png;base64,{inline}" alt="plot" title="a neat plot"' in html
         assert 'alt="notes"' in html and "name=notes.txt" in html  # not an image: as printed
         assert "name=plots%2Fmissing.png" in html  # no such object: as printed
     w.close()

@@ -5,8 +5,9 @@ it names the host as the container sees it), so a browser cannot load it. The ke
 the object itself from the run's data and puts it in the HTML as a `data:` image.
 
 Only links to the data service's objects (`.../v1/object/pipeline?name=...` or `/user`) in
-image syntax are changed, only for image files (PNG, JPEG, GIF, WebP) of at most MAX_BYTES;
-anything else (a missing object, another kind of file) stays the link the step printed.
+image syntax are changed, only for images (PNG, JPEG, GIF, WebP: told by their first bytes, as
+object names often have no extension) of at most MAX_BYTES; anything else (a missing object,
+another kind of file) stays the link the step printed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import base64
 import re
 import urllib.parse
-from pathlib import PurePosixPath
 
 from ..data.store import scope
 from ..errors import PipelineError
@@ -22,13 +22,6 @@ from ..errors import PipelineError
 __all__ = ["MAX_BYTES", "inline_data_images"]
 
 MAX_BYTES = 4 << 20
-_TYPES = {
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".webp": "image/webp",
-}
 #: An image's destination that is a data service object: `![alt](` then `<URL>` or URL.
 _IMAGE = re.compile(r"(!\[[^\]\n]*\]\(\s*<?)([^\s()<>]+/v1/object/(pipeline|user)\?[^\s()<>]+)")
 
@@ -48,9 +41,6 @@ def inline_data_images(markdown: str, pipeline_id: str | None) -> str:
 
 def _data_url(url: str, kind: str, pipeline_id: str | None) -> str | None:
     names = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("name") or [""]
-    mime = _TYPES.get(PurePosixPath(names[0]).suffix.lower())
-    if mime is None:
-        return None
     try:
         path = scope(kind, pipeline_id).file(names[0])
         if path.stat().st_size > MAX_BYTES:
@@ -58,4 +48,19 @@ def _data_url(url: str, kind: str, pipeline_id: str | None) -> str | None:
         data = path.read_bytes()
     except (PipelineError, OSError):  # a bad name, no such object: the link as printed
         return None
+    mime = _image_type(data[:12])
+    if mime is None:
+        return None
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _image_type(head: bytes) -> str | None:
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
