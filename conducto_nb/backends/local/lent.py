@@ -20,16 +20,17 @@ from ...store.db import home
 __all__ = ["lent_pythonpath", "with_lent_package"]
 
 PACKAGE = Path(__file__).resolve().parents[2]
-_made: dict[Path, Path] = {}
+#: The folder made, by $CONDUCTO_NB_HOME as set (a shell node's hot path: no home() call).
+_made: dict[str | None, Path] = {}
 
 
 def lent_pythonpath() -> Path:
     """The folder whose only entry is `conducto_nb` (a link to this package), made once."""
-    root = home()
-    if root in _made:
-        return _made[root]
+    setting = os.environ.get("CONDUCTO_NB_HOME")
+    if setting in _made:
+        return _made[setting]
     key = hashlib.sha256(str(PACKAGE).encode()).hexdigest()[:16]
-    folder = root / "python" / key
+    folder = home() / "python" / key
     link = folder / "conducto_nb"
     if not (link.is_symlink() and Path(os.readlink(link)) == PACKAGE):
         folder.mkdir(parents=True, exist_ok=True)
@@ -37,7 +38,7 @@ def lent_pythonpath() -> Path:
         tmp.unlink(missing_ok=True)
         tmp.symlink_to(PACKAGE, target_is_directory=True)
         tmp.replace(link)  # atomic: a node starting meanwhile sees the old link or the new
-    _made[root] = folder
+    _made[setting] = folder
     return folder
 
 
